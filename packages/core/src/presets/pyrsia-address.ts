@@ -1,0 +1,124 @@
+import { readFile } from 'node:fs/promises';
+import { parse as parseToml } from 'smol-toml';
+import { pyrsiaCliConfigPath, type PlatformContext } from './paths.js';
+import type { RunCommand } from './run-command.js';
+
+/** Pyrsia's own defaults when nothing is configured. */
+export const PYRSIA_DEFAULT_HOST = 'localhost';
+/** The port a Pyrsia node listens on unless configured otherwise. */
+export const PYRSIA_DEFAULT_PORT = 7888;
+
+/** A Pyrsia node's configured (bind) address and how it was found. */
+export interface PyrsiaAddress {
+  /** The host from the node's configuration (a bind address, not yet a dial address). */
+  host: string;
+  /** The port. */
+  port: number;
+  /** One line per source consulted, in order. */
+  reasons: string[];
+}
+
+/** Partial values one source can supply. */
+interface Found {
+  host?: string | undefined;
+  port?: number | undefined;
+}
+
+const CLI_ERRORS = ['Error retrieving config file path', 'No Node Configured'];
+
+/** Parses a port given as text or number; `undefined` when it is not a valid TCP port. */
+export function parsePort(value: unknown): number | undefined {
+  const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : '';
+  if (!/^\d{1,5}$/.test(text)) return undefined;
+  const port = Number(text);
+  return port >= 1 && port <= 65535 ? port : undefined;
+}
+
+/**
+ * Reads `host` and `port` from `pyrsia config --show` output. Versions up to 0.2.3 print single quotes, 0.2.4
+ * double quotes. The CLI exits 0 on failure, so an error is recognised by its text and returned as `error`.
+ */
+export function parsePyrsiaConfigShow(stdout: string): Found & { error?: string } {
+  const errorLine = stdout.split(/\r?\n/).find((line) => CLI_ERRORS.some((e) => line.includes(e)));
+  if (errorLine) return { error: errorLine.trim() };
+  const value = (key: string): string | undefined => {
+    const m = new RegExp(`^\\s*${key}\\s*=\\s*(?:(['"])(.*?)\\1|(\\d+))\\s*$`, 'm').exec(stdout);
+    return m ? (m[2] ?? m[3]) : undefined;
+  };
+  return { host: value('host'), port: parsePort(value('port')) };
+}
+
+/** Options for {@link findPyrsiaAddress}. */
+export interface FindPyrsiaOptions extends PlatformContext {
+  /** `--host` flag. */
+  host?: string | undefined;
+  /** `--port` flag (already validated). */
+  port?: number | undefined;
+  /** How to run `pyrsia config --show`. */
+  runCommand: RunCommand;
+  /** Timeout for the CLI. */
+  timeoutMs?: number;
+}
+
+/**
+ * Finds the node's address: flags first, then `pyrsia config --show`, then the CLI's config file, then Pyrsia's
+ * defaults. Each field comes from the first source that has it, so `--port` alone still takes the CLI's host.
+ */
+export async function findPyrsiaAddress(opts: FindPyrsiaOptions): Promise<PyrsiaAddress> {
+  const reasons: string[] = [];
+  const acc: Found = { host: opts.host, port: opts.port };
+  if (acc.host !== undefined || acc.port !== undefined) reasons.push(`flags give ${describe(acc)}`);
+  const done = (): boolean => acc.host !== undefined && acc.port !== undefined;
+  const take = (found: Found): void => {
+    acc.host ??= found.host;
+    acc.port ??= found.port;
+  };
+  if (!done()) {
+    try {
+      const out = await opts.runCommand('pyrsia', ['config', '--show'], { env: opts.env, timeoutMs: opts.timeoutMs ?? 3000 });
+      const parsed = parsePyrsiaConfigShow(out.stdout);
+      if (parsed.error) reasons.push(`pyrsia config --show failed: ${parsed.error}`);
+      else if (parsed.host === undefined && parsed.port === undefined) reasons.push('pyrsia config --show printed no host or port');
+      else {
+        reasons.push(`pyrsia config --show says ${describe(parsed)}`);
+        take(parsed);
+      }
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      reasons.push(code === 'ENOENT' ? 'pyrsia CLI not found on PATH' : `pyrsia config --show did not run: ${(error as Error).message}`);
+    }
+  }
+  if (!done()) take(await readCliConfigFile(opts, reasons));
+  if (acc.host === undefined || acc.port === undefined) {
+    reasons.push(`Pyrsia defaults fill in ${describe({ host: acc.host === undefined ? PYRSIA_DEFAULT_HOST : undefined, port: acc.port === undefined ? PYRSIA_DEFAULT_PORT : undefined })}`);
+  }
+  return { host: acc.host ?? PYRSIA_DEFAULT_HOST, port: acc.port ?? PYRSIA_DEFAULT_PORT, reasons };
+}
+
+async function readCliConfigFile(ctx: PlatformContext, reasons: string[]): Promise<Found> {
+  const file = pyrsiaCliConfigPath(ctx);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    reasons.push(code === 'ENOENT' ? `no Pyrsia CLI config at ${file}` : `cannot read ${file}: ${(error as Error).message}`);
+    return {};
+  }
+  try {
+    const toml = parseToml(text);
+    const found: Found = { host: typeof toml.host === 'string' ? toml.host : undefined, port: parsePort(toml.port) };
+    reasons.push(`${file} says ${describe(found)}`);
+    return found;
+  } catch (error) {
+    reasons.push(`ignoring ${file}: not valid TOML (${(error as Error).message.split('\n')[0]})`);
+    return {};
+  }
+}
+
+function describe(found: Found): string {
+  const parts: string[] = [];
+  if (found.host !== undefined) parts.push(`host ${found.host === '' ? '(empty)' : found.host}`);
+  if (found.port !== undefined) parts.push(`port ${found.port}`);
+  return parts.join(', ') || 'nothing usable';
+}

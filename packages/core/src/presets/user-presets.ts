@@ -1,0 +1,88 @@
+import { readFile } from 'node:fs/promises';
+import { parseTree, findNodeAtLocation, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
+import { InvalidConfigError, PermissionDeniedError, type DockmirrorError, type FileLocation } from '../errors.js';
+import { validateMirror } from '../mirror/url.js';
+import { BUILTIN_PRESETS } from './builtin.js';
+
+/** A preset from the user's presets file. */
+export interface UserPreset {
+  /** Preset name (the key in the file). */
+  name: string;
+  /** Normalised mirror URL. */
+  url: string;
+  /** Description, or a default one. */
+  description: string;
+  /** `true` when it replaces a built-in preset of the same name (needs `"override": true`). */
+  overrides: boolean;
+}
+
+const NAME = /^[a-z0-9][a-z0-9._-]*$/i;
+
+/**
+ * Reads the user presets file: `{ "name": { "url": "...", "description": "...", "override"?: true } }`.
+ * A missing file means no user presets. A user preset may replace a built-in only with `"override": true`, so
+ * `dockmirror apply gcr` never silently goes somewhere else. Problems throw {@link InvalidConfigError} with the
+ * file and line.
+ */
+export async function loadUserPresets(file: string): Promise<UserPreset[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return [];
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new PermissionDeniedError(`Cannot read the presets file ${file}.`, { cause: error, location: { file }, hint: 'Check its permissions.' });
+    }
+    throw new InvalidConfigError(`Cannot read the presets file ${file}.`, { cause: error, location: { file } });
+  }
+  return parseUserPresets(text.replace(/^\uFEFF/, ''), file);
+}
+
+/** Parses the presets file's text; exported for tests and for callers that already hold the text. */
+export function parseUserPresets(text: string, file: string): UserPreset[] {
+  const errors: ParseError[] = [];
+  const root = parseTree(text, errors, { allowTrailingComma: false, disallowComments: true });
+  const fail = (message: string, offset: number, cause?: unknown): DockmirrorError =>
+    new InvalidConfigError(`${file}:${locate(text, offset, file).line}: ${message}`, {
+      cause,
+      location: locate(text, offset, file),
+      hint: 'Fix the presets file; the format is { "name": { "url": "https://...", "description": "..." } }.',
+    });
+  const first = errors[0];
+  if (first) throw fail(`invalid JSON (${printParseErrorCode(first.error)})`, first.offset, new SyntaxError(printParseErrorCode(first.error)));
+  if (!root || root.type !== 'object') throw fail('the top level must be an object of presets', root?.offset ?? 0);
+  const presets: UserPreset[] = [];
+  for (const prop of root.children ?? []) {
+    const [keyNode, valueNode] = prop.children ?? [];
+    if (!keyNode || !valueNode) continue;
+    const name = String(keyNode.value);
+    if (!NAME.test(name)) throw fail(`preset name ${JSON.stringify(name)} must be letters, digits, ".", "_" or "-"`, keyNode.offset);
+    if (valueNode.type !== 'object') throw fail(`preset "${name}" must be an object with a "url"`, valueNode.offset);
+    const field = (key: string): Node | undefined => findNodeAtLocation(valueNode, [key]);
+    const urlNode = field('url');
+    if (!urlNode || typeof urlNode.value !== 'string') throw fail(`preset "${name}" needs a "url" string`, (urlNode ?? valueNode).offset);
+    let url: string;
+    try {
+      url = validateMirror(urlNode.value).url;
+    } catch (error) {
+      throw fail(`preset "${name}": ${(error as Error).message}`, urlNode.offset, error);
+    }
+    const descNode = field('description');
+    if (descNode && typeof descNode.value !== 'string') throw fail(`preset "${name}": "description" must be a string`, descNode.offset);
+    const overrideNode = field('override');
+    if (overrideNode && typeof overrideNode.value !== 'boolean') throw fail(`preset "${name}": "override" must be true or false`, overrideNode.offset);
+    const isBuiltin = BUILTIN_PRESETS.some((p) => p.name === name);
+    if (isBuiltin && overrideNode?.value !== true) {
+      throw fail(`preset "${name}" has the name of a built-in preset; add "override": true to replace it, or rename it`, keyNode.offset);
+    }
+    presets.push({ name, url, description: (descNode?.value as string | undefined) ?? `User preset ${name}`, overrides: isBuiltin });
+  }
+  return presets;
+}
+
+function locate(text: string, offset: number, file: string): FileLocation {
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  return { file, line, column: offset - before.lastIndexOf('\n') };
+}
