@@ -1,0 +1,158 @@
+/**
+ * Telling the daemon to pick up daemon.json: the least disruptive way each setup allows, and running it
+ * without a shell. Whether it worked is decided by confirmLive, never by the command's exit code: a rejected
+ * reload is only logged by dockerd and `systemctl reload` still exits 0.
+ */
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { ApplyError, InvalidMirrorError, UsageError } from '../errors.js';
+import type { DaemonSetup } from './setup.js';
+
+/** What the caller asked for: `auto` reloads where possible and restarts otherwise. */
+export type ApplyRequest = 'auto' | 'reload' | 'restart';
+
+/** A SIGHUP to a dockerd; `pidFile` is re-read at run time because a restart changes the pid. */
+export interface SignalCommand {
+  signal: 'SIGHUP';
+  pid: number;
+  pidFile?: string;
+}
+
+/** How a change will be applied. */
+export interface ApplyPlan {
+  /** Reload keeps containers running; restart may not. */
+  method: 'reload' | 'restart';
+  /** An argv to run (no shell), or a signal to send. */
+  command: string[] | SignalCommand;
+  /** Whether running containers will be stopped. */
+  stopsContainers: boolean;
+  /** One line saying why this way, for humans. */
+  why: string;
+}
+
+/**
+ * Choose how to apply for `setup`.
+ * @throws UsageError when the setup cannot do what was asked (reload on Desktop, restart of a bare dockerd, unknown setup).
+ */
+export function applyMethodFor(setup: DaemonSetup, requested: ApplyRequest): ApplyPlan {
+  const restart = (command: string[], why: string): ApplyPlan => ({
+    method: 'restart',
+    command,
+    stopsContainers: setup.restartStopsContainers,
+    why,
+  });
+  const reload = (command: string[] | SignalCommand, why: string): ApplyPlan => ({ method: 'reload', command, stopsContainers: false, why });
+  const sighup = (): SignalCommand | undefined =>
+    setup.pid === undefined ? undefined : { signal: 'SIGHUP', pid: setup.pid, ...(setup.pidFile ? { pidFile: setup.pidFile } : {}) };
+  const cannot = (what: string, hint: string): never => {
+    throw new UsageError(`Cannot ${what} a ${setup.kind} Docker daemon.`, { hint, details: { setup: setup.kind, requested } });
+  };
+  const wantRestart = requested === 'restart';
+
+  switch (setup.kind) {
+    case 'systemd':
+      return wantRestart
+        ? restart(['systemctl', 'restart', 'docker'], 'systemd service: restart requested')
+        : reload(['systemctl', 'reload', 'docker'], 'systemd service: reload sends SIGHUP to dockerd');
+    case 'rootless':
+      return wantRestart
+        ? restart(['systemctl', '--user', 'restart', 'docker'], 'rootless user service: restart requested')
+        : reload(['systemctl', '--user', 'reload', 'docker'], 'rootless user service: reload sends SIGHUP to dockerd');
+    case 'openrc':
+      return wantRestart
+        ? restart(['rc-service', 'docker', 'restart'], 'OpenRC service: restart requested')
+        : reload(['rc-service', 'docker', 'reload'], 'OpenRC service: reload sends SIGHUP to dockerd');
+    case 'snap':
+    case 'sysvinit': {
+      const service = setup.kind === 'snap' ? ['snap', 'restart', 'docker'] : ['service', 'docker', 'restart'];
+      const signal = sighup();
+      if (!wantRestart && signal) return reload(signal, `${setup.kind}: no reload verb, so SIGHUP to dockerd (pid ${signal.pid})`);
+      if (requested === 'reload') cannot('reload', 'The dockerd process is not visible from here; use --restart.');
+      return restart(service, wantRestart ? `${setup.kind}: restart requested` : `${setup.kind}: dockerd not visible, so restart`);
+    }
+    case 'plain': {
+      if (wantRestart) cannot('restart', 'Nothing here manages this dockerd; restart it yourself, or use reload (SIGHUP).');
+      const signal = sighup() ?? cannot('reload', 'Its pid is unknown; send it SIGHUP yourself.');
+      return reload(signal, `dockerd without a service manager: SIGHUP to pid ${signal.pid}`);
+    }
+    case 'desktop':
+      if (requested === 'reload') cannot('reload', 'Docker Desktop only applies daemon.json on restart; use --restart (it stops every container).');
+      return restart(['docker', 'desktop', 'restart'], 'Docker Desktop applies daemon.json only by restarting, which stops every container');
+    case 'windows-engine':
+      if (requested === 'reload') cannot('reload', 'The Windows service has no reload; use --restart.');
+      return restart(['powershell', '-NoProfile', '-Command', 'Restart-Service docker'], 'Windows service: restart is the only way');
+    default:
+      return cannot('apply changes to', 'Reload the daemon yourself, or set DOCKMIRROR_SETUP to the right kind.');
+  }
+}
+
+/** What running a plan printed, for logs and `--json`. */
+export interface ApplyOutcome {
+  /** The argv run, or `kill -HUP <pid>`. */
+  ran: string[];
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Execute a plan. Exit status only says the command ran; call confirmLive afterwards.
+ * @throws ApplyError when the command fails or the signal cannot be sent.
+ */
+export async function runApply(plan: ApplyPlan, options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<ApplyOutcome> {
+  if (!Array.isArray(plan.command)) return sendSignal(plan.command);
+  const [file, ...args] = plan.command;
+  if (!file) throw new ApplyError('Empty apply command.', { hint: 'This is a bug in dockmirror; please report it.' });
+  try {
+    const { stdout, stderr } = await promisify(execFile)(file, args, {
+      timeout: options.timeoutMs ?? 120_000,
+      env: options.env ?? process.env,
+    });
+    return { ran: plan.command, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: unknown; stderr?: string; killed?: boolean };
+    const reason = e.code === 'ENOENT' ? 'command not found' : e.killed ? 'timed out' : `exit ${String(e.code)}`;
+    throw new ApplyError(`\`${plan.command.join(' ')}\` failed (${reason})${e.stderr ? `: ${e.stderr.trim()}` : ''}`, {
+      cause: error,
+      hint: e.code === 'ENOENT' ? `Install ${file} or choose another apply method.` : 'Check the daemon log, then retry.',
+      details: { command: plan.command, stderr: e.stderr ?? '' },
+    });
+  }
+}
+
+async function sendSignal(command: SignalCommand): Promise<ApplyOutcome> {
+  const fromFile = command.pidFile ? Number.parseInt(await readFile(command.pidFile, 'utf8').catch(() => ''), 10) : Number.NaN;
+  const pid = Number.isInteger(fromFile) && fromFile > 0 ? fromFile : command.pid;
+  try {
+    process.kill(pid, command.signal);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    throw new ApplyError(`Could not send ${command.signal} to dockerd (pid ${pid}): ${String(code)}.`, {
+      cause: error,
+      hint: code === 'EPERM' ? 'Run dockmirror as root (sudo).' : 'Is dockerd still running? Check its pid file.',
+      details: { pid, pidFile: command.pidFile },
+    });
+  }
+  return { ran: ['kill', '-HUP', String(pid)], stdout: '', stderr: '' };
+}
+
+/**
+ * dockerd before 25.0 rejects a mirror URL with a path (`https://host/prefix`); 25.0 accepts a path prefix.
+ * An unparseable version (dev builds) is assumed new rather than blocking the user.
+ * @throws InvalidMirrorError naming the daemon version.
+ */
+export function checkMirrorPathSupport(serverVersion: string, mirrorUrl: string): void {
+  let path: string;
+  try {
+    path = new URL(mirrorUrl).pathname;
+  } catch {
+    return; // Malformed URLs are the mirror validator's business.
+  }
+  if (path === '' || path === '/') return;
+  const major = Number.parseInt(/^v?(\d+)\./.exec(serverVersion)?.[1] ?? '', 10);
+  if (Number.isNaN(major) || major >= 25) return;
+  throw new InvalidMirrorError(`Docker ${serverVersion} does not accept a mirror URL with a path: ${mirrorUrl}`, {
+    hint: 'Use the mirror host without a path, or upgrade Docker Engine to 25.0 or later.',
+    details: { serverVersion, mirrorUrl, path },
+  });
+}

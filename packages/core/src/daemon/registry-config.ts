@@ -1,0 +1,103 @@
+/**
+ * Reading the live registry settings out of `GET /info` and comparing them with what daemon.json asks for.
+ * Pure functions, so the rules are unit-tested without a daemon.
+ */
+
+/** The registry settings a running daemon really uses. */
+export interface LiveRegistry {
+  /** `RegistryConfig.Mirrors` as the daemon reports them, each with exactly one trailing slash. */
+  mirrors: string[];
+  /**
+   * Insecure registries the daemon added because of configuration: host entries (`IndexConfigs` with
+   * `Secure: false`, not official) followed by `InsecureRegistryCIDRs` without the built-in defaults.
+   */
+  insecureRegistries: string[];
+}
+
+/** What daemon.json asks for, as written in the file. */
+export interface ExpectedRegistry {
+  /** Mirror URLs in file order. */
+  mirrors: string[];
+  /** Insecure registry entries (`host[:port]` or CIDR) as written in the file. */
+  insecureRegistries: string[];
+}
+
+/** CIDRs dockerd always marks insecure (`::1/128` from 28.0), so they say nothing about the file. */
+export const DEFAULT_INSECURE_CIDRS: readonly string[] = ['127.0.0.0/8', '::1/128'];
+
+/** Extract {@link LiveRegistry} from a `GET /info` body; tolerant of missing fields (old or odd daemons). */
+export function liveRegistryFromInfo(info: unknown): LiveRegistry {
+  const rc = field(info, 'RegistryConfig');
+  const mirrors = strings(field(rc, 'Mirrors')).map((m) => m.replace(/\/*$/, '/'));
+  const hosts: string[] = [];
+  const indexConfigs = field(rc, 'IndexConfigs');
+  if (typeof indexConfigs === 'object' && indexConfigs !== null) {
+    for (const [name, index] of Object.entries(indexConfigs)) {
+      if (field(index, 'Secure') === false && field(index, 'Official') !== true) hosts.push(name);
+    }
+  }
+  const cidrs = strings(field(rc, 'InsecureRegistryCIDRs')).filter((c) => !DEFAULT_INSECURE_CIDRS.includes(c));
+  return { mirrors, insecureRegistries: [...hosts.sort(), ...cidrs] };
+}
+
+/**
+ * Compare a mirror the way a human means it: scheme and host are case-insensitive and the trailing slash is
+ * dockerd's decoration. dockerd 20.10 itself keeps the case it was given (`HTTP://Mirror:5000` stays so).
+ */
+export function normalizeMirror(url: string): string {
+  const trimmed = url.trim();
+  const match = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)(.*)$/i.exec(trimmed);
+  if (!match) return trimmed.replace(/\/+$/, '');
+  const [, scheme = '', host = '', rest = ''] = match;
+  return `${scheme.toLowerCase()}${host.toLowerCase()}${rest}`.replace(/\/+$/, '');
+}
+
+/** Normalise an insecure-registries entry as dockerd does: strip `http(s)://`, canonicalise IPv4 CIDRs. */
+export function normalizeInsecureEntry(entry: string): string {
+  const stripped = entry.trim().replace(/^https?:\/\//i, '');
+  const cidr = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(stripped);
+  if (!cidr) return stripped.toLowerCase();
+  const octets = cidr.slice(1, 5).map(Number);
+  const bits = Number(cidr[5]);
+  if (bits > 32 || octets.some((o) => o > 255)) return stripped;
+  const address = octets.reduce((acc, o) => acc * 256 + o, 0);
+  const network = bits === 0 ? 0 : Number((BigInt(address) >> BigInt(32 - bits)) << BigInt(32 - bits));
+  const parts = [24, 16, 8, 0].map((shift) => (network >>> shift) & 255);
+  return `${parts.join('.')}/${bits}`;
+}
+
+/**
+ * Explain how `live` differs from `expected`, or return `undefined` when it matches: mirrors equal in order
+ * (after normalising and dropping duplicates, as dockerd does), insecure entries equal as sets.
+ */
+export function registryMismatch(live: LiveRegistry, expected: ExpectedRegistry): string | undefined {
+  const want = unique(expected.mirrors.map(normalizeMirror));
+  const have = live.mirrors.map(normalizeMirror);
+  if (want.join('\n') !== have.join('\n')) {
+    return `mirrors: daemon has [${live.mirrors.join(', ')}], file asks for [${expected.mirrors.join(', ')}]`;
+  }
+  const wantInsecure = new Set(expected.insecureRegistries.map(normalizeInsecureEntry));
+  const haveInsecure = new Set(live.insecureRegistries.map(normalizeInsecureEntry));
+  const missing = [...wantInsecure].filter((e) => !haveInsecure.has(e) && !DEFAULT_INSECURE_CIDRS.includes(e));
+  const extra = [...haveInsecure].filter((e) => !wantInsecure.has(e));
+  if (missing.length > 0 || extra.length > 0) {
+    const parts = [
+      missing.length > 0 ? `missing [${missing.join(', ')}]` : '',
+      extra.length > 0 ? `unexpected [${extra.join(', ')}]` : '',
+    ];
+    return `insecure-registries: daemon is ${parts.filter(Boolean).join(' and ')}`;
+  }
+  return undefined;
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
+}
+
+function field(value: unknown, key: string): unknown {
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+}
+
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+}
