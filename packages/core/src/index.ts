@@ -1,5 +1,21 @@
 /**
- * `@dockmirror/core`: every behaviour of dockmirror, with no printing and no exiting.
+ * `@dockmirror/core`: every behaviour of dockmirror, with no printing and no exiting. Importing it does no I/O.
  * @packageDocumentation
  */
 export * from './errors.js';
+export { locateDaemonConfig, type ConfigSetup, type LocateOptions, type LocatedConfig } from './config/locate.js';
+export { parseDaemonConfig, type DaemonConfigDocument } from './config/document.js';
+export { readDaemonConfig } from './config/io.js';
+export { validateMirror, normalizeMirror, type ValidatedMirror, type ValidateMirrorOptions } from './mirror/url.js';
+export type { ApplyMode, CommonOptions, MutationOptions } from './operations/options.js';
+export type { ChangeResult } from './operations/transaction.js';
+export type { ApplyReport } from './apply/apply.js';
+export {
+  addMirror,
+  removeMirror,
+  listMirrors,
+  type AddMirrorOptions,
+  type RemoveMirrorOptions,
+  type MirrorList,
+} from './operations/mirrors.js';
+export { rollback, listBackups, type RollbackOptions, type BackupInfo } from './operations/rollback.js';

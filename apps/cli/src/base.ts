@@ -1,0 +1,53 @@
+import { Command, Errors } from '@oclif/core';
+import { DockmirrorError } from '@dockmirror/core';
+import { EXIT_CODES } from './exit-codes.js';
+import { paint } from './output.js';
+
+/**
+ * Every dockmirror command: `--json` on, and one error path. A {@link DockmirrorError} prints what happened,
+ * the file and line, and what to do next, then exits with its documented code. Anything else is a bug: one
+ * line and exit 1, with the stack only when `DEBUG` is set.
+ */
+export abstract class BaseCommand extends Command {
+  static override enableJsonFlag = true;
+
+  /** Writes a line to stdout unless `--json` is on. */
+  protected say(line = ''): void {
+    if (!this.jsonEnabled()) this.log(line);
+  }
+
+  override async catch(error: Error & { oclif?: { exit?: number } }): Promise<void> {
+    // oclif's own parse errors (unknown flag, missing argument) already say what to do, and exit 2.
+    if (error instanceof Errors.CLIError || error.oclif?.exit !== undefined) {
+      if (this.jsonEnabled()) {
+        this.logJson({ error: { code: 'USAGE', message: error.message } });
+        this.exit(error.oclif?.exit ?? 2);
+      }
+      throw error;
+    }
+    const known =
+      error instanceof DockmirrorError
+        ? error
+        : new DockmirrorError('UNEXPECTED', `Unexpected error: ${error.message}`, {
+            cause: error,
+            hint: 'This is a bug in dockmirror. Run again with DEBUG=1 for details and report it.',
+          });
+    if (this.jsonEnabled()) {
+      this.logJson({ error: known.toJSON() });
+    } else {
+      this.logToStderr(`${paint('red', '✗')} ${known.message}`);
+      const diff = known.details?.diff;
+      if (typeof diff === 'string' && diff) this.logToStderr(diff.trimEnd());
+      const hint = known.code === 'PERMISSION' && known.details?.errno !== 'EROFS' ? sudoHint() : known.hint;
+      if (hint) this.logToStderr(`  ${paint('dim', '→')} ${hint}`);
+      if (process.env.DEBUG && error.stack) this.logToStderr(error.stack);
+    }
+    this.exit(EXIT_CODES[known.code]);
+  }
+}
+
+/** The exact command line to run again as root, quoted for a POSIX shell. */
+function sudoHint(): string {
+  const quote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`);
+  return `Run it again as root: sudo dockmirror ${process.argv.slice(2).map(quote).join(' ')}`;
+}

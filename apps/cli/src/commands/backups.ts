@@ -1,0 +1,22 @@
+import { listBackups, type BackupInfo } from '@dockmirror/core';
+import { BaseCommand } from '../base.js';
+import { configFlags, configOptions } from '../flags.js';
+import { paint } from '../output.js';
+
+/** `dockmirror backups`. */
+export default class Backups extends BaseCommand {
+  static override summary = 'List the backups dockmirror took, newest first.';
+  static override examples = ['<%= config.bin %> backups', '<%= config.bin %> backups --json'];
+  static override flags = { ...configFlags };
+
+  async run(): Promise<{ stateDir: string; backups: BackupInfo[] }> {
+    const { flags } = await this.parse(Backups);
+    const result = await listBackups(configOptions(flags));
+    if (result.backups.length === 0) this.say(`No backups in ${result.stateDir}.`);
+    for (const b of result.backups) {
+      const what = `${b.op}${typeof b.args.mirror === 'string' ? ` ${b.args.mirror}` : ''}`;
+      this.say(`${b.id}  ${b.time}  ${what.padEnd(40)} ${b.file}${b.existed ? '' : paint('dim', ' (did not exist)')}`);
+    }
+    return result;
+  }
+}

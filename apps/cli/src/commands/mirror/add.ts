@@ -1,0 +1,33 @@
+import { Args, Flags } from '@oclif/core';
+import { addMirror, type ChangeResult } from '@dockmirror/core';
+import { BaseCommand } from '../../base.js';
+import { mutationFlags, mutationOptions } from '../../flags.js';
+import { describeChange } from '../../output.js';
+
+/** `dockmirror mirror add <mirror>` (also `dockmirror add`). */
+export default class MirrorAdd extends BaseCommand {
+  static override aliases = ['add'];
+  static override summary = 'Add a registry mirror to daemon.json and apply it.';
+  static override description =
+    'Inserts the mirror into "registry-mirrors" (first by default) and, for an http:// mirror, its host:port into "insecure-registries". Nothing else in the file changes. A backup is taken first.';
+  static override examples = [
+    '<%= config.bin %> add http://127.0.0.1:5000 --dry-run',
+    '<%= config.bin %> mirror add https://mirror.gcr.io --position last',
+    '<%= config.bin %> mirror add http://10.0.0.5:5000 --no-insecure --config-file ./daemon.json --apply none',
+  ];
+  static override args = {
+    mirror: Args.string({ required: true, description: 'Mirror URL (http:// or https://).' }),
+  };
+  static override flags = {
+    ...mutationFlags,
+    position: Flags.option({ options: ['first', 'last'] as const, default: 'first' as const, summary: 'Where the mirror goes in the list.' })(),
+    insecure: Flags.boolean({ default: true, allowNo: true, summary: 'For an http:// mirror, also add its host:port to insecure-registries.' }),
+  };
+
+  async run(): Promise<ChangeResult> {
+    const { args, flags } = await this.parse(MirrorAdd);
+    const result = await addMirror({ ...mutationOptions(flags), mirror: args.mirror, position: flags.position, insecure: flags.insecure });
+    for (const line of describeChange(result, `Added ${args.mirror}`)) this.say(line);
+    return result;
+  }
+}

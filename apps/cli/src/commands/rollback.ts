@@ -1,0 +1,27 @@
+import { Args, Flags } from '@oclif/core';
+import { rollback, type ChangeResult } from '@dockmirror/core';
+import { BaseCommand } from '../base.js';
+import { mutationFlags, mutationOptions } from '../flags.js';
+import { describeChange } from '../output.js';
+
+/** `dockmirror rollback [id]`. */
+export default class Rollback extends BaseCommand {
+  static override summary = 'Restore daemon.json byte for byte as it was before the last dockmirror change.';
+  static override description =
+    'Refuses (exit 7) when the file changed since dockmirror wrote it; --force restores anyway. A rollback is itself a change, so running rollback again undoes it.';
+  static override examples = ['<%= config.bin %> rollback', '<%= config.bin %> rollback 20261126T161143123Z-a1b2c3 --dry-run'];
+  static override args = {
+    id: Args.string({ required: false, description: 'Backup id from `dockmirror backups` (default: the latest change).' }),
+  };
+  static override flags = {
+    ...mutationFlags,
+    force: Flags.boolean({ summary: 'Restore even if daemon.json changed since dockmirror last wrote it.' }),
+  };
+
+  async run(): Promise<ChangeResult> {
+    const { args, flags } = await this.parse(Rollback);
+    const result = await rollback({ ...mutationOptions(flags), ...(args.id ? { id: args.id } : {}), force: flags.force });
+    for (const line of describeChange(result, 'Rolled back')) this.say(line);
+    return result;
+  }
+}

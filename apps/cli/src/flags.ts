@@ -1,0 +1,69 @@
+import { Flags } from '@oclif/core';
+
+/** Flags of every command that reads daemon.json. */
+export const configFlags = {
+  'config-file': Flags.string({
+    summary: 'daemon.json to use instead of the detected one.',
+    env: 'DOCKMIRROR_CONFIG_FILE',
+    helpValue: '<path>',
+  }),
+  'state-dir': Flags.string({
+    summary: 'Folder for backups, the journal and the lock (default: .dockmirror/ beside daemon.json).',
+    env: 'DOCKMIRROR_STATE_DIR',
+    helpValue: '<path>',
+  }),
+};
+
+/** Flags of every command that talks to the Docker daemon. */
+export const daemonFlags = {
+  'docker-host': Flags.string({
+    summary: 'Docker Engine endpoint (default: DOCKER_HOST, the docker context, then the platform default).',
+    helpValue: '<url>',
+  }),
+  timeout: Flags.integer({
+    summary: 'Seconds to wait for the daemon to come back and show the change.',
+    default: 60,
+    min: 1,
+  }),
+};
+
+/** Flags of every command that changes daemon.json. */
+export const mutationFlags = {
+  ...configFlags,
+  ...daemonFlags,
+  'dry-run': Flags.boolean({ summary: 'Show the change as a unified diff and write nothing.' }),
+  apply: Flags.option({
+    options: ['auto', 'reload', 'restart', 'none'] as const,
+    default: 'auto' as const,
+    summary: 'How to make the running daemon use the change: auto reloads where it can, restarts only where it must.',
+  })(),
+  yes: Flags.boolean({ char: 'y', summary: 'Agree to a restart that stops running containers, without asking.' }),
+};
+
+/** Core options shared by every mutating command, taken from parsed flags. */
+export function mutationOptions(flags: {
+  'config-file'?: string | undefined;
+  'state-dir'?: string | undefined;
+  'docker-host'?: string | undefined;
+  timeout: number;
+  'dry-run': boolean;
+  apply: 'auto' | 'reload' | 'restart' | 'none';
+  yes: boolean;
+}) {
+  return {
+    ...configOptions(flags),
+    ...(flags['docker-host'] ? { dockerHost: flags['docker-host'] } : {}),
+    timeoutMs: flags.timeout * 1000,
+    dryRun: flags['dry-run'],
+    apply: flags.apply,
+    yes: flags.yes,
+  };
+}
+
+/** Core options for the file and state folder, taken from parsed flags. */
+export function configOptions(flags: { 'config-file'?: string | undefined; 'state-dir'?: string | undefined }) {
+  return {
+    ...(flags['config-file'] ? { configFile: flags['config-file'] } : {}),
+    ...(flags['state-dir'] ? { stateDir: flags['state-dir'] } : {}),
+  };
+}

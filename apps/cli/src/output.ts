@@ -1,0 +1,34 @@
+import { styleText } from 'node:util';
+import type { ChangeResult } from '@dockmirror/core';
+
+type Style = 'red' | 'green' | 'yellow' | 'dim' | 'bold' | 'cyan';
+
+/**
+ * Colours text for stdout. `styleText` already drops colour when the stream is not a TTY and when NO_COLOR
+ * (or NODE_DISABLE_COLORS) is set, so piping and `NO_COLOR=1` both give plain text.
+ */
+export function paint(style: Style, text: string): string {
+  return styleText(style, text, { stream: process.stdout });
+}
+
+/** ✓ or ✗, coloured. */
+export function mark(ok: boolean): string {
+  return ok ? paint('green', '✓') : paint('red', '✗');
+}
+
+/** Human lines for the result of a command that changes daemon.json. */
+export function describeChange(result: ChangeResult, done: string): string[] {
+  const lines: string[] = [];
+  for (const warning of result.warnings) lines.push(`${paint('yellow', '!')} ${warning}`);
+  if (result.dryRun) {
+    if (!result.changed) return [...lines, `${mark(true)} ${result.configFile} already says that; nothing would change.`];
+    return [...lines, result.diff.trimEnd(), paint('dim', '(dry run: nothing was written)')];
+  }
+  if (!result.changed) return [...lines, `${mark(true)} ${result.configFile} already says that; nothing changed.`];
+  lines.push(`${mark(true)} ${done} in ${result.configFile}`);
+  lines.push(`  mirrors: ${result.mirrors.length ? result.mirrors.join(', ') : '(none)'}`);
+  if (result.insecureRegistries.length) lines.push(`  insecure registries: ${result.insecureRegistries.join(', ')}`);
+  lines.push(`  backup: ${result.backup} ${paint('dim', '(undo with: dockmirror rollback)')}`);
+  lines.push(`${mark(true)} daemon: ${result.apply.method === 'none' ? 'not told' : result.apply.method} (${result.apply.reason})`);
+  return lines;
+}

@@ -1,0 +1,166 @@
+import { parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
+import { InvalidConfigError } from '../errors.js';
+
+const BOM = '\uFEFF';
+
+/** The keys dockmirror edits; both must be arrays of strings when present. */
+export const MIRROR_KEYS = ['registry-mirrors', 'insecure-registries'] as const;
+
+/**
+ * A daemon.json as read from disk: its exact text (without the BOM), how it is laid out, and the meaning of the
+ * two keys dockmirror cares about. Everything needed to edit it without touching other bytes.
+ */
+export interface DaemonConfigDocument {
+  /** Absolute path of the file. */
+  file: string;
+  /** Whether the file existed. A missing file reads as `{}`. */
+  exists: boolean;
+  /** The exact bytes read (empty for a missing file). */
+  bytes: Buffer;
+  /** The text after the BOM. */
+  text: string;
+  /** Whether the file starts with a UTF-8 byte order mark. */
+  bom: boolean;
+  /** The line ending new lines should use: the file's own. */
+  eol: '\n' | '\r\n';
+  /** Indentation unit new lines should use: the file's own. */
+  indent: { insertSpaces: boolean; tabSize: number };
+  /** `registry-mirrors`, or `undefined` when the key is absent. */
+  mirrors: string[] | undefined;
+  /** `insecure-registries`, or `undefined` when the key is absent. */
+  insecureRegistries: string[] | undefined;
+}
+
+/** 1-based line and column of a character offset. */
+export function positionOf(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) {
+    line += 1;
+    lineStart = i + 1;
+  }
+  return { line, column: offset - lineStart + 1 };
+}
+
+/**
+ * Parses daemon.json as strictly as dockerd does: UTF-8 (BOM allowed), strict JSON, no comments, no trailing
+ * commas, no duplicate keys, an object at the root, and string arrays for the mirror keys. An empty or
+ * whitespace-only file means `{}`. Throws {@link InvalidConfigError} naming the line and column.
+ */
+export function parseDaemonConfig(file: string, bytes: Buffer, exists = true): DaemonConfigDocument {
+  // Positions are reported against `text`, so it is set before anything can fail.
+  let text = '';
+  const fail = (message: string, offset: number | undefined, hint: string, cause?: unknown): never => {
+    const pos = offset === undefined ? undefined : positionOf(text, offset);
+    const where = pos ? `${file}:${pos.line}:${pos.column}` : file;
+    throw new InvalidConfigError(`${where}: ${message}`, { location: { file, ...pos }, hint, cause });
+  };
+  const fixHint = `Fix ${file} by hand (dockerd would refuse it too), then run dockmirror again.`;
+  let decoded: string;
+  try {
+    decoded = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch (cause) {
+    const bad = firstInvalidUtf8(bytes);
+    text = new TextDecoder('utf-8').decode(bytes.subarray(0, bad));
+    return fail(`invalid UTF-8 at byte ${bad}`, text.length, `Save ${file} as UTF-8.`, cause) as never;
+  }
+  const bom = decoded.startsWith(BOM);
+  text = bom ? decoded.slice(1) : decoded;
+  const layout = { eol: detectEol(text), indent: detectIndent(text) };
+  const base = { file, exists, bytes, text, bom, ...layout };
+  if (text.trim() === '') return { ...base, mirrors: undefined, insecureRegistries: undefined };
+
+  const errors: ParseError[] = [];
+  const root = parseTree(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  const first = errors[0];
+  if (first) fail(`invalid JSON: ${describeParseError(printParseErrorCode(first.error))}`, first.offset, fixHint);
+  try {
+    // jsonc-parser is lenient in places strict JSON is not (e.g. some number forms); JSON.parse is the referee.
+    JSON.parse(text);
+  } catch (cause) {
+    const at = /position (\d+)/.exec(String((cause as Error).message));
+    fail(`invalid JSON: ${(cause as Error).message}`, at ? Number(at[1]) : undefined, fixHint, cause);
+  }
+  if (!root || root.type !== 'object') {
+    fail('the top level must be a JSON object ({ ... })', root?.offset ?? 0, fixHint);
+  }
+  checkDuplicateKeys(root as Node, fail, fixHint);
+  return {
+    ...base,
+    mirrors: stringArray(root as Node, 'registry-mirrors', fail),
+    insecureRegistries: stringArray(root as Node, 'insecure-registries', fail),
+  };
+}
+
+type Fail = (message: string, offset: number | undefined, hint: string) => never;
+
+function checkDuplicateKeys(node: Node, fail: Fail, hint: string): void {
+  if (node.type === 'object') {
+    const seen = new Set<string>();
+    for (const property of node.children ?? []) {
+      const key = property.children?.[0];
+      if (!key) continue;
+      const name = String(key.value);
+      if (seen.has(name)) fail(`duplicate key ${JSON.stringify(name)}`, key.offset, hint);
+      seen.add(name);
+    }
+  }
+  for (const child of node.children ?? []) checkDuplicateKeys(child, fail, hint);
+}
+
+function stringArray(root: Node, key: string, fail: Fail): string[] | undefined {
+  const property = root.children?.find((p) => p.children?.[0]?.value === key);
+  const value = property?.children?.[1];
+  if (!value) return undefined;
+  const hint = `Make "${key}" a list of strings, e.g. "${key}": ["${key === 'registry-mirrors' ? 'https://mirror.example.com' : 'mirror.example.com:5000'}"].`;
+  if (value.type !== 'array') fail(`"${key}" must be an array of strings, not ${value.type}`, value.offset, hint);
+  return (value.children ?? []).map((item) => {
+    if (item.type !== 'string') fail(`"${key}" must contain only strings, found ${item.type}`, item.offset, hint);
+    return item.value as string;
+  });
+}
+
+function describeParseError(code: string): string {
+  const words: Record<string, string> = {
+    InvalidCommentToken: 'comments are not allowed in daemon.json',
+    PropertyNameExpected: 'property name expected (a trailing comma?)',
+    ValueExpected: 'value expected (a trailing comma?)',
+    CommaExpected: 'comma expected',
+    ColonExpected: 'colon expected',
+    CloseBraceExpected: 'closing } expected',
+    CloseBracketExpected: 'closing ] expected',
+    EndOfFileExpected: 'end of file expected (more than one value?)',
+  };
+  return words[code] ?? code;
+}
+
+function detectEol(text: string): '\n' | '\r\n' {
+  const crlf = text.indexOf('\r\n');
+  const lf = text.indexOf('\n');
+  return crlf !== -1 && crlf < lf ? '\r\n' : '\n';
+}
+
+function detectIndent(text: string): { insertSpaces: boolean; tabSize: number } {
+  const match = /\n([ \t]+)\S/.exec(text);
+  const unit = match?.[1];
+  if (!unit) return { insertSpaces: true, tabSize: 2 };
+  if (unit.startsWith('\t')) return { insertSpaces: false, tabSize: 1 };
+  return { insertSpaces: true, tabSize: unit.length };
+}
+
+function firstInvalidUtf8(bytes: Buffer): number {
+  // Binary search for the shortest prefix that fails. In stream mode a sequence cut off at the end is not an
+  // error, so "prefix fails" only turns true at the first really invalid byte and stays true after it.
+  let lo = 0;
+  let hi = bytes.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    try {
+      new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, mid + 1), { stream: true });
+      lo = mid + 1;
+    } catch {
+      hi = mid;
+    }
+  }
+  return lo;
+}

@@ -1,0 +1,113 @@
+import { applyEdits, findNodeAtLocation, modify, parseTree, type Edit, type Node } from 'jsonc-parser';
+import type { DaemonConfigDocument } from './document.js';
+
+/** Where a new entry goes in its array. */
+export type Position = 'first' | 'last';
+
+/**
+ * A change to one of daemon.json's string arrays. Applied in order; each step sees the text the previous one
+ * produced.
+ */
+export type ArrayChange =
+  | { key: string; insert: string; position: Position }
+  | { key: string; removeIndex: number };
+
+/**
+ * Applies array changes to the document's text and returns the new file bytes (BOM kept). jsonc-parser's
+ * `modify` finds where each splice goes; it is called without formatting options on purpose, because its
+ * formatter rewrites whole lines around an edit (a minified file would be re-indented entirely). The only
+ * whitespace added is the file's own: its line ending, its indentation unit and its spacing after colons.
+ */
+export function applyArrayChanges(doc: DaemonConfigDocument, changes: readonly ArrayChange[]): Buffer {
+  let text = doc.text.trim() === '' ? '' : doc.text;
+  for (const change of changes) {
+    const edit = 'insert' in change ? insertEdit(doc, text, change) : removeEdit(text, change);
+    text = applyEdits(text, [edit]);
+  }
+  if (!doc.exists || doc.text.trim() === '') text += doc.eol;
+  return Buffer.from((doc.bom ? '\uFEFF' : '') + text, 'utf8');
+}
+
+function removeEdit(text: string, change: { key: string; removeIndex: number }): Edit {
+  const [edit] = modify(text, [change.key, change.removeIndex], undefined, {});
+  if (!edit) throw new Error(`no element ${change.removeIndex} in ${change.key}`);
+  return edit;
+}
+
+function insertEdit(
+  doc: DaemonConfigDocument,
+  text: string,
+  change: { key: string; insert: string; position: Position },
+): Edit {
+  const style = styleOf(doc, text);
+  const value = JSON.stringify(change.insert);
+  if (text === '') {
+    const body = `${style.unit}${JSON.stringify(change.key)}${style.colon}${arrayText([value], style.unit, style)}`;
+    return { offset: 0, length: 0, content: `{${style.eol}${body}${style.eol}}` };
+  }
+  const root = parseTree(text) as Node;
+  const array = findNodeAtLocation(root, [change.key]);
+  if (!array) return newPropertyEdit(root, change.key, value, style);
+
+  const items = array.children ?? [];
+  const multiLine = text.slice(array.offset, array.offset + array.length).includes('\n');
+  const keyIndent = lineIndent(text, array.parent?.offset ?? array.offset);
+  if (items.length === 0) {
+    const inner = style.multiLine ? arrayText([value], keyIndent, style).slice(1, -1) : value;
+    return { offset: array.offset + 1, length: array.length - 2, content: inner };
+  }
+  const first = items[0] as Node;
+  const last = items[items.length - 1] as Node;
+  const separator = multiLine ? `${style.eol}${lineIndent(text, first.offset)}` : inlineSeparator(text, array, style);
+  return change.position === 'first'
+    ? { offset: first.offset, length: 0, content: `${value},${separator}` }
+    : { offset: last.offset + last.length, length: 0, content: `,${separator}${value}` };
+}
+
+function newPropertyEdit(root: Node, key: string, value: string, style: Style): Edit {
+  const properties = root.children ?? [];
+  const lastProperty = properties[properties.length - 1];
+  if (!lastProperty) {
+    // An empty object has no layout worth keeping: lay it out with the file's own line ending and unit.
+    const body = `${style.unit}${JSON.stringify(key)}${style.colon}${arrayText([value], style.unit, style)}`;
+    const content = style.multiLine ? `${style.eol}${body}${style.eol}` : body.trimStart();
+    return { offset: root.offset + 1, length: root.length - 2, content };
+  }
+  const indent = style.multiLine ? lineIndent(style.text, (properties[0] as Node).offset) : '';
+  const lead = style.multiLine ? `${style.eol}${indent}` : '';
+  const property = `${JSON.stringify(key)}${style.colon}${arrayText([value], indent, style)}`;
+  return { offset: lastProperty.offset + lastProperty.length, length: 0, content: `,${lead}${property}` };
+}
+
+interface Style {
+  text: string;
+  eol: string;
+  unit: string;
+  colon: string;
+  multiLine: boolean;
+}
+
+function styleOf(doc: DaemonConfigDocument, text: string): Style {
+  const unit = doc.indent.insertSpaces ? ' '.repeat(doc.indent.tabSize) : '\t';
+  // A one-line file ({"a":1}) is kept on one line; an empty object or a new file gets the pretty layout.
+  const multiLine = text.trim().includes('\n') || /^\s*\{\s*\}\s*$/.test(text) || text === '';
+  const colon = text === '' || /"\s*:[ \t]/.test(text) || /^\s*\{\s*\}\s*$/.test(text) ? ': ' : ':';
+  return { text, eol: doc.eol, unit, colon, multiLine };
+}
+
+function arrayText(values: string[], indent: string, style: Style): string {
+  if (!style.multiLine) return `[${values.join(',')}]`;
+  const inner = values.map((v) => `${style.eol}${indent}${style.unit}${v}`).join(',');
+  return `[${inner}${style.eol}${indent}]`;
+}
+
+function inlineSeparator(text: string, array: Node, style: Style): string {
+  const slice = text.slice(array.offset, array.offset + array.length);
+  const spaced = /,[ \t]/.test(slice) || (!/,\S/.test(slice) && style.colon === ': ');
+  return spaced ? ' ' : '';
+}
+
+function lineIndent(text: string, offset: number): string {
+  const start = text.lastIndexOf('\n', offset - 1) + 1;
+  return /^[ \t]*/.exec(text.slice(start, offset))?.[0] ?? '';
+}

@@ -1,0 +1,109 @@
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** The kinds of Docker setup that keep daemon.json in different places. */
+export type ConfigSetup =
+  | 'linux-system'
+  | 'rootless'
+  | 'snap'
+  | 'custom'
+  | 'desktop'
+  | 'windows-engine';
+
+/** Where daemon.json is, and how that was decided. */
+export interface LocatedConfig {
+  /** Absolute path of daemon.json. */
+  path: string;
+  /** The setup the path belongs to. */
+  setup: ConfigSetup;
+  /** What decided it: an explicit option, `DOCKMIRROR_CONFIG_FILE`, or detection. */
+  source: 'option' | 'env' | 'detected';
+  /** One human sentence saying why this file. */
+  reason: string;
+}
+
+/** Inputs to {@link locateDaemonConfig}; everything is injectable so each branch can be tested anywhere. */
+export interface LocateOptions {
+  /** An explicit daemon.json (the `--config-file` flag). Wins over everything. */
+  configFile?: string;
+  /** Defaults to `process.platform`. */
+  platform?: NodeJS.Platform;
+  /** Defaults to `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Defaults to `os.homedir()`. */
+  homedir?: string;
+  /** Whether the process runs as root; defaults to `process.getuid?.() === 0`. */
+  isRoot?: boolean;
+  /** The running dockerd's command line, if known: its `--config-file` is the file in use. */
+  dockerdArgs?: readonly string[];
+  /** A hint from the running daemon (`docker info`): Desktop and rootless keep the file elsewhere. */
+  daemonKind?: 'desktop' | 'rootless';
+  /** File existence probe; defaults to `fs.existsSync`. */
+  exists?: (file: string) => boolean;
+}
+
+/**
+ * Finds the daemon.json in use. Precedence: an explicit `configFile`, then `DOCKMIRROR_CONFIG_FILE`, then the
+ * running dockerd's `--config-file`, then the platform's setup (Desktop, Windows Engine, snap, rootless, system).
+ * Never touches the file itself.
+ */
+export function locateDaemonConfig(options: LocateOptions = {}): LocatedConfig {
+  const platform = options.platform ?? process.platform;
+  const env = options.env ?? process.env;
+  const p = platform === 'win32' ? path.win32 : path.posix;
+  const home = options.homedir ?? os.homedir();
+  const exists = options.exists ?? existsSync;
+
+  if (options.configFile) {
+    return { path: p.resolve(options.configFile), setup: 'custom', source: 'option', reason: 'given with --config-file' };
+  }
+  const fromEnv = env.DOCKMIRROR_CONFIG_FILE;
+  if (fromEnv) {
+    return { path: p.resolve(fromEnv), setup: 'custom', source: 'env', reason: 'set by DOCKMIRROR_CONFIG_FILE' };
+  }
+  const detected = (file: string, setup: ConfigSetup, reason: string): LocatedConfig => ({
+    path: file,
+    setup,
+    source: 'detected',
+    reason,
+  });
+  const flagged = configFileFlag(options.dockerdArgs ?? []);
+  if (flagged) return detected(p.resolve(flagged), 'custom', 'the running dockerd was started with --config-file');
+
+  const desktop = p.join(home, '.docker', 'daemon.json');
+  if (platform === 'darwin') return detected(desktop, 'desktop', 'Docker Desktop for macOS keeps it in ~/.docker');
+  if (platform === 'win32') {
+    const programFiles = env.ProgramFiles ?? 'C:\\Program Files';
+    const hasDesktop = options.daemonKind === 'desktop' || exists(p.join(programFiles, 'Docker', 'Docker', 'Docker Desktop.exe'));
+    if (hasDesktop) return detected(desktop, 'desktop', 'Docker Desktop for Windows keeps it in %USERPROFILE%\\.docker');
+    const programData = env.ProgramData ?? 'C:\\ProgramData';
+    return detected(
+      p.join(programData, 'docker', 'config', 'daemon.json'),
+      'windows-engine',
+      'the Windows Engine service reads %ProgramData%\\docker\\config',
+    );
+  }
+  if (options.daemonKind === 'desktop' || (options.daemonKind === undefined && exists(p.join(home, '.docker', 'desktop')) && !options.isRoot)) {
+    return detected(desktop, 'desktop', 'Docker Desktop for Linux keeps it in ~/.docker');
+  }
+  if (exists('/var/snap/docker/current/config')) {
+    return detected('/var/snap/docker/current/config/daemon.json', 'snap', 'Docker is installed as a snap');
+  }
+  const isRoot = options.isRoot ?? process.getuid?.() === 0;
+  if (options.daemonKind === 'rootless' || (!isRoot && options.daemonKind === undefined && env.XDG_RUNTIME_DIR && exists(p.join(env.XDG_RUNTIME_DIR, 'docker.sock')))) {
+    const base = env.XDG_CONFIG_HOME || p.join(home, '.config');
+    return detected(p.join(base, 'docker', 'daemon.json'), 'rootless', 'rootless Docker reads $XDG_CONFIG_HOME/docker');
+  }
+  return detected('/etc/docker/daemon.json', 'linux-system', 'the system daemon reads /etc/docker');
+}
+
+/** The value of dockerd's `--config-file` flag in an argument list, in either `--flag value` or `--flag=value` form. */
+export function configFileFlag(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i] as string;
+    if (arg === '--config-file') return args[i + 1];
+    if (arg.startsWith('--config-file=')) return arg.slice('--config-file='.length);
+  }
+  return undefined;
+}

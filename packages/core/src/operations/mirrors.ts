@@ -1,0 +1,111 @@
+import { applyArrayChanges, type ArrayChange, type Position } from '../config/edit.js';
+import { readDaemonConfig } from '../config/io.js';
+import { normalizeInsecureEntry, normalizeMirror, validateMirror } from '../mirror/url.js';
+import { Journal } from '../state/journal.js';
+import { resolveTarget, type CommonOptions, type MutationOptions } from './options.js';
+import { ownedNow, runChange, type ChangeResult } from './transaction.js';
+
+/** Options of {@link addMirror}. */
+export interface AddMirrorOptions extends MutationOptions {
+  /** The mirror URL (presets are resolved by the caller, see `resolveMirrorTarget`). */
+  mirror: string;
+  /** Where the mirror goes in `registry-mirrors`: `first` (default) or `last`. */
+  position?: Position;
+  /** Add an `insecure-registries` entry for an http:// mirror (default true; `--no-insecure` sets false). */
+  insecure?: boolean;
+}
+
+/** Options of {@link removeMirror}. */
+export interface RemoveMirrorOptions extends MutationOptions {
+  /** The mirror URL to remove, compared in normalised form. */
+  mirror: string;
+}
+
+/**
+ * Adds a registry mirror to daemon.json, plus an `insecure-registries` entry for an http:// mirror, touching no
+ * other byte. A mirror already present (in normalised form) changes nothing.
+ */
+export async function addMirror(options: AddMirrorOptions): Promise<ChangeResult> {
+  const mirror = validateMirror(options.mirror);
+  const position = options.position ?? 'first';
+  const args = { mirror: mirror.url, position, insecure: options.insecure ?? true };
+  return runChange('mirror add', args, options, async ({ doc, owned }) => {
+    const changes: ArrayChange[] = [];
+    const nextOwned = [...owned];
+    if (!(doc.mirrors ?? []).some((m) => normalizeMirror(m) === mirror.url)) {
+      changes.push({ key: 'registry-mirrors', insert: mirror.url, position });
+    }
+    const wantsInsecure = mirror.insecure && options.insecure !== false;
+    const host = normalizeInsecureEntry(mirror.host);
+    if (wantsInsecure && !(doc.insecureRegistries ?? []).some((e) => normalizeInsecureEntry(e) === host)) {
+      changes.push({ key: 'insecure-registries', insert: mirror.host, position: 'last' });
+      nextOwned.push(mirror.host);
+    }
+    if (changes.length === 0) return undefined;
+    return { bytes: applyArrayChanges(doc, changes), owned: nextOwned, newMirrors: [mirror.url], warnings: mirror.warnings };
+  });
+}
+
+/**
+ * Removes a registry mirror from daemon.json. Its `insecure-registries` entry goes too, but only when
+ * dockmirror added it and no remaining mirror uses that host; an entry the user had before stays.
+ */
+export async function removeMirror(options: RemoveMirrorOptions): Promise<ChangeResult> {
+  const wanted = normalizeMirror(options.mirror);
+  return runChange('mirror remove', { mirror: wanted }, options, async ({ doc, owned }) => {
+    const mirrors = doc.mirrors ?? [];
+    const indexes = mirrors.flatMap((m, i) => (normalizeMirror(m) === wanted ? [i] : []));
+    if (indexes.length === 0) return undefined;
+    // Remove from the end so earlier indexes stay valid.
+    const changes: ArrayChange[] = indexes.reverse().map((i) => ({ key: 'registry-mirrors', removeIndex: i }));
+    const remaining = mirrors.filter((_, i) => !indexes.includes(i));
+    const host = hostOf(wanted);
+    const stillUsed = remaining.some((m) => hostOf(normalizeMirror(m)) === host);
+    let nextOwned = owned;
+    if (host && !stillUsed && owned.some((e) => normalizeInsecureEntry(e) === host)) {
+      const insecure = doc.insecureRegistries ?? [];
+      const at = insecure.map((e, i) => [normalizeInsecureEntry(e), i] as const).filter(([e]) => e === host).map(([, i]) => i);
+      changes.push(...at.reverse().map((i) => ({ key: 'insecure-registries', removeIndex: i })));
+      nextOwned = owned.filter((e) => normalizeInsecureEntry(e) !== host);
+    }
+    return { bytes: applyArrayChanges(doc, changes), owned: nextOwned, newMirrors: [], warnings: [] };
+  });
+}
+
+/** The mirrors and insecure registries daemon.json holds. */
+export interface MirrorList {
+  /** The daemon.json read. */
+  configFile: string;
+  /** The kind of setup the file belongs to. */
+  setup: string;
+  /** Whether the file exists. */
+  exists: boolean;
+  /** `registry-mirrors` ([] when absent). */
+  mirrors: string[];
+  /** `insecure-registries` ([] when absent). */
+  insecureRegistries: string[];
+  /** The insecure entries dockmirror added (and would remove with their mirror). */
+  ownedInsecureRegistries: string[];
+}
+
+/** Lists the mirrors and insecure registries in daemon.json. Reads only; takes no lock. */
+export async function listMirrors(options: CommonOptions = {}): Promise<MirrorList> {
+  const target = resolveTarget(options);
+  const doc = await readDaemonConfig(target.located.path);
+  return {
+    configFile: doc.file,
+    setup: target.located.setup,
+    exists: doc.exists,
+    mirrors: doc.mirrors ?? [],
+    insecureRegistries: doc.insecureRegistries ?? [],
+    ownedInsecureRegistries: await ownedNow(new Journal(target.stateDir), doc),
+  };
+}
+
+function hostOf(url: string): string | undefined {
+  try {
+    return new URL(url).host.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}

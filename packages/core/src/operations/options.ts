@@ -1,0 +1,55 @@
+import path from 'node:path';
+import { locateDaemonConfig, type LocatedConfig, type LocateOptions } from '../config/locate.js';
+
+/** How a change reaches the running daemon. `auto` reloads where it can and restarts only where it must. */
+export type ApplyMode = 'auto' | 'reload' | 'restart' | 'none';
+
+/** Options every command that touches daemon.json shares; names match the CLI flags. */
+export interface CommonOptions extends Omit<LocateOptions, 'configFile'> {
+  /** daemon.json to use instead of the detected one (`--config-file`). */
+  configFile?: string;
+  /** Where backups, the journal and the lock live (`--state-dir`); default `.dockmirror/` beside daemon.json. */
+  stateDir?: string;
+}
+
+/** Options of the commands that change daemon.json. */
+export interface MutationOptions extends CommonOptions {
+  /** Show the change as a unified diff and write nothing (`--dry-run`). */
+  dryRun?: boolean;
+  /** How to make the daemon use the change (`--apply`); default `auto`. */
+  apply?: ApplyMode;
+  /** Docker Engine endpoint (`--docker-host`); default DOCKER_HOST, the docker context, then the platform's. */
+  dockerHost?: string;
+  /** How long to wait for the daemon to come back and show the change, in ms (`--timeout`); default 60 s. */
+  timeoutMs?: number;
+  /** Agree to a restart that stops running containers (`--yes`). */
+  yes?: boolean;
+  /** Asks the user to agree to a restart; without it (and without `yes`) such a restart is refused. */
+  confirm?: (question: string) => Promise<boolean>;
+  /** Called while waiting on the daemon, for spinners. */
+  onProgress?: (message: string) => void;
+  /** How many backups to keep (default 20, or `DOCKMIRROR_KEEP_BACKUPS`). */
+  keepBackups?: number;
+  /** How long to wait for another dockmirror process, in ms (default 30 s). */
+  lockTimeoutMs?: number;
+}
+
+/** The resolved file and state folder of a call. */
+export interface Target {
+  located: LocatedConfig;
+  stateDir: string;
+}
+
+/** Resolves which daemon.json and which state folder a call works on. */
+export function resolveTarget(options: CommonOptions): Target {
+  const located = locateDaemonConfig(options);
+  const env = options.env ?? process.env;
+  const stateDir = options.stateDir ?? env.DOCKMIRROR_STATE_DIR ?? path.join(path.dirname(located.path), '.dockmirror');
+  return { located, stateDir: path.resolve(stateDir) };
+}
+
+/** How many backups to keep: the option, then `DOCKMIRROR_KEEP_BACKUPS`, then 20. */
+export function keepBackups(options: MutationOptions): number {
+  const fromEnv = Number((options.env ?? process.env).DOCKMIRROR_KEEP_BACKUPS);
+  return options.keepBackups ?? (Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : 20);
+}

@@ -1,0 +1,193 @@
+import { readFile, stat } from 'node:fs/promises';
+import { createPatch } from 'diff';
+import { parseDaemonConfig, type DaemonConfigDocument } from '../config/document.js';
+import { isCode, readDaemonConfig, writeDaemonConfig } from '../config/io.js';
+import { DockmirrorError } from '../errors.js';
+import { normalizeInsecureEntry } from '../mirror/url.js';
+import { applyToDaemon, preflightDaemon, type ApplyReport } from '../apply/apply.js';
+import { Journal, hashBytes, newEntryId, type JournalEntry } from '../state/journal.js';
+import { withLock } from '../state/lock.js';
+import { keepBackups, resolveTarget, type MutationOptions, type Target } from './options.js';
+
+/** What a planned change wants written. */
+export interface PlannedChange {
+  /** The new bytes of daemon.json; `undefined` removes the file (rollback to "did not exist"). */
+  bytes: Buffer | undefined;
+  /** insecure-registries entries dockmirror owns after the change. */
+  owned: string[];
+  /** Mirror URLs the change may write, for the daemon's version check. */
+  newMirrors: string[];
+  /** Notes for the user that do not stop the change. */
+  warnings: string[];
+}
+
+/** What the planner of a change sees. */
+export interface PlanContext {
+  /** daemon.json as it is now. */
+  doc: DaemonConfigDocument;
+  /** insecure-registries entries dockmirror added and still owns. */
+  owned: string[];
+  /** The journal, for rollback. */
+  journal: Journal;
+}
+
+/** The result of every command that changes daemon.json; `--json` prints exactly this. */
+export interface ChangeResult {
+  /** Whether daemon.json changed (or, with `dryRun`, would change). */
+  changed: boolean;
+  /** Whether this was a dry run: nothing was written. */
+  dryRun: boolean;
+  /** The daemon.json worked on. */
+  configFile: string;
+  /** The kind of setup the file belongs to. */
+  setup: string;
+  /** The state folder holding backups and the journal. */
+  stateDir: string;
+  /** `registry-mirrors` after the change ([] when absent). */
+  mirrors: string[];
+  /** `insecure-registries` after the change ([] when absent). */
+  insecureRegistries: string[];
+  /** Id of the backup holding the bytes from before the change, for `rollback <id>`; `null` when nothing changed. */
+  backup: string | null;
+  /** Unified diff of the change (always for dry runs; empty when nothing changed). */
+  diff: string;
+  /** Notes that did not stop the change. */
+  warnings: string[];
+  /** How the running daemon was told, and what it showed afterwards. */
+  apply: ApplyReport;
+}
+
+/**
+ * Runs one change to daemon.json end to end: lock, settle what an earlier crash left, plan against the current
+ * bytes, check the result parses strictly, check the daemon can take it, back up and journal, write atomically,
+ * apply and confirm; on any failure after the write, put the old bytes back, apply them again and report.
+ */
+export async function runChange(
+  op: string,
+  args: Record<string, unknown>,
+  options: MutationOptions,
+  plan: (context: PlanContext) => Promise<PlannedChange | undefined>,
+): Promise<ChangeResult> {
+  const target = resolveTarget(options);
+  const journal = new Journal(target.stateDir);
+  if (options.dryRun) {
+    const doc = await readDaemonConfig(target.located.path);
+    const planned = await plan({ doc, owned: await ownedNow(journal, doc), journal });
+    return result(target, doc, planned, { dryRun: true, backup: null, apply: { method: 'none', reason: 'dry run' } });
+  }
+  return withLock(
+    target.stateDir,
+    async () => {
+      const file = target.located.path;
+      await journal.recover(hashBytes(await readBytes(file)), file);
+      const doc = await readDaemonConfig(file);
+      const planned = await plan({ doc, owned: await ownedNow(journal, doc), journal });
+      if (!planned || sameBytes(doc, planned.bytes)) {
+        return result(target, doc, undefined, { dryRun: false, backup: null, apply: { method: 'none', reason: 'nothing changed' } });
+      }
+      const after = planned.bytes === undefined ? undefined : parseDaemonConfig(file, planned.bytes);
+      const daemon = await preflightDaemon(options, { file, setup: target.located.setup, before: doc, after, newMirrors: planned.newMirrors });
+      const entry: Omit<JournalEntry, 'status'> = {
+        id: newEntryId(),
+        op,
+        args,
+        time: new Date().toISOString(),
+        file,
+        before: { exists: doc.exists, sha256: hashBytes(doc.exists ? doc.bytes : undefined), mode: await modeOf(file) },
+        after: { exists: planned.bytes !== undefined, sha256: hashBytes(planned.bytes) },
+        ownedBefore: await ownedNow(journal, doc),
+        owned: planned.owned,
+      };
+      await journal.saveLastWritten(planned.bytes);
+      await journal.begin(entry, doc.exists ? doc.bytes : undefined);
+      const previous = doc.exists ? doc.bytes : undefined;
+      let report: ApplyReport;
+      try {
+        await writeDaemonConfig(file, planned.bytes);
+        report = await applyToDaemon(daemon, { file, before: doc, after, restore: previous });
+      } catch (error) {
+        await restoreAfterFailure(daemon, file, previous, doc, error);
+        await journal.abort(entry.id, error instanceof Error ? error.message : String(error));
+        throw error;
+      }
+      await journal.commit(entry.id);
+      await journal.prune(keepBackups(options));
+      return result(target, doc, planned, { dryRun: false, backup: entry.id, apply: report });
+    },
+    options.lockTimeoutMs === undefined ? {} : { timeoutMs: options.lockTimeoutMs },
+  );
+}
+
+async function restoreAfterFailure(
+  daemon: Awaited<ReturnType<typeof preflightDaemon>>,
+  file: string,
+  previous: Buffer | undefined,
+  doc: DaemonConfigDocument,
+  error: unknown,
+): Promise<void> {
+  try {
+    await writeDaemonConfig(file, previous);
+    if (error instanceof DockmirrorError && error.code === 'APPLY_FAILED') {
+      await applyToDaemon(daemon, { file, before: doc, after: doc, restore: previous, recovering: true });
+    }
+  } catch (restoreError) {
+    if (error instanceof DockmirrorError) {
+      (error.details ?? {}).restoreFailed = restoreError instanceof Error ? restoreError.message : String(restoreError);
+    }
+  }
+}
+
+/** insecure-registries entries dockmirror added and that are still in the file. */
+export async function ownedNow(journal: Journal, doc: DaemonConfigDocument): Promise<string[]> {
+  const owned = (await journal.last())?.owned ?? [];
+  const inFile = new Set((doc.insecureRegistries ?? []).map(normalizeInsecureEntry));
+  return owned.filter((entry) => inFile.has(normalizeInsecureEntry(entry)));
+}
+
+/** The raw bytes of a file, or `undefined` when it does not exist. */
+export async function readBytes(file: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(file);
+  } catch (error) {
+    if (isCode(error, 'ENOENT') || isCode(error, 'EISDIR')) return undefined;
+    throw error;
+  }
+}
+
+/** A unified diff between two versions of daemon.json. */
+export function unifiedDiff(file: string, before: Buffer | undefined, after: Buffer | undefined): string {
+  const text = (bytes: Buffer | undefined) => (bytes === undefined ? '' : bytes.toString('utf8'));
+  return createPatch(file, text(before), text(after), 'before', 'after');
+}
+
+function sameBytes(doc: DaemonConfigDocument, bytes: Buffer | undefined): boolean {
+  if (bytes === undefined) return !doc.exists;
+  return doc.exists && doc.bytes.equals(bytes);
+}
+
+async function modeOf(file: string): Promise<number | undefined> {
+  return stat(file).then((s) => s.mode & 0o7777, () => undefined);
+}
+
+function result(
+  target: Target,
+  doc: DaemonConfigDocument,
+  planned: PlannedChange | undefined,
+  extra: { dryRun: boolean; backup: string | null; apply: ApplyReport },
+): ChangeResult {
+  const changed = planned !== undefined && !sameBytes(doc, planned.bytes);
+  const after = changed && planned.bytes !== undefined ? parseDaemonConfig(doc.file, planned.bytes) : changed ? undefined : doc;
+  return {
+    changed,
+    dryRun: extra.dryRun,
+    configFile: doc.file,
+    setup: target.located.setup,
+    stateDir: target.stateDir,
+    mirrors: after?.mirrors ?? [],
+    insecureRegistries: after?.insecureRegistries ?? [],
+    backup: extra.backup,
+    diff: changed ? unifiedDiff(doc.file, doc.exists ? doc.bytes : undefined, planned.bytes) : '',
+    warnings: planned?.warnings ?? [],
+    apply: extra.apply,
+  };
+}

@@ -1,0 +1,117 @@
+import { link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LockTimeoutError } from '../errors.js';
+import { fsError, isCode } from '../config/io.js';
+
+/** Options for {@link withLock}. */
+export interface LockOptions {
+  /** How long to wait for another dockmirror process, in milliseconds (default 30 s). */
+  timeoutMs?: number;
+}
+
+interface Owner {
+  pid: number;
+  host: string;
+  time: string;
+}
+
+/**
+ * Runs `work` while holding an exclusive lock file in the state folder, so dockmirror processes working on one
+ * daemon.json run one after another. The lock records its owner's pid: a lock whose process is gone (SIGKILL,
+ * power loss) is taken over at once instead of after a staleness delay, which is why this is not an
+ * mtime-based lock library. Waiting is bounded by `timeoutMs`.
+ */
+export async function withLock<T>(stateDir: string, work: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+  const lockFile = path.join(stateDir, 'lock');
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  try {
+    await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw fsError(error, stateDir, 'write');
+  }
+  let delay = 5;
+  for (;;) {
+    if (await tryCreate(lockFile)) break;
+    const owner = await readOwner(lockFile);
+    if (owner && !isAlive(owner)) {
+      await takeOver(lockFile, owner);
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      throw new LockTimeoutError(
+        `Another dockmirror process (pid ${owner?.pid ?? 'unknown'}) is still changing this daemon.json.`,
+        {
+          location: { file: lockFile },
+          hint: `Wait for it to finish and try again. If no dockmirror is running, delete ${lockFile}.`,
+          details: { owner },
+        },
+      );
+    }
+    await sleep(delay);
+    delay = Math.min(delay * 2, 100);
+  }
+  try {
+    return await work();
+  } finally {
+    await rm(lockFile, { force: true });
+  }
+}
+
+async function tryCreate(lockFile: string): Promise<boolean> {
+  try {
+    const handle = await open(lockFile, 'wx', 0o600);
+    const owner: Owner = { pid: process.pid, host: os.hostname(), time: new Date().toISOString() };
+    await handle.writeFile(JSON.stringify(owner));
+    await handle.close();
+    return true;
+  } catch (error) {
+    if (isCode(error, 'EEXIST')) return false;
+    throw fsError(error, lockFile, 'write');
+  }
+}
+
+async function readOwner(lockFile: string): Promise<Owner | undefined> {
+  try {
+    return JSON.parse(await readFile(lockFile, 'utf8')) as Owner;
+  } catch {
+    // Missing (just released) or half-written (its owner is between open and write): not ours to judge yet,
+    // unless it has been half-written for long, which means the owner died in between.
+    const info = await stat(lockFile).catch(() => undefined);
+    if (info && Date.now() - info.mtimeMs > 2_000) return { pid: -1, host: os.hostname(), time: '' };
+    return undefined;
+  }
+}
+
+function isAlive(owner: Owner): boolean {
+  // A lock from another host (shared folder) cannot be judged by pid; treat it as alive and let the wait run out.
+  if (owner.host !== os.hostname()) return true;
+  if (owner.pid <= 0) return false;
+  try {
+    process.kill(owner.pid, 0);
+    return true;
+  } catch (error) {
+    return isCode(error, 'EPERM');
+  }
+}
+
+async function takeOver(lockFile: string, stale: Owner): Promise<void> {
+  // Move the stale lock aside under a unique name, then check it is still the one judged dead: if another
+  // process took over and created a fresh lock in between, put that one back instead of deleting it.
+  const aside = `${lockFile}.stale-${process.pid}-${Date.now()}`;
+  try {
+    await rename(lockFile, aside);
+  } catch (error) {
+    if (isCode(error, 'ENOENT')) return;
+    throw fsError(error, lockFile, 'write');
+  }
+  const moved = await readOwner(aside);
+  if (moved && (moved.pid !== stale.pid || moved.time !== stale.time)) {
+    // link, not rename: it fails rather than overwrite a lock a third process may have created meanwhile.
+    await link(aside, lockFile).catch(() => undefined);
+    await rm(aside, { force: true });
+    return;
+  }
+  await rm(aside, { force: true });
+}
