@@ -1,0 +1,85 @@
+/** The checks {@link verifyMirror} runs, in report order. */
+export type CheckName = 'config' | 'live' | 'api' | 'image' | 'pull';
+
+/** The outcome of one check. */
+export interface Check {
+  /** Which check. */
+  name: CheckName;
+  /** Passed, or skipped (a skipped check is `ok: true` with `skipped: true`, so `ok` alone never hides a failure). */
+  ok: boolean;
+  /** Set when the check did not run; `summary` says why. */
+  skipped?: boolean;
+  /** One line saying what was found. */
+  summary: string;
+  /** On failure: one line saying why. */
+  why?: string;
+  /** On failure: one line saying what to do. */
+  fix?: string;
+  /** Wall time of the check. */
+  durationMs: number;
+  /** Machine-readable facts (status, latency, digest, position, refs...). */
+  data?: Record<string, unknown>;
+}
+
+/** The outcome of {@link verifyMirror}. */
+export interface VerifyResult {
+  /** The mirror verified, normalised. */
+  mirror: string;
+  /** True when no check failed. */
+  ok: boolean;
+  /** Every check, in the order config, live, api, image, pull. */
+  checks: Check[];
+  /** Things worth knowing when reading the result (e.g. what docker's "Already exists" means). */
+  notes: string[];
+}
+
+/** Mirror settings as plain lists: daemon.json's keys, or the live daemon's `RegistryConfig`. */
+export interface MirrorLists {
+  /** `registry-mirrors` / `RegistryConfig.Mirrors`, in order. */
+  mirrors: string[];
+  /** `insecure-registries` entries (`host[:port]` or CIDR); dockerd's 127.0.0.0/8 default need not be listed. */
+  insecureRegistries: string[];
+}
+
+/** A local image as the pull check needs it. */
+export interface PulledImage {
+  /** Image ID. */
+  id: string;
+  /** `repo@sha256:...` entries. */
+  repoDigests: string[];
+}
+
+/**
+ * What the pull check needs from a Docker engine. The daemon module's `Engine` satisfies it; tests may pass
+ * anything that talks to a real daemon.
+ */
+export interface PullEngine {
+  /** Pull an image; rejects with the daemon's message on failure. */
+  pull(ref: string): Promise<void>;
+  /** Inspect a local image; `undefined` when it is not there. */
+  inspectImage(ref: string): Promise<PulledImage | undefined>;
+  /** Remove a local image (untag when other tags remain). */
+  removeImage(ref: string): Promise<unknown>;
+}
+
+/** Options for {@link verifyMirror}. */
+export interface VerifyOptions {
+  /** The mirror URL. */
+  mirror: string;
+  /** The preset it came from, if any (`pyrsia` turns on the inspect-log lookup). */
+  preset?: string;
+  /** daemon.json's lists; an `Error` when the file could not be read; omitted = check skipped. */
+  fileConfig?: MirrorLists | Error;
+  /** The live daemon's lists; an `Error` explaining why the daemon could not be asked; omitted = skipped. */
+  live?: MirrorLists | Error;
+  /** Image to look up on the mirror: `alpine`, `alpine:3.16.2`, `library/alpine:3.16.2`. */
+  image?: string;
+  /** Also pull through the daemon (needs `image` and `engine`). */
+  pull?: boolean;
+  /** Remove the image first if it is already local, so the pull really goes to the network. */
+  fresh?: boolean;
+  /** The engine used by the pull check. */
+  engine?: PullEngine;
+  /** Timeout of each HTTP probe; default 5000 ms. */
+  timeoutMs?: number;
+}

@@ -1,0 +1,66 @@
+import { UsageError } from '../errors.js';
+import { validateMirror } from '../mirror/url.js';
+import { checkApi } from './check-api.js';
+import { checkImage } from './check-image.js';
+import { checkPull } from './check-pull.js';
+import { checkConfig, checkLive } from './check-settings.js';
+import { parseImageRef } from './image-ref.js';
+import { inspectPyrsiaLog } from './pyrsia-inspect.js';
+import type { Check, VerifyOptions, VerifyResult } from './types.js';
+
+/** Default timeout of each HTTP probe. */
+export const DEFAULT_PROBE_TIMEOUT_MS = 5000;
+
+/** The note every result carries, because Pyrsia's own docs got it wrong. */
+export const ALREADY_EXISTS_NOTE =
+  'docker pull\'s "Already exists" means the layer was already in the local store, not that a mirror served it.';
+
+/**
+ * Proves a mirror works: daemon.json lists it (config), the running daemon uses it (live), it speaks the registry
+ * API (api), it serves an image's manifest (image) and the daemon pulls through it with the same digest (pull).
+ * Independent checks run concurrently; every probe has a timeout. Never throws for a failed check, only for bad
+ * input ({@link UsageError}, or InvalidMirrorError for a URL dockerd would refuse).
+ */
+export async function verifyMirror(opts: VerifyOptions): Promise<VerifyResult> {
+  const mirror = validateMirror(opts.mirror).url;
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
+  const image = opts.image === undefined ? undefined : parseImageRef(opts.image);
+  if (opts.pull && !image) throw new UsageError('The pull check needs an image.', { hint: 'Give an image, e.g. alpine:3.16.2.' });
+  if (opts.pull && !opts.engine) throw new UsageError('The pull check needs a Docker engine.', { hint: 'Pass the engine, or drop pull.' });
+
+  const config = timed(async () => checkConfig(mirror, opts.fileConfig));
+  const live = timed(async () => checkLive(mirror, opts.live));
+  const apiProbe = checkApi(mirror, timeoutMs);
+  const api = timed(async () => (await apiProbe).check);
+  let digest: string | undefined;
+  const imageCheck = timed(async (): Promise<Omit<Check, 'durationMs'>> => {
+    if (!image) return { name: 'image', ok: true, skipped: true, summary: 'no image given' };
+    const result = await checkImage(mirror, image, timeoutMs);
+    digest = result.digest;
+    // Pyrsia's transparency log is asked only of a Pyrsia node: the preset says so, or /v2/ looks like one.
+    const isPyrsia = opts.preset === 'pyrsia' || (await apiProbe).facts.pyrsiaLike;
+    if (!isPyrsia || !image.official) return result.check;
+    const log = await inspectPyrsiaLog(mirror, image.familiar, timeoutMs);
+    return { ...result.check, summary: `${result.check.summary}; ${log.summary}`, data: { ...result.check.data, inspectLog: log } };
+  });
+  const first = await Promise.all([config, live, api, imageCheck]);
+
+  let pull: Check;
+  if (!opts.pull || !image || !opts.engine) {
+    pull = { name: 'pull', ok: true, skipped: true, summary: 'not asked to pull', durationMs: 0 };
+  } else if (digest === undefined) {
+    pull = { name: 'pull', ok: true, skipped: true, summary: 'skipped: the mirror did not serve the image, so there is no digest to compare', durationMs: 0 };
+  } else {
+    const { engine } = opts;
+    const known = digest;
+    pull = await timed(() => checkPull({ mirror, image, digest: known, engine, fresh: opts.fresh ?? false }));
+  }
+  const checks = [...first, pull];
+  return { mirror, ok: checks.every((c) => c.ok), checks, notes: [ALREADY_EXISTS_NOTE] };
+}
+
+async function timed(run: () => Promise<Omit<Check, 'durationMs'>>): Promise<Check> {
+  const started = performance.now();
+  const check = await run();
+  return { ...check, durationMs: Math.round(performance.now() - started) };
+}
