@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
 import { verifyMirror, type Check, type VerifyResult } from '../../src/verify/index.js';
@@ -59,6 +60,20 @@ describe('verifyMirror against a real registry', () => {
       expect(check(r, 'api')).toMatchObject({ ok: false, why: expect.stringMatching(/connection refused/) });
       expect(check(r, 'image').ok).toBe(false);
       expect(check(r, 'api').durationMs).toBeLessThan(30_000);
+    }
+  });
+
+  it('times out a mirror that accepts but never answers', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const r = await verifyMirror({ mirror: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, image: 'alpine', timeoutMs: 300 });
+      expect(check(r, 'api')).toMatchObject({ ok: false, why: expect.stringMatching(/no answer from 127\.0\.0\.1:\d+ within 300 ms/) });
+      expect(check(r, 'image').ok).toBe(false);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
     }
   });
 
