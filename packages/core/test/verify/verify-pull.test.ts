@@ -1,0 +1,68 @@
+import { writeFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, type Engine } from '../../src/daemon/engine.js';
+import { verifyMirror, type Check } from '../../src/verify/index.js';
+import { startPyrsiaNode, type PyrsiaNode } from '../support/pyrsia-node.js';
+import { seedImage, startTestbed, type Testbed } from '../support/testbed.js';
+
+// A real dockerd with a real registry; Docker Hub is unreachable here, so a plain pull can only come via a mirror.
+let tb: Testbed;
+let engine: Engine;
+let digest: string;
+let node: PyrsiaNode;
+
+async function useMirror(mirror: string): Promise<void> {
+  await writeFile(tb.configFile, `${JSON.stringify({ 'registry-mirrors': [mirror] }, null, 2)}\n`);
+  await tb.reload();
+  for (let i = 0; i < 50; i++) {
+    if ((await engine.liveRegistry()).mirrors.includes(`${mirror}/`)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`mirror ${mirror} never went live`);
+}
+
+const pullCheck = (checks: Check[]): Check | undefined => checks.find((c) => c.name === 'pull');
+
+beforeAll(async () => {
+  tb = await startTestbed({ registry: true });
+  engine = createEngine(tb.dockerHost);
+  digest = await seedImage(tb, 'alpine:3.16.2');
+  node = await startPyrsiaNode({ upstream: tb.registryUrl ?? '' });
+});
+afterAll(async () => {
+  await node?.close();
+  await tb?.stop();
+});
+
+describe('pull check against a real daemon', () => {
+  it('pulls through the registry mirror with matching digests and removes what it added', async () => {
+    const mirror = tb.registryUrl ?? '';
+    await useMirror(mirror);
+    const r = await verifyMirror({ mirror, image: 'alpine:3.16.2', pull: true, engine, live: await engine.liveRegistry() });
+    const pull = pullCheck(r.checks);
+    expect(pull).toMatchObject({ ok: true, data: { expectedDigest: digest, mirrorDigest: digest, plainDigest: digest } });
+    expect(r.ok).toBe(true);
+    expect(await engine.inspectImage('alpine:3.16.2')).toBeUndefined();
+    expect(await engine.inspectImage(`127.0.0.1:${tb.registryPort}/library/alpine:3.16.2`)).toBeUndefined();
+  });
+
+  it('keeps an image the user already had, and with fresh pulls it again', async () => {
+    const mirror = tb.registryUrl ?? '';
+    await engine.pull('alpine:3.16.2');
+    const kept = pullCheck((await verifyMirror({ mirror, image: 'alpine:3.16.2', pull: true, engine })).checks);
+    expect(kept).toMatchObject({ ok: true, data: { alreadyLocal: ['alpine:3.16.2'] } });
+    expect(await engine.inspectImage('alpine:3.16.2')).toBeDefined();
+    const fresh = pullCheck((await verifyMirror({ mirror, image: 'alpine:3.16.2', pull: true, fresh: true, engine })).checks);
+    expect(fresh).toMatchObject({ ok: true, data: { removedFirst: ['alpine:3.16.2'] } });
+    expect(await engine.inspectImage('alpine:3.16.2')).toBeDefined();
+    await engine.removeImage('alpine:3.16.2');
+  });
+
+  it('pulls through the Pyrsia node emulator (no digest header, schema 2 only)', async () => {
+    await useMirror(node.url);
+    const r = await verifyMirror({ mirror: node.url, image: 'alpine:3.16.2', pull: true, engine });
+    expect(r.checks.find((c) => c.name === 'image')?.data).toMatchObject({ digest, digestSource: 'body' });
+    expect(pullCheck(r.checks)).toMatchObject({ ok: true, data: { plainDigest: digest } });
+    expect(node.accessLog.some((l) => l.includes('"GET /v2/library/alpine/manifests/3.16.2 HTTP/1.1" 200') && l.includes('docker/'))).toBe(true);
+  });
+});
