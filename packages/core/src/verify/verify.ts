@@ -53,7 +53,16 @@ export async function verifyMirror(opts: VerifyOptions): Promise<VerifyResult> {
   } else {
     const { engine } = opts;
     const known = digest;
-    pull = await timed(() => checkPull({ mirror, image, digest: known, engine, fresh: opts.fresh ?? false }));
+    pull = await timed(async () => {
+      try {
+        return await checkPull({ mirror, image, digest: known, engine, fresh: opts.fresh ?? false });
+      } catch (error) {
+        // The engine failing outside a pull (inspect, remove) is still a result, not a crash of verify.
+        const hint = (error as { hint?: unknown }).hint;
+        return { name: 'pull', ok: false, summary: 'the pull check could not talk to the daemon', why: (error as Error).message,
+          fix: typeof hint === 'string' ? hint : 'Check that the Docker daemon is running and reachable.' };
+      }
+    });
   }
   const checks = [...first, pull];
   return { mirror, ok: checks.every((c) => c.ok), checks, notes: [ALREADY_EXISTS_NOTE] };
