@@ -14,12 +14,16 @@ export interface LiveRegistry {
   insecureRegistries: string[];
 }
 
-/** What daemon.json asks for, as written in the file. */
+/**
+ * What daemon.json asks for, as written in the file. Leave a field out when the file has no such key and the
+ * change was applied by reload: dockerd only applies keys present in the file, so the old live value stays and
+ * cannot be predicted from the file. After a restart an absent key means empty: pass `[]`.
+ */
 export interface ExpectedRegistry {
-  /** Mirror URLs in file order. */
-  mirrors: string[];
-  /** Insecure registry entries (`host[:port]` or CIDR) as written in the file. */
-  insecureRegistries: string[];
+  /** Mirror URLs in file order; `undefined` = not checked. */
+  mirrors?: string[] | undefined;
+  /** Insecure registry entries (`host[:port]` or CIDR) as written in the file; `undefined` = not checked. */
+  insecureRegistries?: string[] | undefined;
 }
 
 /** CIDRs dockerd always marks insecure (`::1/128` from 28.0), so they say nothing about the file. */
@@ -68,14 +72,18 @@ export function normalizeInsecureEntry(entry: string): string {
 
 /**
  * Explain how `live` differs from `expected`, or return `undefined` when it matches: mirrors equal in order
- * (after normalising and dropping duplicates, as dockerd does), insecure entries equal as sets.
+ * (after normalising and dropping duplicates), insecure entries equal as sets; absent fields are not checked.
  */
 export function registryMismatch(live: LiveRegistry, expected: ExpectedRegistry): string | undefined {
-  const want = unique(expected.mirrors.map(normalizeMirror));
-  const have = live.mirrors.map(normalizeMirror);
-  if (want.join('\n') !== have.join('\n')) {
-    return `mirrors: daemon has [${live.mirrors.join(', ')}], file asks for [${expected.mirrors.join(', ')}]`;
+  if (expected.mirrors) {
+    const want = unique(expected.mirrors.map(normalizeMirror));
+    // dockerd 20.10 keeps `HTTP://A/` and `http://a/` as two entries; they are one mirror to us.
+    const have = unique(live.mirrors.map(normalizeMirror));
+    if (want.join('\n') !== have.join('\n')) {
+      return `mirrors: daemon has [${live.mirrors.join(', ')}], file asks for [${expected.mirrors.join(', ')}]`;
+    }
   }
+  if (!expected.insecureRegistries) return undefined;
   const wantInsecure = new Set(expected.insecureRegistries.map(normalizeInsecureEntry));
   const haveInsecure = new Set(live.insecureRegistries.map(normalizeInsecureEntry));
   const missing = [...wantInsecure].filter((e) => !haveInsecure.has(e) && !DEFAULT_INSECURE_CIDRS.includes(e));
