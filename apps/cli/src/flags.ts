@@ -67,3 +67,17 @@ export function configOptions(flags: { 'config-file'?: string | undefined; 'stat
     ...(flags['state-dir'] ? { stateDir: flags['state-dir'] } : {}),
   };
 }
+
+/** Flags that pin the `pyrsia` or `local` preset to an address. */
+export const presetFlags = {
+  host: Flags.string({ summary: 'Host of the pyrsia or local preset (default: from the Pyrsia CLI, else localhost).' }),
+  port: Flags.integer({ summary: 'Port of the pyrsia or local preset (default: from the Pyrsia CLI, else 7888).', min: 1, max: 65535 }),
+};
+
+/** Core options for preset addresses, taken from parsed flags. */
+export function presetOptions(flags: { host?: string | undefined; port?: number | undefined }) {
+  return {
+    ...(flags.host === undefined ? {} : { host: flags.host }),
+    ...(flags.port === undefined ? {} : { port: flags.port }),
+  };
+}

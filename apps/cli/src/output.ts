@@ -1,5 +1,5 @@
 import { styleText } from 'node:util';
-import type { ChangeResult } from '@dockmirror/core';
+import type { ChangeResult, MirrorTarget } from '@dockmirror/core';
 
 type Style = 'red' | 'green' | 'yellow' | 'dim' | 'bold' | 'cyan';
 
@@ -31,4 +31,10 @@ export function describeChange(result: ChangeResult, done: string): string[] {
   lines.push(`  backup: ${result.backup} ${paint('dim', '(undo with: dockmirror rollback)')}`);
   lines.push(`${mark(true)} daemon: ${result.apply.method === 'none' ? 'not told' : result.apply.method} (${result.apply.reason})`);
   return lines;
+}
+
+/** How a preset became a URL, one line per reason; nothing for a plain URL. */
+export function describeTarget(target: MirrorTarget): string[] {
+  if (!target.preset) return [];
+  return [`${paint('cyan', target.preset)} → ${target.url}`, ...target.reasons.map((r) => paint('dim', `  · ${r}`))];
 }

@@ -17,5 +17,7 @@ export {
   type AddMirrorOptions,
   type RemoveMirrorOptions,
   type MirrorList,
+  type PresetAddressOptions,
 } from './operations/mirrors.js';
+export { resolveMirrorTarget, listPresets, type MirrorTarget, type PresetInfo, type ResolveOptions } from './presets/index.js';
 export { rollback, listBackups, type RollbackOptions, type BackupInfo } from './operations/rollback.js';

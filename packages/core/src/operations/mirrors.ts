@@ -1,13 +1,24 @@
 import { applyArrayChanges, type ArrayChange, type Position } from '../config/edit.js';
 import { readDaemonConfig } from '../config/io.js';
 import { normalizeInsecureEntry, normalizeMirror, validateMirror } from '../mirror/url.js';
+import { resolveMirrorTarget, type MirrorTarget } from '../presets/index.js';
 import { Journal } from '../state/journal.js';
 import { resolveTarget, type CommonOptions, type MutationOptions } from './options.js';
 import { ownedNow, runChange, type ChangeResult } from './transaction.js';
 
+/** How a preset is pinned to an address (`--host`, `--port`), for the `pyrsia` and `local` presets. */
+export interface PresetAddressOptions {
+  /** The preset's host (`--host`). */
+  host?: string;
+  /** The preset's port (`--port`). */
+  port?: number;
+  /** The user presets file; default `~/.config/dockmirror/presets.json` or the platform's equivalent. */
+  presetsFile?: string;
+}
+
 /** Options of {@link addMirror}. */
-export interface AddMirrorOptions extends MutationOptions {
-  /** The mirror URL (presets are resolved by the caller, see `resolveMirrorTarget`). */
+export interface AddMirrorOptions extends MutationOptions, PresetAddressOptions {
+  /** The mirror: a URL, or a preset name such as `pyrsia`, `local` or `gcr`. */
   mirror: string;
   /** Where the mirror goes in `registry-mirrors`: `first` (default) or `last`. */
   position?: Position;
@@ -16,8 +27,8 @@ export interface AddMirrorOptions extends MutationOptions {
 }
 
 /** Options of {@link removeMirror}. */
-export interface RemoveMirrorOptions extends MutationOptions {
-  /** The mirror URL to remove, compared in normalised form. */
+export interface RemoveMirrorOptions extends MutationOptions, PresetAddressOptions {
+  /** The mirror URL (or preset name) to remove, compared in normalised form. */
   mirror: string;
 }
 
@@ -25,11 +36,12 @@ export interface RemoveMirrorOptions extends MutationOptions {
  * Adds a registry mirror to daemon.json, plus an `insecure-registries` entry for an http:// mirror, touching no
  * other byte. A mirror already present (in normalised form) changes nothing.
  */
-export async function addMirror(options: AddMirrorOptions): Promise<ChangeResult> {
-  const mirror = validateMirror(options.mirror);
+export async function addMirror(options: AddMirrorOptions): Promise<ChangeResult & { target: MirrorTarget }> {
+  const target = await resolveMirror(options);
+  const mirror = validateMirror(target.url);
   const position = options.position ?? 'first';
-  const args = { mirror: mirror.url, position, insecure: options.insecure ?? true };
-  return runChange('mirror add', args, options, async ({ doc, owned }) => {
+  const args = { mirror: mirror.url, position, insecure: options.insecure ?? true, ...(target.preset ? { preset: target.preset } : {}) };
+  const result = await runChange('mirror add', args, options, async ({ doc, owned }) => {
     const changes: ArrayChange[] = [];
     const nextOwned = [...owned];
     if (!(doc.mirrors ?? []).some((m) => normalizeMirror(m) === mirror.url)) {
@@ -44,15 +56,20 @@ export async function addMirror(options: AddMirrorOptions): Promise<ChangeResult
     if (changes.length === 0) return undefined;
     return { bytes: applyArrayChanges(doc, changes), owned: nextOwned, newMirrors: [mirror.url], warnings: mirror.warnings };
   });
+  return { ...result, target };
 }
 
 /**
  * Removes a registry mirror from daemon.json. Its `insecure-registries` entry goes too, but only when
  * dockmirror added it and no remaining mirror uses that host; an entry the user had before stays.
  */
-export async function removeMirror(options: RemoveMirrorOptions): Promise<ChangeResult> {
-  const wanted = normalizeMirror(options.mirror);
-  return runChange('mirror remove', { mirror: wanted }, options, async ({ doc, owned }) => {
+export async function removeMirror(options: RemoveMirrorOptions): Promise<ChangeResult & { target: MirrorTarget }> {
+  // A URL is removed as written (even one dockerd would refuse, so a broken entry can be taken out).
+  const target = options.mirror.includes('://')
+    ? { url: options.mirror, reasons: ['given as a URL'] }
+    : await resolveMirror(options);
+  const wanted = normalizeMirror(target.url);
+  const result = await runChange('mirror remove', { mirror: wanted }, options, async ({ doc, owned }) => {
     const mirrors = doc.mirrors ?? [];
     const indexes = mirrors.flatMap((m, i) => (normalizeMirror(m) === wanted ? [i] : []));
     if (indexes.length === 0) return undefined;
@@ -69,6 +86,26 @@ export async function removeMirror(options: RemoveMirrorOptions): Promise<Change
       nextOwned = owned.filter((e) => normalizeInsecureEntry(e) !== host);
     }
     return { bytes: applyArrayChanges(doc, changes), owned: nextOwned, newMirrors: [], warnings: [] };
+  });
+  return { ...result, target };
+}
+
+/**
+ * Turns a preset name or URL into the mirror URL. Something that looks like an address without a scheme
+ * (`127.0.0.1:5000`) gets dockerd's "no scheme" refusal rather than "unknown preset".
+ */
+export async function resolveMirror(options: AddMirrorOptions | RemoveMirrorOptions): Promise<MirrorTarget> {
+  const input = options.mirror.trim();
+  if (!input.includes('://') && /[.:/]/.test(input)) validateMirror(input);
+  const { located } = resolveTarget(options);
+  return resolveMirrorTarget(input, {
+    ...(options.host === undefined ? {} : { host: options.host }),
+    ...(options.port === undefined ? {} : { port: options.port }),
+    ...(options.presetsFile === undefined ? {} : { presetsFile: options.presetsFile }),
+    engineKind: located.setup === 'desktop' ? 'desktop' : 'native',
+    ...(options.env ? { env: options.env } : {}),
+    ...(options.platform ? { platform: options.platform } : {}),
+    ...(options.homedir ? { homedir: options.homedir } : {}),
   });
 }
 

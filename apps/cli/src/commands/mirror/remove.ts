@@ -1,8 +1,8 @@
 import { Args } from '@oclif/core';
-import { removeMirror, type ChangeResult } from '@dockmirror/core';
+import { removeMirror, type ChangeResult, type MirrorTarget } from '@dockmirror/core';
 import { BaseCommand } from '../../base.js';
-import { mutationFlags, mutationOptions } from '../../flags.js';
-import { describeChange } from '../../output.js';
+import { mutationFlags, mutationOptions, presetFlags, presetOptions } from '../../flags.js';
+import { describeChange, describeTarget } from '../../output.js';
 
 /** `dockmirror mirror remove <mirror>` (also `dockmirror remove`). */
 export default class MirrorRemove extends BaseCommand {
@@ -15,14 +15,14 @@ export default class MirrorRemove extends BaseCommand {
     '<%= config.bin %> mirror remove https://mirror.gcr.io --dry-run',
   ];
   static override args = {
-    mirror: Args.string({ required: true, description: 'Mirror URL as it is in daemon.json.' }),
+    mirror: Args.string({ required: true, description: 'Mirror URL as it is in daemon.json, or a preset name.' }),
   };
-  static override flags = { ...mutationFlags };
+  static override flags = { ...mutationFlags, ...presetFlags };
 
-  async run(): Promise<ChangeResult> {
+  async run(): Promise<ChangeResult & { target: MirrorTarget }> {
     const { args, flags } = await this.parse(MirrorRemove);
-    const result = await removeMirror({ ...mutationOptions(flags), mirror: args.mirror });
-    for (const line of describeChange(result, `Removed ${args.mirror}`)) this.say(line);
+    const result = await removeMirror({ ...mutationOptions(flags), ...presetOptions(flags), mirror: args.mirror });
+    for (const line of [...describeTarget(result.target), ...describeChange(result, `Removed ${result.target.url}`)]) this.say(line);
     return result;
   }
 }
