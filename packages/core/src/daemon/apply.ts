@@ -45,8 +45,11 @@ export function applyMethodFor(setup: DaemonSetup, requested: ApplyRequest): App
   const reload = (command: string[] | SignalCommand, why: string): ApplyPlan => ({ method: 'reload', command, stopsContainers: false, why });
   const sighup = (): SignalCommand | undefined =>
     setup.pid === undefined ? undefined : { signal: 'SIGHUP', pid: setup.pid, ...(setup.pidFile ? { pidFile: setup.pidFile } : {}) };
-  const cannot = (what: string, hint: string): never => {
-    throw new UsageError(`Cannot ${what} a ${setup.kind} Docker daemon.`, { hint, details: { setup: setup.kind, requested } });
+  const cannot = (what: string, reason: string, hint: string): never => {
+    throw new UsageError(`Cannot ${what} this Docker daemon (setup: ${setup.kind}): ${reason}.`, {
+      hint,
+      details: { setup: setup.kind, requested },
+    });
   };
   const wantRestart = requested === 'restart';
 
@@ -68,22 +71,24 @@ export function applyMethodFor(setup: DaemonSetup, requested: ApplyRequest): App
       const service = setup.kind === 'snap' ? ['snap', 'restart', 'docker'] : ['service', 'docker', 'restart'];
       const signal = sighup();
       if (!wantRestart && signal) return reload(signal, `${setup.kind}: no reload verb, so SIGHUP to dockerd (pid ${signal.pid})`);
-      if (requested === 'reload') cannot('reload', 'The dockerd process is not visible from here; use --restart.');
+      if (requested === 'reload') cannot('reload', 'the dockerd process is not visible from here', 'Use restart instead.');
       return restart(service, wantRestart ? `${setup.kind}: restart requested` : `${setup.kind}: dockerd not visible, so restart`);
     }
     case 'plain': {
-      if (wantRestart) cannot('restart', 'Nothing here manages this dockerd; restart it yourself, or use reload (SIGHUP).');
-      const signal = sighup() ?? cannot('reload', 'Its pid is unknown; send it SIGHUP yourself.');
+      if (wantRestart) cannot('restart', 'no service manager runs this dockerd', 'Restart it yourself, or use reload (SIGHUP).');
+      const signal = sighup() ?? cannot('reload', 'its pid is unknown', 'Send dockerd SIGHUP yourself (kill -HUP <pid>).');
       return reload(signal, `dockerd without a service manager: SIGHUP to pid ${signal.pid}`);
     }
     case 'desktop':
-      if (requested === 'reload') cannot('reload', 'Docker Desktop only applies daemon.json on restart; use --restart (it stops every container).');
+      if (requested === 'reload') {
+        cannot('reload', 'Docker Desktop applies daemon.json only on restart', 'Use restart (it stops every container).');
+      }
       return restart(['docker', 'desktop', 'restart'], 'Docker Desktop applies daemon.json only by restarting, which stops every container');
     case 'windows-engine':
-      if (requested === 'reload') cannot('reload', 'The Windows service has no reload; use --restart.');
+      if (requested === 'reload') cannot('reload', 'the Windows service has no reload', 'Use restart.');
       return restart(['powershell', '-NoProfile', '-Command', 'Restart-Service docker'], 'Windows service: restart is the only way');
     default:
-      return cannot('apply changes to', 'Reload the daemon yourself, or set DOCKMIRROR_SETUP to the right kind.');
+      return cannot('apply changes to', 'how it is run could not be detected', 'Reload the daemon yourself, or set DOCKMIRROR_SETUP to its kind.');
   }
 }
 

@@ -7,7 +7,7 @@ import { createEngine, type Engine } from '../../src/daemon/engine.js';
 import type { ExpectedRegistry } from '../../src/daemon/registry-config.js';
 import { detectSetup } from '../../src/daemon/setup.js';
 import { DaemonUnreachableError } from '../../src/errors.js';
-import { fakeCalls, fakeCommandsDir, importSleepImage, startTestbed, type Testbed } from '../support/testbed.js';
+import { fakeCalls, fakeCommandsDir, importSleepImage, seedImage, startTestbed, type Testbed } from '../support/testbed.js';
 
 let tb: Testbed;
 let engine: Engine;
@@ -98,6 +98,23 @@ describe('reload through SIGHUP', () => {
     const cleared = await applyFile({ 'registry-mirrors': [], 'insecure-registries': [] }, { mirrors: [], insecureRegistries: [] });
     expect(cleared.ok).toBe(true);
     expect(cleared.live).toEqual({ mirrors: [], insecureRegistries: [] });
+  });
+});
+
+describe('pulling through the test registry as a mirror', () => {
+  it('pulls alpine:3.16.2 by its Hub name through the mirror, with the registry digest', async () => {
+    const digest = await seedImage(tb, 'alpine:3.16.2');
+    const result = await applyFile({ 'registry-mirrors': [`${tb.registryUrl}`] }, { mirrors: [`${tb.registryUrl}`] });
+    expect(result.ok).toBe(true);
+    await engine.pull('alpine:3.16.2', 30_000);
+    const image = await engine.inspectImage('alpine:3.16.2');
+    expect(image?.repoDigests).toContain(`alpine@${digest}`);
+    expect(await engine.removeImage('alpine:3.16.2')).toBe(true);
+    expect(await engine.inspectImage('alpine:3.16.2')).toBeUndefined();
+  });
+
+  it('rejects a pull the mirror cannot serve with the daemon message', async () => {
+    await expect(engine.pull('library/not-seeded:1', 30_000)).rejects.toThrow(/not-seeded/);
   });
 });
 

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import {
+  liveRegistryFromInfo,
+  normalizeInsecureEntry,
+  normalizeMirror,
+  registryMismatch,
+} from '../../src/daemon/registry-config.js';
+import { connectionOptions } from '../../src/daemon/engine.js';
+import { UsageError } from '../../src/errors.js';
+
+// Shape of a real 20.10 /info RegistryConfig after insecure-registries ["myreg:5000","10.1.2.3/8","http://other:80"].
+const info = {
+  RegistryConfig: {
+    InsecureRegistryCIDRs: ['10.0.0.0/8', '127.0.0.0/8'],
+    IndexConfigs: {
+      'docker.io': { Name: 'docker.io', Mirrors: ['http://m:5000/'], Secure: true, Official: true },
+      'myreg:5000': { Name: 'myreg:5000', Mirrors: [], Secure: false, Official: false },
+      'other:80': { Name: 'other:80', Mirrors: [], Secure: false, Official: false },
+    },
+    Mirrors: ['http://m:5000/'],
+  },
+};
+
+describe('live registry config', () => {
+  it('extracts mirrors and non-default insecure entries', () => {
+    expect(liveRegistryFromInfo(info)).toEqual({ mirrors: ['http://m:5000/'], insecureRegistries: ['myreg:5000', 'other:80', '10.0.0.0/8'] });
+    expect(liveRegistryFromInfo({})).toEqual({ mirrors: [], insecureRegistries: [] });
+  });
+
+  it('normalises mirrors and insecure entries', () => {
+    expect(normalizeMirror('HTTPS://Mirror.Example:5000/')).toBe('https://mirror.example:5000');
+    expect(normalizeMirror('https://m.example/Path/')).toBe('https://m.example/Path');
+    expect(normalizeInsecureEntry('http://Reg:5000')).toBe('reg:5000');
+    expect(normalizeInsecureEntry('10.1.2.3/8')).toBe('10.0.0.0/8');
+    expect(normalizeInsecureEntry('192.168.1.77/24')).toBe('192.168.1.0/24');
+  });
+
+  it('matches in order, case-insensitively, ignoring trailing slashes and duplicates', () => {
+    const live = { mirrors: ['HTTP://A:1/', 'http://a:1/', 'https://b/'], insecureRegistries: ['myreg:5000', '10.0.0.0/8'] };
+    expect(registryMismatch(live, { mirrors: ['http://a:1', 'https://b'], insecureRegistries: ['http://myreg:5000', '10.9.9.9/8'] })).toBeUndefined();
+    expect(registryMismatch(live, { mirrors: ['https://b', 'http://a:1'] })).toMatch(/^mirrors:/);
+    expect(registryMismatch(live, { insecureRegistries: ['myreg:5000'] })).toBe('insecure-registries: daemon is unexpected [10.0.0.0/8]');
+    expect(registryMismatch(live, { insecureRegistries: ['x:1', 'myreg:5000', '10.0.0.0/8', '127.0.0.0/8'] })).toBe(
+      'insecure-registries: daemon is missing [x:1]',
+    );
+    // A field left out is not checked (the key is absent from the file and the change was a reload).
+    expect(registryMismatch(live, {})).toBeUndefined();
+  });
+});
+
+describe('connectionOptions', () => {
+  it('maps unix, npipe and tcp endpoints and clears what DOCKER_HOST could merge in', () => {
+    expect(connectionOptions('unix:///tmp/d.sock')).toMatchObject({ socketPath: '/tmp/d.sock', host: undefined });
+    expect(connectionOptions('npipe:////./pipe/docker_engine')).toMatchObject({ socketPath: '//./pipe/docker_engine' });
+    expect(connectionOptions('tcp://127.0.0.1:2375')).toMatchObject({ host: '127.0.0.1', port: '2375', protocol: 'http', socketPath: undefined });
+    expect(() => connectionOptions('ssh://u@h')).toThrow(UsageError);
+  });
+});
