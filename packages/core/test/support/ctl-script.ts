@@ -16,7 +16,7 @@ export function shellQuote(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The text of `$dir/ctl.sh`: `start|stop|restart|reload|registry-start|registry-stop|stop-all`. */
+/** The text of `$dir/ctl.sh`: `start|stop|restart|reload|registry-start|registry-stop|stop-all|watch <pid>`. */
 export function ctlScript({ dir, dockerdArgs, registryPort, realDocker }: CtlScriptOptions): string {
   const q = shellQuote;
   return `#!/bin/bash
@@ -94,6 +94,8 @@ case "\${1:-}" in
   registry-start) registry_start ;;
   registry-stop) registry_stop ;;
   stop-all) remove_containers; stop; registry_stop ;;
+  # Started detached by the harness: if the test process dies without stop(), clean up after it.
+  watch) while kill -0 "$2" 2>/dev/null; do sleep 1; done; remove_containers; stop; registry_stop; rm -rf "$T" ;;
   *) echo "usage: ctl.sh start|stop|restart|reload|registry-start|registry-stop|stop-all" >&2; exit 2 ;;
 esac
 `;

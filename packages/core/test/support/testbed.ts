@@ -2,7 +2,7 @@
  * A real dockerd (and optionally a real docker-registry) per test file, in its own short temp dir, reachable
  * only on loopback. See /work/shared/reference/testbed.md. Always pair startTestbed with afterAll(stop).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -86,6 +86,9 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Testbe
     await run('bash', [ctl, verb], { timeout: 90_000 });
   };
   let stopped = false;
+  // A worker killed on timeout never runs afterAll; this detached watcher then stops the daemons by pid.
+  const watcher = spawn('bash', [ctl, 'watch', String(process.pid)], { detached: true, stdio: 'ignore' });
+  watcher.unref();
   const testbed: Testbed = {
     dir,
     configFile,
@@ -102,6 +105,12 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Testbe
     stop: async () => {
       if (stopped) return;
       stopped = true;
+      try {
+        // Its own process group (detached): this takes its `sleep` child along.
+        if (watcher.pid) process.kill(-watcher.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
       await ctlRun('stop-all').catch(() => undefined);
       await rm(dir, { recursive: true, force: true, maxRetries: 3 });
     },
