@@ -1,4 +1,4 @@
-import { Command, Errors } from '@oclif/core';
+import { Command, Errors, ux } from '@oclif/core';
 import { DockmirrorError } from '@dockmirror/core';
 import { EXIT_CODES } from './exit-codes.js';
 import { paint } from './output.js';
@@ -14,6 +14,33 @@ export abstract class BaseCommand extends Command {
   /** Writes a line to stdout unless `--json` is on. */
   protected say(line = ''): void {
     if (!this.jsonEnabled()) this.log(line);
+  }
+
+  /**
+   * How core may talk to the user while it works: a spinner on stderr while waiting on the daemon, and a yes/no
+   * question before a restart that stops containers. Neither exists without a terminal or with `--json`, so
+   * core then refuses such a restart unless `--yes` was given.
+   */
+  protected interaction(): { onProgress?: (message: string) => void; confirm?: (question: string) => Promise<boolean> } {
+    if (this.jsonEnabled()) return {};
+    const spinner = process.stderr.isTTY
+      ? { onProgress: (message: string) => (ux.action.running ? (ux.action.status = message) : ux.action.start(message)) }
+      : {};
+    const prompt = process.stdin.isTTY && process.stdout.isTTY
+      ? {
+          confirm: async (question: string) => {
+            if (ux.action.running) ux.action.stop('waiting for you');
+            const { default: confirm } = await import('@inquirer/confirm');
+            return confirm({ message: question, default: false });
+          },
+        }
+      : {};
+    return { ...spinner, ...prompt };
+  }
+
+  override async finally(error: Error | undefined): Promise<void> {
+    if (ux.action.running) ux.action.stop(error ? 'failed' : 'done');
+    return super.finally(error);
   }
 
   override async catch(error: Error & { oclif?: { exit?: number } }): Promise<void> {

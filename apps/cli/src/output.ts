@@ -29,7 +29,12 @@ export function describeChange(result: ChangeResult, done: string): string[] {
   lines.push(`  mirrors: ${result.mirrors.length ? result.mirrors.join(', ') : '(none)'}`);
   if (result.insecureRegistries.length) lines.push(`  insecure registries: ${result.insecureRegistries.join(', ')}`);
   lines.push(`  backup: ${result.backup} ${paint('dim', '(undo with: dockmirror rollback)')}`);
-  lines.push(`${mark(true)} daemon: ${result.apply.method === 'none' ? 'not told' : result.apply.method} (${result.apply.reason})`);
+  const { apply } = result;
+  if (apply.method === 'none') lines.push(`${paint('yellow', '!')} daemon not told: ${apply.reason}`);
+  else {
+    lines.push(`${mark(true)} daemon ${apply.method === 'reload' ? 'reloaded' : 'restarted'} (${apply.reason}) and shows the change live after ${apply.elapsedMs} ms`);
+    if (apply.live) lines.push(`  live mirrors: ${apply.live.mirrors.length ? apply.live.mirrors.join(', ') : '(none)'}`);
+  }
   return lines;
 }
 

@@ -20,7 +20,7 @@ export default class Rollback extends BaseCommand {
 
   async run(): Promise<ChangeResult> {
     const { args, flags } = await this.parse(Rollback);
-    const result = await rollback({ ...mutationOptions(flags), ...(args.id ? { id: args.id } : {}), force: flags.force });
+    const result = await rollback({ ...mutationOptions(flags), ...this.interaction(), ...(args.id ? { id: args.id } : {}), force: flags.force });
     for (const line of describeChange(result, 'Rolled back')) this.say(line);
     return result;
   }

@@ -1,5 +1,15 @@
+import { realpathSync } from 'node:fs';
+import { modify, applyEdits } from 'jsonc-parser';
 import type { DaemonConfigDocument } from '../config/document.js';
+import { writeDaemonConfig } from '../config/io.js';
+import { ApplyError, FlagConflictError, UsageError } from '../errors.js';
 import type { MutationOptions } from '../operations/options.js';
+import { applyMethodFor, checkMirrorPathSupport, runApply, type ApplyPlan } from '../daemon/apply.js';
+import { confirmLive } from '../daemon/confirm.js';
+import { findFlagConflicts } from '../daemon/conflicts.js';
+import type { LiveRegistry } from '../daemon/registry-config.js';
+import type { DaemonSetup } from '../daemon/setup.js';
+import { connectDaemon, type DaemonConnection } from './connect.js';
 
 /** How the running daemon was told about a change, and what it showed afterwards. */
 export interface ApplyReport {
@@ -7,31 +17,152 @@ export interface ApplyReport {
   method: 'reload' | 'restart' | 'none';
   /** Why this method (or why nothing). */
   reason: string;
+  /** The Docker Engine endpoint used. */
+  endpoint?: string;
+  /** The setup detected (systemd, plain, desktop...). */
+  setup?: string;
+  /** The live registry settings read back from `GET /info` after applying. */
+  live?: LiveRegistry;
+  /** Milliseconds from telling the daemon to seeing the change live. */
+  elapsedMs?: number;
 }
 
 /** What the apply step needs to know about a change. */
 export interface ApplyContext {
+  /** daemon.json, as written. */
   file: string;
-  before: DaemonConfigDocument;
+  /** The file now on disk (the new bytes, or after a failure the restored old ones). */
   after: DaemonConfigDocument | undefined;
-  restore: Buffer | undefined;
+  /** True while putting the old bytes back after a failure. */
   recovering?: boolean;
 }
 
-/** The daemon facts gathered before writing, reused after. */
-export interface DaemonHandle {
-  options: MutationOptions;
-}
+/** Daemon facts gathered before writing and reused after, so nothing is asked twice. */
+export type DaemonHandle =
+  | { kind: 'skip'; reason: string }
+  | { kind: 'apply'; options: MutationOptions; connection: DaemonConnection; plan: ApplyPlan };
 
-/** Checks, before anything is written, that the daemon can take the change. */
+/**
+ * Everything that can be checked before a byte is written: that a daemon answers, that its version accepts
+ * the mirrors, that no dockerd flag sets a key the file will set (dockerd would refuse to start), how to apply,
+ * and, when that stops containers, that the user agreed. Throws to refuse; nothing has been written then.
+ */
 export async function preflightDaemon(
   options: MutationOptions,
-  _context: { file: string; setup: string; before: DaemonConfigDocument; after: DaemonConfigDocument | undefined; newMirrors: string[] },
+  context: { file: string; after: DaemonConfigDocument | undefined; newMirrors: string[] },
 ): Promise<DaemonHandle> {
-  return { options };
+  const mode = options.apply ?? 'auto';
+  if (mode === 'none') return { kind: 'skip', reason: '--apply none: the daemon was not told' };
+  const connection = await connectDaemon(options, mode === 'auto');
+  if (!connection) {
+    return { kind: 'skip', reason: 'no Docker daemon answered; the change takes effect when Docker starts' };
+  }
+  for (const mirror of context.newMirrors) checkMirrorPathSupport(connection.version, mirror);
+  const { setup } = connection;
+  if (setup.configFile && !sameFile(setup.configFile, context.file)) {
+    if (mode === 'auto') {
+      return { kind: 'skip', reason: `the daemon at ${connection.endpoint} reads ${setup.configFile}, not this file; it was not told` };
+    }
+    throw new UsageError(`The daemon at ${connection.endpoint} reads ${setup.configFile}, not ${context.file}.`, {
+      hint: `Edit the daemon's file with --config-file ${setup.configFile}, or pass --apply none.`,
+    });
+  }
+  await refuseFlagConflicts(setup, context.after);
+  const plan = applyMethodFor(setup, mode);
+  if (plan.stopsContainers) await agreeToRestart(options, connection, plan);
+  return { kind: 'apply', options, connection, plan };
 }
 
-/** Makes the daemon use the file as now written and confirms it did. */
-export async function applyToDaemon(handle: DaemonHandle, _context: ApplyContext): Promise<ApplyReport> {
-  return { method: 'none', reason: handle.options.apply === 'none' ? '--apply none' : 'not applied yet' };
+/**
+ * Makes the daemon use the file as now written and proves it from `GET /info`. A reload only applies keys
+ * present in the file, so when a key is absent (after `remove`'s last mirror, or a rollback to a file without
+ * it) the file is briefly written with that key as `[]`, reloaded, and then given back its exact bytes: the
+ * daemon ends up matching the file's meaning, and the file keeps the bytes rollback promised.
+ */
+export async function applyToDaemon(handle: DaemonHandle, context: ApplyContext): Promise<ApplyReport> {
+  if (handle.kind === 'skip') return { method: 'none', reason: handle.reason };
+  const { connection, plan, options } = handle;
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const expected = {
+    mirrors: context.after?.mirrors ?? [],
+    insecureRegistries: context.after?.insecureRegistries ?? [],
+  };
+  const spelledOut = plan.method === 'reload' ? withEmptyKeys(context.after) : undefined;
+  if (spelledOut) await writeDaemonConfig(context.file, spelledOut);
+  try {
+    options.onProgress?.(`${plan.method === 'reload' ? 'Reloading' : 'Restarting'} the Docker daemon (${plan.why})`);
+    const started = Date.now();
+    await runApply(plan, { timeoutMs });
+    const confirmed = await confirmLive(connection.engine, expected, timeoutMs, {
+      onTick: (elapsed) => options.onProgress?.(`Waiting for the daemon to show the change (${Math.round(elapsed / 1000)} s)`),
+    });
+    if (!confirmed.ok) {
+      throw new ApplyError(
+        `The Docker daemon did not take the ${context.recovering ? 'restored file' : 'change'}: ${confirmed.mismatch}.`,
+        {
+          hint: `${context.recovering ? '' : `${context.file} was restored to its previous bytes. `}Look at the daemon's log: ${connection.setup.logHint}`,
+          details: { live: confirmed.live ?? null, expected, logHint: connection.setup.logHint, endpoint: connection.endpoint },
+        },
+      );
+    }
+    return {
+      method: plan.method,
+      reason: plan.why,
+      endpoint: connection.endpoint,
+      setup: connection.setup.kind,
+      ...(confirmed.live ? { live: confirmed.live } : {}),
+      elapsedMs: Date.now() - started,
+    };
+  } finally {
+    if (spelledOut) await writeDaemonConfig(context.file, context.after?.exists ? context.after.bytes : undefined);
+  }
+}
+
+/** The file's bytes with every absent mirror key spelled out as `[]`; `undefined` when none is absent. */
+function withEmptyKeys(doc: DaemonConfigDocument | undefined): Buffer | undefined {
+  let text = doc && doc.text.trim() !== '' ? doc.text : '{}';
+  const absent = (['registry-mirrors', 'insecure-registries'] as const).filter((key) =>
+    key === 'registry-mirrors' ? doc?.mirrors === undefined : doc?.insecureRegistries === undefined,
+  );
+  if (absent.length === 0) return undefined;
+  for (const key of absent) text = applyEdits(text, modify(text, [key], [], {}));
+  return Buffer.from(text, 'utf8');
+}
+
+async function refuseFlagConflicts(setup: DaemonSetup, after: DaemonConfigDocument | undefined): Promise<void> {
+  const inFile = new Set<string>();
+  if (after?.mirrors !== undefined) inFile.add('registry-mirrors');
+  if (after?.insecureRegistries !== undefined) inFile.add('insecure-registries');
+  const conflict = (await findFlagConflicts(setup)).find((c) => inFile.has(c.key));
+  if (!conflict) return;
+  throw new FlagConflictError(
+    `dockerd already gets ${conflict.flag} ${conflict.values.join(' ')} from ${conflict.source}; with "${conflict.key}" also in daemon.json it would refuse to start. Nothing was written.`,
+    {
+      hint: `Remove ${conflict.flag} from ${conflict.source} and restart Docker, then run dockmirror again.`,
+      details: { conflict },
+    },
+  );
+}
+
+async function agreeToRestart(options: MutationOptions, connection: DaemonConnection, plan: ApplyPlan): Promise<void> {
+  if (options.yes) return;
+  const running = await connection.engine.listRunningContainers().catch(() => []);
+  if (running.length === 0) return;
+  const names = running.map((c) => c.names[0] ?? c.id.slice(0, 12)).join(', ');
+  const question = `Applying needs a restart (${plan.why}) that stops ${running.length} running container(s): ${names}. Continue?`;
+  if (options.confirm && (await options.confirm(question))) return;
+  throw new UsageError(`Not applied: a restart would stop ${running.length} running container(s): ${names}. Nothing was written.`, {
+    hint: 'Run again with --yes to allow the restart, or --apply none and restart Docker yourself later.',
+  });
+}
+
+function sameFile(a: string, b: string): boolean {
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return p;
+    }
+  };
+  return real(a) === real(b);
 }

@@ -1,13 +1,13 @@
 import { readFile, stat } from 'node:fs/promises';
 import { createPatch } from 'diff';
 import { parseDaemonConfig, type DaemonConfigDocument } from '../config/document.js';
-import { isCode, readDaemonConfig, writeDaemonConfig } from '../config/io.js';
+import { fsError, isCode, readDaemonConfig, writeDaemonConfig } from '../config/io.js';
 import { DockmirrorError } from '../errors.js';
 import { normalizeInsecureEntry } from '../mirror/url.js';
-import { applyToDaemon, preflightDaemon, type ApplyReport } from '../apply/apply.js';
+import { applyToDaemon, preflightDaemon, type ApplyReport, type DaemonHandle } from '../apply/apply.js';
 import { Journal, hashBytes, newEntryId, type JournalEntry } from '../state/journal.js';
 import { withLock } from '../state/lock.js';
-import { keepBackups, resolveTarget, type MutationOptions, type Target } from './options.js';
+import { keepBackups, lockTimeoutMs, resolveTarget, type MutationOptions, type Target } from './options.js';
 
 /** What a planned change wants written. */
 export interface PlannedChange {
@@ -86,7 +86,7 @@ export async function runChange(
         return result(target, doc, undefined, { dryRun: false, backup: null, apply: { method: 'none', reason: 'nothing changed' } });
       }
       const after = planned.bytes === undefined ? undefined : parseDaemonConfig(file, planned.bytes);
-      const daemon = await preflightDaemon(options, { file, setup: target.located.setup, before: doc, after, newMirrors: planned.newMirrors });
+      const daemon = await preflightDaemon(options, { file, after, newMirrors: planned.newMirrors });
       const entry: Omit<JournalEntry, 'status'> = {
         id: newEntryId(),
         op,
@@ -100,13 +100,12 @@ export async function runChange(
       };
       await journal.saveLastWritten(planned.bytes);
       await journal.begin(entry, doc.exists ? doc.bytes : undefined);
-      const previous = doc.exists ? doc.bytes : undefined;
       let report: ApplyReport;
       try {
         await writeDaemonConfig(file, planned.bytes);
-        report = await applyToDaemon(daemon, { file, before: doc, after, restore: previous });
+        report = await applyToDaemon(daemon, { file, after });
       } catch (error) {
-        await restoreAfterFailure(daemon, file, previous, doc, error);
+        await restoreAfterFailure(daemon, file, doc, error);
         await journal.abort(entry.id, error instanceof Error ? error.message : String(error));
         throw error;
       }
@@ -114,27 +113,27 @@ export async function runChange(
       await journal.prune(keepBackups(options));
       return result(target, doc, planned, { dryRun: false, backup: entry.id, apply: report });
     },
-    options.lockTimeoutMs === undefined ? {} : { timeoutMs: options.lockTimeoutMs },
+    { timeoutMs: lockTimeoutMs(options) },
   );
 }
 
-async function restoreAfterFailure(
-  daemon: Awaited<ReturnType<typeof preflightDaemon>>,
-  file: string,
-  previous: Buffer | undefined,
-  doc: DaemonConfigDocument,
-  error: unknown,
-): Promise<void> {
+/**
+ * Puts the old bytes back after a failed write or apply and, when the daemon was already told, tells it again
+ * so it runs on the old config. What happened on the way back is added to the original error's details.
+ */
+async function restoreAfterFailure(daemon: DaemonHandle, file: string, doc: DaemonConfigDocument, error: unknown): Promise<void> {
+  const details = error instanceof DockmirrorError ? (error.details ?? {}) : {};
   try {
-    await writeDaemonConfig(file, previous);
+    await writeDaemonConfig(file, doc.exists ? doc.bytes : undefined);
+    details.restored = true;
     if (error instanceof DockmirrorError && error.code === 'APPLY_FAILED') {
-      await applyToDaemon(daemon, { file, before: doc, after: doc, restore: previous, recovering: true });
+      const report = await applyToDaemon(daemon, { file, after: doc, recovering: true });
+      details.reapplied = report;
     }
   } catch (restoreError) {
-    if (error instanceof DockmirrorError) {
-      (error.details ?? {}).restoreFailed = restoreError instanceof Error ? restoreError.message : String(restoreError);
-    }
+    details.restoreFailed = restoreError instanceof Error ? restoreError.message : String(restoreError);
   }
+  if (error instanceof DockmirrorError && !error.details) Object.assign(error, { details });
 }
 
 /** insecure-registries entries dockmirror added and that are still in the file. */
@@ -147,10 +146,12 @@ export async function ownedNow(journal: Journal, doc: DaemonConfigDocument): Pro
 /** The raw bytes of a file, or `undefined` when it does not exist. */
 export async function readBytes(file: string): Promise<Buffer | undefined> {
   try {
+    // Opening a FIFO would block until a writer shows up; non-regular files are refused later by the reader.
+    if (!(await stat(file)).isFile()) return undefined;
     return await readFile(file);
   } catch (error) {
     if (isCode(error, 'ENOENT') || isCode(error, 'EISDIR')) return undefined;
-    throw error;
+    throw fsError(error, file, 'read');
   }
 }
 

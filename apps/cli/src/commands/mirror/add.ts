@@ -27,7 +27,7 @@ export default class MirrorAdd extends BaseCommand {
 
   async run(): Promise<ChangeResult & { target: MirrorTarget }> {
     const { args, flags } = await this.parse(MirrorAdd);
-    const result = await addMirror({ ...mutationOptions(flags), ...presetOptions(flags), mirror: args.mirror, position: flags.position, insecure: flags.insecure });
+    const result = await addMirror({ ...mutationOptions(flags), ...this.interaction(), ...presetOptions(flags), mirror: args.mirror, position: flags.position, insecure: flags.insecure });
     for (const line of [...describeTarget(result.target), ...describeChange(result, `Added ${result.target.url}`)]) this.say(line);
     return result;
   }

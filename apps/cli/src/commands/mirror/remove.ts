@@ -21,7 +21,7 @@ export default class MirrorRemove extends BaseCommand {
 
   async run(): Promise<ChangeResult & { target: MirrorTarget }> {
     const { args, flags } = await this.parse(MirrorRemove);
-    const result = await removeMirror({ ...mutationOptions(flags), ...presetOptions(flags), mirror: args.mirror });
+    const result = await removeMirror({ ...mutationOptions(flags), ...this.interaction(), ...presetOptions(flags), mirror: args.mirror });
     for (const line of [...describeTarget(result.target), ...describeChange(result, `Removed ${result.target.url}`)]) this.say(line);
     return result;
   }
