@@ -162,5 +162,14 @@ function firstInvalidUtf8(bytes: Buffer): number {
       hi = mid;
     }
   }
+  // `lo` is where the decoder noticed; a sequence cut short there (by a bad byte or by the end of the file)
+  // starts at its lead byte, which is the byte to report.
+  for (let back = 1; back <= 3 && lo - back >= 0; back += 1) {
+    const byte = bytes[lo - back] as number;
+    if ((byte & 0xc0) === 0x80) continue;
+    const needed = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    if (back < needed) return lo - back;
+    break;
+  }
   return lo;
 }

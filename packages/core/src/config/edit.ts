@@ -29,6 +29,15 @@ export function applyArrayChanges(doc: DaemonConfigDocument, changes: readonly A
 }
 
 function removeEdit(text: string, change: { key: string; removeIndex: number }): Edit {
+  const items = findNodeAtLocation(parseTree(text) as Node, [change.key])?.children ?? [];
+  const item = items[change.removeIndex];
+  const previous = items[change.removeIndex - 1];
+  // jsonc-parser's own removal of a last item cuts up to 2 characters before "]", which breaks `["a","b"]`
+  // into `["a""]` and eats the line break of a "]" on its own line; cut exactly from the previous item instead.
+  if (item && previous && change.removeIndex === items.length - 1) {
+    const start = previous.offset + previous.length;
+    return { offset: start, length: item.offset + item.length - start, content: '' };
+  }
   const [edit] = modify(text, [change.key, change.removeIndex], undefined, {});
   if (!edit) throw new Error(`no element ${change.removeIndex} in ${change.key}`);
   return edit;

@@ -87,7 +87,8 @@ export function locateDaemonConfig(options: LocateOptions = {}): LocatedConfig {
   if (options.daemonKind === 'desktop' || (options.daemonKind === undefined && exists(p.join(home, '.docker', 'desktop')) && !options.isRoot)) {
     return detected(desktop, 'desktop', 'Docker Desktop for Linux keeps it in ~/.docker');
   }
-  if (exists('/var/snap/docker/current/config')) {
+  // The running daemon saying it is rootless outranks a snap install found on disk.
+  if (options.daemonKind !== 'rootless' && exists('/var/snap/docker/current/config')) {
     return detected('/var/snap/docker/current/config/daemon.json', 'snap', 'Docker is installed as a snap');
   }
   const isRoot = options.isRoot ?? process.getuid?.() === 0;
