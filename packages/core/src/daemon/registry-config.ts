@@ -2,6 +2,7 @@
  * Reading the live registry settings out of `GET /info` and comparing them with what daemon.json asks for.
  * Pure functions, so the rules are unit-tested without a daemon.
  */
+import { normalizeInsecureEntry, normalizeMirror } from '../mirror/url.js';
 
 /** The registry settings a running daemon really uses. */
 export interface LiveRegistry {
@@ -42,32 +43,6 @@ export function liveRegistryFromInfo(info: unknown): LiveRegistry {
   }
   const cidrs = strings(field(rc, 'InsecureRegistryCIDRs')).filter((c) => !DEFAULT_INSECURE_CIDRS.includes(c));
   return { mirrors, insecureRegistries: [...hosts.sort(), ...cidrs] };
-}
-
-/**
- * Compare a mirror the way a human means it: scheme and host are case-insensitive and the trailing slash is
- * dockerd's decoration. dockerd 20.10 itself keeps the case it was given (`HTTP://Mirror:5000` stays so).
- */
-export function normalizeMirror(url: string): string {
-  const trimmed = url.trim();
-  const match = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)(.*)$/i.exec(trimmed);
-  if (!match) return trimmed.replace(/\/+$/, '');
-  const [, scheme = '', host = '', rest = ''] = match;
-  return `${scheme.toLowerCase()}${host.toLowerCase()}${rest}`.replace(/\/+$/, '');
-}
-
-/** Normalise an insecure-registries entry as dockerd does: strip `http(s)://`, canonicalise IPv4 CIDRs. */
-export function normalizeInsecureEntry(entry: string): string {
-  const stripped = entry.trim().replace(/^https?:\/\//i, '');
-  const cidr = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(stripped);
-  if (!cidr) return stripped.toLowerCase();
-  const octets = cidr.slice(1, 5).map(Number);
-  const bits = Number(cidr[5]);
-  if (bits > 32 || octets.some((o) => o > 255)) return stripped;
-  const address = octets.reduce((acc, o) => acc * 256 + o, 0);
-  const network = bits === 0 ? 0 : Number((BigInt(address) >> BigInt(32 - bits)) << BigInt(32 - bits));
-  const parts = [24, 16, 8, 0].map((shift) => (network >>> shift) & 255);
-  return `${parts.join('.')}/${bits}`;
 }
 
 /**

@@ -73,20 +73,27 @@ export function validateMirror(input: string, options: ValidateMirrorOptions = {
 }
 
 /**
- * The form mirrors are compared in: lowercase scheme and host, no trailing slash. Entries that are not URLs
- * are compared as trimmed text, so a broken entry in the file never matches a valid one by accident.
+ * Compare a mirror the way a human means it: scheme and host are case-insensitive and the trailing slash is
+ * dockerd's decoration. dockerd 20.10 itself keeps the case it was given (`HTTP://Mirror:5000` stays so).
  */
-export function normalizeMirror(value: string): string {
-  const trimmed = value.trim();
-  try {
-    const parsed = new URL(trimmed);
-    return `${parsed.protocol}//${parsed.host}${parsed.pathname.replace(/\/+$/, '')}${parsed.search}${parsed.hash}`;
-  } catch {
-    return trimmed.replace(/\/+$/, '');
-  }
+export function normalizeMirror(url: string): string {
+  const trimmed = url.trim();
+  const match = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)(.*)$/i.exec(trimmed);
+  if (!match) return trimmed.replace(/\/+$/, '');
+  const [, scheme = '', host = '', rest = ''] = match;
+  return `${scheme.toLowerCase()}${host.toLowerCase()}${rest}`.replace(/\/+$/, '');
 }
 
-/** Normalises an insecure-registries entry for comparison (dockerd strips http:// and https://). */
-export function normalizeInsecureEntry(value: string): string {
-  return value.trim().replace(/^https?:\/\//i, '').toLowerCase();
+/** Normalise an insecure-registries entry as dockerd does: strip `http(s)://`, canonicalise IPv4 CIDRs. */
+export function normalizeInsecureEntry(entry: string): string {
+  const stripped = entry.trim().replace(/^https?:\/\//i, '');
+  const cidr = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(stripped);
+  if (!cidr) return stripped.toLowerCase();
+  const octets = cidr.slice(1, 5).map(Number);
+  const bits = Number(cidr[5]);
+  if (bits > 32 || octets.some((o) => o > 255)) return stripped;
+  const address = octets.reduce((acc, o) => acc * 256 + o, 0);
+  const network = bits === 0 ? 0 : Number((BigInt(address) >> BigInt(32 - bits)) << BigInt(32 - bits));
+  const parts = [24, 16, 8, 0].map((shift) => (network >>> shift) & 255);
+  return `${parts.join('.')}/${bits}`;
 }

@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  liveRegistryFromInfo,
-  normalizeInsecureEntry,
-  normalizeMirror,
-  registryMismatch,
-} from '../../src/daemon/registry-config.js';
+import { liveRegistryFromInfo, registryMismatch } from '../../src/daemon/registry-config.js';
+import { normalizeInsecureEntry, normalizeMirror } from '../../src/mirror/url.js';
 import { connectionOptions } from '../../src/daemon/engine.js';
 import { UsageError } from '../../src/errors.js';
 
