@@ -17,7 +17,12 @@ export {
   type AddMirrorOptions,
   type RemoveMirrorOptions,
   type MirrorList,
+  type ListMirrorsOptions,
   type PresetAddressOptions,
 } from './operations/mirrors.js';
 export { resolveMirrorTarget, listPresets, type MirrorTarget, type PresetInfo, type ResolveOptions } from './presets/index.js';
 export { rollback, listBackups, type RollbackOptions, type BackupInfo } from './operations/rollback.js';
+export { getStatus, type DockmirrorStatus, type DaemonStatus } from './operations/status.js';
+export type { ConnectOptions } from './apply/connect.js';
+export type { LiveRegistry } from './daemon/registry-config.js';
+export type { FlagConflict } from './daemon/conflicts.js';

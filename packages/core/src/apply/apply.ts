@@ -2,7 +2,7 @@ import { realpathSync } from 'node:fs';
 import { modify, applyEdits } from 'jsonc-parser';
 import type { DaemonConfigDocument } from '../config/document.js';
 import { writeDaemonConfig } from '../config/io.js';
-import { ApplyError, FlagConflictError, UsageError } from '../errors.js';
+import { ApplyError, DockmirrorError, FlagConflictError, UsageError } from '../errors.js';
 import type { MutationOptions } from '../operations/options.js';
 import { applyMethodFor, checkMirrorPathSupport, runApply, type ApplyPlan } from '../daemon/apply.js';
 import { confirmLive } from '../daemon/confirm.js';
@@ -53,7 +53,10 @@ export async function preflightDaemon(
 ): Promise<DaemonHandle> {
   const mode = options.apply ?? 'auto';
   if (mode === 'none') return { kind: 'skip', reason: '--apply none: the daemon was not told' };
-  const connection = await connectDaemon(options, mode === 'auto');
+  const connection = await connectDaemon(options, mode === 'auto').catch((error: unknown) => {
+    if (error instanceof DockmirrorError) Object.assign(error, { message: `${error.message} Nothing was written.` });
+    throw error;
+  });
   if (!connection) {
     return { kind: 'skip', reason: 'no Docker daemon answered; the change takes effect when Docker starts' };
   }

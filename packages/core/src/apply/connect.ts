@@ -41,7 +41,7 @@ export async function connectDaemon(options: ConnectOptions, lenient: boolean): 
   const engine = createEngine(resolved.endpoint);
   if (!(await engine.ping(3_000))) {
     if (lenient) return undefined;
-    throw new DaemonUnreachableError(`No Docker daemon answers at ${resolved.endpoint} (from ${resolved.source}). Nothing was written.`, {
+    throw new DaemonUnreachableError(`No Docker daemon answers at ${resolved.endpoint} (from ${resolved.source}).`, {
       hint: 'Start Docker, or point --docker-host / DOCKER_HOST at the running daemon, or pass --apply none.',
       details: { endpoint: resolved.endpoint },
     });

@@ -3,7 +3,9 @@ import { readDaemonConfig } from '../config/io.js';
 import { normalizeInsecureEntry, normalizeMirror, validateMirror } from '../mirror/url.js';
 import { resolveMirrorTarget, type MirrorTarget } from '../presets/index.js';
 import { Journal } from '../state/journal.js';
+import type { LiveRegistry } from '../daemon/registry-config.js';
 import { resolveTarget, type CommonOptions, type MutationOptions } from './options.js';
+import { liveRegistryIfAny } from './status.js';
 import { ownedNow, runChange, type ChangeResult } from './transaction.js';
 
 /** How a preset is pinned to an address (`--host`, `--port`), for the `pyrsia` and `local` presets. */
@@ -123,13 +125,27 @@ export interface MirrorList {
   insecureRegistries: string[];
   /** The insecure entries dockmirror added (and would remove with their mirror). */
   ownedInsecureRegistries: string[];
+  /** What the running daemon uses (with `live`), or why it could not be asked. */
+  live?: LiveRegistry | { error: string };
 }
 
-/** Lists the mirrors and insecure registries in daemon.json. Reads only; takes no lock. */
-export async function listMirrors(options: CommonOptions = {}): Promise<MirrorList> {
+/** Options of {@link listMirrors}. */
+export interface ListMirrorsOptions extends CommonOptions {
+  /** Also ask the running daemon what it uses (default true; `--no-live` sets false). */
+  live?: boolean;
+  /** Docker Engine endpoint (`--docker-host`). */
+  dockerHost?: string;
+}
+
+/** Lists the mirrors and insecure registries in daemon.json, beside the live daemon's. Reads only; no lock. */
+export async function listMirrors(options: ListMirrorsOptions = {}): Promise<MirrorList> {
   const target = resolveTarget(options);
-  const doc = await readDaemonConfig(target.located.path);
+  const [doc, live] = await Promise.all([
+    readDaemonConfig(target.located.path),
+    options.live === false ? undefined : liveRegistryIfAny(options),
+  ]);
   return {
+    ...(live ? { live } : {}),
     configFile: doc.file,
     setup: target.located.setup,
     exists: doc.exists,

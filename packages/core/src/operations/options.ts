@@ -30,7 +30,7 @@ export interface MutationOptions extends CommonOptions {
   onProgress?: (message: string) => void;
   /** How many backups to keep (default 20, or `DOCKMIRROR_KEEP_BACKUPS`). */
   keepBackups?: number;
-  /** How long to wait for another dockmirror process, in ms (default 30 s). */
+  /** How long to wait for another dockmirror process, in ms (default 30 s, or `DOCKMIRROR_LOCK_TIMEOUT` seconds). */
   lockTimeoutMs?: number;
 }
 
@@ -52,4 +52,11 @@ export function resolveTarget(options: CommonOptions): Target {
 export function keepBackups(options: MutationOptions): number {
   const fromEnv = Number((options.env ?? process.env).DOCKMIRROR_KEEP_BACKUPS);
   return options.keepBackups ?? (Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : 20);
+}
+
+/** How long to wait for the lock, in ms: the option, then `DOCKMIRROR_LOCK_TIMEOUT` (seconds, may be fractional), then 30 s. */
+export function lockTimeoutMs(options: MutationOptions): number {
+  const raw = (options.env ?? process.env).DOCKMIRROR_LOCK_TIMEOUT?.trim();
+  const fromEnv = raw ? Number(raw) : Number.NaN;
+  return options.lockTimeoutMs ?? (Number.isFinite(fromEnv) && fromEnv >= 0 ? Math.round(fromEnv * 1000) : 30_000);
 }

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rm, stat, truncate } from 'node:fs/promises';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
-import { fsError, isCode } from '../config/io.js';
+import { fsError, isCode, resolveWriteTarget } from '../config/io.js';
 
 /** The state of daemon.json on one side of a change. */
 export interface FileState {
@@ -156,8 +156,11 @@ export class Journal {
     for (const entry of entries.filter((e) => e.status === 'pending')) {
       if (entry.after.sha256 === currentHash) await this.commit(entry.id);
       else await this.abort(entry.id, 'interrupted before daemon.json was written');
-      await removeTempFiles(path.dirname(configFile), path.basename(configFile), Date.parse(entry.time) - 1_000);
+      const target = await resolveWriteTarget(configFile);
+      await removeTempFiles(path.dirname(target), path.basename(target), Date.parse(entry.time) - 1_000);
     }
+    // Our own atomic writes (last-written, a pruned journal) killed midway; we hold the lock, so none is live.
+    for (const base of ['last-written', 'journal.jsonl']) await removeTempFiles(this.stateDir, base, 0);
     const known = new Set(entries.map((e) => `${e.id}.bak`));
     const files = await readdir(this.backupsDir).catch(() => [] as string[]);
     await Promise.all(files.filter((f) => !known.has(f)).map((f) => rm(path.join(this.backupsDir, f), { force: true })));
@@ -174,7 +177,6 @@ export class Journal {
     const excess = entries.slice(0, Math.max(0, entries.length - Math.max(keep, 1)));
     const dropped = [...excess.filter((e) => e.id !== protectedId), ...all.filter((e) => e.status === 'aborted')];
     if (dropped.length === 0) return;
-    await Promise.all(dropped.map((e) => rm(this.backupPath(e.id), { force: true })));
     const droppedIds = new Set(dropped.map((e) => e.id));
     const text = await readFile(this.file, 'utf8');
     const kept = text.split('\n').filter((line) => {
@@ -187,6 +189,9 @@ export class Journal {
       }
     });
     await writeFileAtomic(this.file, `${kept.join('\n')}\n`, { fsync: true, mode: 0o600 });
+    // Only now that no entry names them: a crash in between leaves orphan backups (removed by the next
+    // recover), never a committed entry whose backup is gone.
+    await Promise.all(dropped.map((e) => rm(this.backupPath(e.id), { force: true })));
   }
 
   private async append(record: Record_): Promise<void> {

@@ -1,4 +1,4 @@
-import { link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -35,10 +35,7 @@ export async function withLock<T>(stateDir: string, work: () => Promise<T>, opti
   for (;;) {
     if (await tryCreate(lockFile)) break;
     const owner = await readOwner(lockFile);
-    if (owner && !isAlive(owner)) {
-      await takeOver(lockFile, owner);
-      continue;
-    }
+    if (owner && !isAlive(owner) && (await takeOver(lockFile, owner))) continue;
     if (Date.now() >= deadline) {
       throw new LockTimeoutError(
         `Another dockmirror process (pid ${owner?.pid ?? 'unknown'}) is still changing this daemon.json.`,
@@ -96,22 +93,22 @@ function isAlive(owner: Owner): boolean {
   }
 }
 
-async function takeOver(lockFile: string, stale: Owner): Promise<void> {
-  // Move the stale lock aside under a unique name, then check it is still the one judged dead: if another
-  // process took over and created a fresh lock in between, put that one back instead of deleting it.
-  const aside = `${lockFile}.stale-${process.pid}-${Date.now()}`;
+async function takeOver(lockFile: string, stale: Owner): Promise<boolean> {
+  // Judging a lock dead and deleting it must be one step: two processes that both judged it dead could
+  // otherwise delete, one after the other, the old lock and then the fresh lock a third process just took, and
+  // two processes would hold it at once. A second lock file (held for a few milliseconds) makes that one step.
+  const guard = `${lockFile}.takeover`;
+  if (!(await tryCreate(guard))) {
+    const holder = await readOwner(guard);
+    if (holder && !isAlive(holder)) await rm(guard, { force: true });
+    return false;
+  }
   try {
-    await rename(lockFile, aside);
-  } catch (error) {
-    if (isCode(error, 'ENOENT')) return;
-    throw fsError(error, lockFile, 'write');
+    const current = await readOwner(lockFile);
+    if (!current || current.pid !== stale.pid || current.time !== stale.time) return true;
+    await rm(lockFile, { force: true });
+    return true;
+  } finally {
+    await rm(guard, { force: true });
   }
-  const moved = await readOwner(aside);
-  if (moved && (moved.pid !== stale.pid || moved.time !== stale.time)) {
-    // link, not rename: it fails rather than overwrite a lock a third process may have created meanwhile.
-    await link(aside, lockFile).catch(() => undefined);
-    await rm(aside, { force: true });
-    return;
-  }
-  await rm(aside, { force: true });
 }

@@ -1,0 +1,115 @@
+import { existsSync } from 'node:fs';
+import { readDaemonConfig } from '../config/io.js';
+import { DockmirrorError } from '../errors.js';
+import { connectDaemon, type ConnectOptions } from '../apply/connect.js';
+import { findFlagConflicts, type FlagConflict } from '../daemon/conflicts.js';
+import { resolveDockerHost } from '../daemon/endpoint.js';
+import { createEngine } from '../daemon/engine.js';
+import { registryMismatch, type LiveRegistry } from '../daemon/registry-config.js';
+import { Journal } from '../state/journal.js';
+import { resolveTarget } from './options.js';
+
+/** The live side of {@link DockmirrorStatus}: what the running daemon says, or why it could not be asked. */
+export type DaemonStatus =
+  | {
+      reachable: true;
+      endpoint: string;
+      endpointSource: string;
+      version: string;
+      setup: string;
+      logHint: string;
+      live: LiveRegistry;
+      flagConflicts: FlagConflict[];
+    }
+  | { reachable: false; endpoint: string; error: string };
+
+/** Everything `dockmirror status` shows. */
+export interface DockmirrorStatus {
+  /** The daemon.json in use and why. */
+  configFile: string;
+  configReason: string;
+  /** The setup the file belongs to (from its location). */
+  configSetup: string;
+  /** Whether the file exists. */
+  exists: boolean;
+  /** The file's lists ([] when a key is absent), or the reason the file could not be read. */
+  file: { mirrors: string[]; insecureRegistries: string[] } | { error: { code: string; message: string } };
+  /** The daemon's view. */
+  daemon: DaemonStatus;
+  /** How the live settings differ from what the file means, when the daemon has not applied it yet; else null. */
+  pending: string | null;
+  /** The state folder and how many backups it holds. */
+  stateDir: string;
+  backups: number;
+}
+
+/**
+ * Gathers the file's and the live daemon's view of the mirrors side by side. Reads only, and never throws for
+ * an unreadable file or an absent daemon: those are part of the status.
+ */
+export async function getStatus(options: ConnectOptions = {}): Promise<DockmirrorStatus> {
+  const { located, stateDir } = resolveTarget(options);
+  let file: DockmirrorStatus['file'];
+  let exists = false;
+  try {
+    const doc = await readDaemonConfig(located.path);
+    exists = doc.exists;
+    file = { mirrors: doc.mirrors ?? [], insecureRegistries: doc.insecureRegistries ?? [] };
+  } catch (error) {
+    if (!(error instanceof DockmirrorError)) throw error;
+    file = { error: { code: error.code, message: error.message } };
+  }
+  const daemon = await daemonStatus(options);
+  const pending = daemon.reachable && 'mirrors' in file ? (registryMismatch(daemon.live, file) ?? null) : null;
+  const backups = (await new Journal(stateDir).entries()).filter((e) => e.status === 'committed').length;
+  return {
+    configFile: located.path,
+    configReason: located.reason,
+    configSetup: located.setup,
+    exists,
+    file,
+    daemon,
+    pending,
+    stateDir,
+    backups,
+  };
+}
+
+async function daemonStatus(options: ConnectOptions): Promise<DaemonStatus> {
+  try {
+    const connection = await connectDaemon(options, false);
+    if (!connection) throw new Error('unreachable');
+    return {
+      reachable: true,
+      endpoint: connection.endpoint,
+      endpointSource: connection.endpointSource,
+      version: connection.version,
+      setup: connection.setup.kind,
+      logHint: connection.setup.logHint,
+      live: await connection.engine.liveRegistry(),
+      flagConflicts: await findFlagConflicts(connection.setup),
+    };
+  } catch (error) {
+    const endpoint = error instanceof DockmirrorError ? String(error.details?.endpoint ?? '') : '';
+    return { reachable: false, endpoint, error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/**
+ * The live registry settings for `mirror list`, cheaply: when the endpoint is a unix socket that does not
+ * exist, no client is loaded at all, so listing stays fast on machines without a daemon.
+ */
+export async function liveRegistryIfAny(options: ConnectOptions): Promise<LiveRegistry | { error: string }> {
+  const resolved = await resolveDockerHost({
+    ...(options.dockerHost ? { dockerHost: options.dockerHost } : {}),
+    ...(options.env ? { env: options.env } : {}),
+  });
+  if (resolved.endpoint.startsWith('unix://') && !existsSync(resolved.endpoint.slice('unix://'.length))) {
+    return { error: `no Docker daemon at ${resolved.endpoint}` };
+  }
+  try {
+    return await createEngine(resolved.endpoint).liveRegistry(3_000);
+  } catch (error) {
+    return { error: error instanceof Error ? error.message : String(error) };
+  }
+}
