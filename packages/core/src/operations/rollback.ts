@@ -38,7 +38,7 @@ export async function rollback(options: RollbackOptions = {}): Promise<ChangeRes
       throw new DriftError(`${doc.file} changed since dockmirror last wrote it (${latest.op}, ${latest.time}).`, {
         location: { file: doc.file },
         hint: 'Rolling back would lose that edit. Check the diff; run again with --force to restore anyway.',
-        details: { diff: written === null ? null : unifiedDiff(doc.file, written, current), lastChange: latest.id },
+        details: { diff: written === null ? null : await unifiedDiff(doc.file, written, current), lastChange: latest.id },
       });
     }
     return { bytes: await journal.readBackup(wanted), owned: wanted.ownedBefore, newMirrors: [], warnings: [] };

@@ -1,5 +1,4 @@
 import { readFile, stat } from 'node:fs/promises';
-import { createPatch } from 'diff';
 import { parseDaemonConfig, type DaemonConfigDocument } from '../config/document.js';
 import { fsError, isCode, readDaemonConfig, writeDaemonConfig } from '../config/io.js';
 import { DockmirrorError } from '../errors.js';
@@ -49,7 +48,7 @@ export interface ChangeResult {
   insecureRegistries: string[];
   /** Id of the backup holding the bytes from before the change, for `rollback <id>`; `null` when nothing changed. */
   backup: string | null;
-  /** Unified diff of the change (always for dry runs; empty when nothing changed). */
+  /** Unified diff of the change, for dry runs (empty otherwise, and when nothing changed). */
   diff: string;
   /** Notes that did not stop the change. */
   warnings: string[];
@@ -73,7 +72,9 @@ export async function runChange(
   if (options.dryRun) {
     const doc = await readDaemonConfig(target.located.path);
     const planned = await plan({ doc, owned: await ownedNow(journal, doc), journal });
-    return result(target, doc, planned, { dryRun: true, backup: null, apply: { method: 'none', reason: 'dry run' } });
+    const after = planned?.bytes === undefined ? undefined : parseDaemonConfig(doc.file, planned.bytes);
+    const diff = planned ? await unifiedDiff(doc.file, doc.exists ? doc.bytes : undefined, planned.bytes) : '';
+    return { ...result(target, doc, planned, after, { dryRun: true, backup: null, apply: { method: 'none', reason: 'dry run' } }), diff };
   }
   return withLock(
     target.stateDir,
@@ -83,7 +84,7 @@ export async function runChange(
       const doc = await readDaemonConfig(file);
       const planned = await plan({ doc, owned: await ownedNow(journal, doc), journal });
       if (!planned || sameBytes(doc, planned.bytes)) {
-        return result(target, doc, undefined, { dryRun: false, backup: null, apply: { method: 'none', reason: 'nothing changed' } });
+        return result(target, doc, undefined, doc, { dryRun: false, backup: null, apply: { method: 'none', reason: 'nothing changed' } });
       }
       const after = planned.bytes === undefined ? undefined : parseDaemonConfig(file, planned.bytes);
       const daemon = await preflightDaemon(options, { file, after, newMirrors: planned.newMirrors });
@@ -111,7 +112,7 @@ export async function runChange(
       }
       await journal.commit(entry.id);
       await journal.prune(keepBackups(options));
-      return result(target, doc, planned, { dryRun: false, backup: entry.id, apply: report });
+      return result(target, doc, planned, after, { dryRun: false, backup: entry.id, apply: report });
     },
     { timeoutMs: lockTimeoutMs(options) },
   );
@@ -155,8 +156,9 @@ export async function readBytes(file: string): Promise<Buffer | undefined> {
   }
 }
 
-/** A unified diff between two versions of daemon.json. */
-export function unifiedDiff(file: string, before: Buffer | undefined, after: Buffer | undefined): string {
+/** A unified diff between two versions of daemon.json. The diff library loads only when a diff is shown. */
+export async function unifiedDiff(file: string, before: Buffer | undefined, after: Buffer | undefined): Promise<string> {
+  const { createPatch } = await import('diff');
   const text = (bytes: Buffer | undefined) => (bytes === undefined ? '' : bytes.toString('utf8'));
   return createPatch(file, text(before), text(after), 'before', 'after');
 }
@@ -174,10 +176,11 @@ function result(
   target: Target,
   doc: DaemonConfigDocument,
   planned: PlannedChange | undefined,
+  after: DaemonConfigDocument | undefined,
   extra: { dryRun: boolean; backup: string | null; apply: ApplyReport },
 ): ChangeResult {
   const changed = planned !== undefined && !sameBytes(doc, planned.bytes);
-  const after = changed && planned.bytes !== undefined ? parseDaemonConfig(doc.file, planned.bytes) : changed ? undefined : doc;
+  if (!changed) after = doc;
   return {
     changed,
     dryRun: extra.dryRun,
@@ -187,7 +190,8 @@ function result(
     mirrors: after?.mirrors ?? [],
     insecureRegistries: after?.insecureRegistries ?? [],
     backup: extra.backup,
-    diff: changed ? unifiedDiff(doc.file, doc.exists ? doc.bytes : undefined, planned.bytes) : '',
+    // A diff of a 1 MB file costs tens of ms; only a dry run, whose whole point is the diff, pays for it.
+    diff: '',
     warnings: planned?.warnings ?? [],
     apply: extra.apply,
   };

@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { parse as parseToml } from 'smol-toml';
 import { pyrsiaCliConfigPath, type PlatformContext } from './paths.js';
 import type { RunCommand } from './run-command.js';
 
@@ -105,6 +104,8 @@ async function readCliConfigFile(ctx: PlatformContext, reasons: string[]): Promi
     reasons.push(code === 'ENOENT' ? `no Pyrsia CLI config at ${file}` : `cannot read ${file}: ${(error as Error).message}`);
     return {};
   }
+  // The TOML parser loads only when a Pyrsia config file is really there to read.
+  const { parse: parseToml } = await import('smol-toml');
   try {
     const toml = parseToml(text);
     const found: Found = { host: typeof toml.host === 'string' ? toml.host : undefined, port: parsePort(toml.port) };
