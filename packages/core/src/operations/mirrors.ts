@@ -4,7 +4,7 @@ import { normalizeInsecureEntry, normalizeMirror, validateMirror } from '../mirr
 import { resolveMirrorTarget, type MirrorTarget } from '../presets/index.js';
 import { Journal } from '../state/journal.js';
 import type { LiveRegistry } from '../daemon/registry-config.js';
-import { resolveTarget, type CommonOptions, type MutationOptions } from './options.js';
+import { locateTarget, type CommonOptions, type MutationOptions } from './options.js';
 import { liveRegistryIfAny } from './status.js';
 import { ownedNow, runChange, type ChangeResult } from './transaction.js';
 
@@ -99,7 +99,7 @@ export async function removeMirror(options: RemoveMirrorOptions): Promise<Change
 export async function resolveMirror(options: AddMirrorOptions | RemoveMirrorOptions): Promise<MirrorTarget> {
   const input = options.mirror.trim();
   if (!input.includes('://') && /[.:/]/.test(input)) validateMirror(input);
-  const { located } = resolveTarget(options);
+  const { located } = await locateTarget(options);
   return resolveMirrorTarget(input, {
     ...(options.host === undefined ? {} : { host: options.host }),
     ...(options.port === undefined ? {} : { port: options.port }),
@@ -139,7 +139,7 @@ export interface ListMirrorsOptions extends CommonOptions {
 
 /** Lists the mirrors and insecure registries in daemon.json, beside the live daemon's. Reads only; no lock. */
 export async function listMirrors(options: ListMirrorsOptions = {}): Promise<MirrorList> {
-  const target = resolveTarget(options);
+  const target = await locateTarget(options);
   const [doc, live] = await Promise.all([
     readDaemonConfig(target.located.path),
     options.live === false ? undefined : liveRegistryIfAny(options),

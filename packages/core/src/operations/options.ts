@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { locateDaemonConfig, type LocatedConfig, type LocateOptions } from '../config/locate.js';
+import { findDockerdProcess } from '../daemon/dockerd-process.js';
+import { resolveDockerHost } from '../daemon/endpoint.js';
 
 /** How a change reaches the running daemon. `auto` reloads where it can and restarts only where it must. */
 export type ApplyMode = 'auto' | 'reload' | 'restart' | 'none';
@@ -40,7 +42,27 @@ export interface Target {
   stateDir: string;
 }
 
-/** Resolves which daemon.json and which state folder a call works on. */
+/**
+ * Resolves which daemon.json and which state folder a call works on. Unless the file was named, the running
+ * dockerd behind the Docker endpoint is looked up in /proc (cheap, no client loaded): a daemon started with
+ * `--config-file` (dind, CI runners) reads that file, not the platform default.
+ */
+export async function locateTarget(options: CommonOptions & { dockerHost?: string }): Promise<Target> {
+  const env = options.env ?? process.env;
+  const platform = options.platform ?? process.platform;
+  if (options.configFile || env.DOCKMIRROR_CONFIG_FILE || options.dockerdArgs || platform !== 'linux') {
+    return resolveTarget(options);
+  }
+  const { endpoint } = await resolveDockerHost({
+    env,
+    ...(options.dockerHost ? { dockerHost: options.dockerHost } : {}),
+    ...(options.homedir ? { homedir: options.homedir } : {}),
+  }).catch(() => ({ endpoint: '' }));
+  const daemon = endpoint ? await findDockerdProcess(endpoint) : undefined;
+  return resolveTarget({ ...options, ...(daemon ? { dockerdArgs: daemon.cmdline } : {}) });
+}
+
+/** Resolves which daemon.json and which state folder a call works on, from the options alone. */
 export function resolveTarget(options: CommonOptions): Target {
   const located = locateDaemonConfig(options);
   const env = options.env ?? process.env;

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { DriftError, UsageError } from '../errors.js';
 import { Journal, hashBytes } from '../state/journal.js';
-import { resolveTarget, type CommonOptions, type MutationOptions } from './options.js';
+import { locateTarget, type CommonOptions, type MutationOptions } from './options.js';
 import { runChange, unifiedDiff, type ChangeResult } from './transaction.js';
 
 /** Options of {@link rollback}. */
@@ -65,7 +65,7 @@ export interface BackupInfo {
 
 /** Lists the backups in the state folder, newest first. Reads only. */
 export async function listBackups(options: CommonOptions = {}): Promise<{ stateDir: string; backups: BackupInfo[] }> {
-  const target = resolveTarget(options);
+  const target = await locateTarget(options);
   const journal = new Journal(target.stateDir);
   const entries = (await journal.entries()).filter((e) => e.status === 'committed');
   const backups = entries

@@ -7,7 +7,7 @@ import { resolveDockerHost } from '../daemon/endpoint.js';
 import { createEngine } from '../daemon/engine.js';
 import { registryMismatch, type LiveRegistry } from '../daemon/registry-config.js';
 import { Journal } from '../state/journal.js';
-import { resolveTarget } from './options.js';
+import { locateTarget } from './options.js';
 
 /** The live side of {@link DockmirrorStatus}: what the running daemon says, or why it could not be asked. */
 export type DaemonStatus =
@@ -48,7 +48,7 @@ export interface DockmirrorStatus {
  * an unreadable file or an absent daemon: those are part of the status.
  */
 export async function getStatus(options: ConnectOptions = {}): Promise<DockmirrorStatus> {
-  const { located, stateDir } = resolveTarget(options);
+  const { located, stateDir } = await locateTarget(options);
   let file: DockmirrorStatus['file'];
   let exists = false;
   try {

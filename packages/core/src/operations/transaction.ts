@@ -6,7 +6,7 @@ import { normalizeInsecureEntry } from '../mirror/url.js';
 import { applyToDaemon, preflightDaemon, type ApplyReport, type DaemonHandle } from '../apply/apply.js';
 import { Journal, hashBytes, newEntryId, type JournalEntry } from '../state/journal.js';
 import { withLock } from '../state/lock.js';
-import { keepBackups, lockTimeoutMs, resolveTarget, type MutationOptions, type Target } from './options.js';
+import { keepBackups, locateTarget, lockTimeoutMs, type MutationOptions, type Target } from './options.js';
 
 /** What a planned change wants written. */
 export interface PlannedChange {
@@ -67,7 +67,7 @@ export async function runChange(
   options: MutationOptions,
   plan: (context: PlanContext) => Promise<PlannedChange | undefined>,
 ): Promise<ChangeResult> {
-  const target = resolveTarget(options);
+  const target = await locateTarget(options);
   const journal = new Journal(target.stateDir);
   if (options.dryRun) {
     const doc = await readDaemonConfig(target.located.path);
