@@ -26,3 +26,6 @@ export { getStatus, type DockmirrorStatus, type DaemonStatus } from './operation
 export type { ConnectOptions } from './apply/connect.js';
 export type { LiveRegistry } from './daemon/registry-config.js';
 export type { FlagConflict } from './daemon/conflicts.js';
+export { verifyMirror, type VerifyMirrorOptions, type VerifyReport } from './operations/verify.js';
+export { showPresets, type ShowPresetsOptions, type PresetsReport } from './operations/presets.js';
+export { ALREADY_EXISTS_NOTE, DEFAULT_PROBE_TIMEOUT_MS, type Check, type CheckName, type VerifyResult } from './verify/index.js';

@@ -117,7 +117,7 @@ interface Entry {
 async function allPresets(ctx: Context, presetsFile: string | undefined): Promise<Entry[]> {
   const file = presetsFile ?? userPresetsPath(ctx);
   const user = await loadUserPresets(file);
-  const byName = new Map(user.map((u): [string, UserPreset] => [u.name.toLowerCase(), u]));
+  const byName = new Map(user.filter((u) => u.overrides).map((u): [string, UserPreset] => [u.name.toLowerCase(), u]));
   const entries: Entry[] = BUILTIN_PRESETS.map((def) => {
     const u = byName.get(def.name);
     if (!u) return { def, source: 'built-in', notes: [] };

@@ -58,6 +58,9 @@ export function parseUserPresets(text: string, file: string): UserPreset[] {
     if (!keyNode || !valueNode) continue;
     const name = String(keyNode.value);
     if (!NAME.test(name)) throw fail(`preset name ${JSON.stringify(name)} must be letters, digits, ".", "_" or "-"`, keyNode.offset);
+    if (presets.some((q) => q.name.toLowerCase() === name.toLowerCase())) {
+      throw fail(`preset "${name}" is defined twice (names are case-insensitive)`, keyNode.offset);
+    }
     if (valueNode.type !== 'object') throw fail(`preset "${name}" must be an object with a "url"`, valueNode.offset);
     const field = (key: string): Node | undefined => findNodeAtLocation(valueNode, [key]);
     const urlNode = field('url');
@@ -72,7 +75,8 @@ export function parseUserPresets(text: string, file: string): UserPreset[] {
     if (descNode && typeof descNode.value !== 'string') throw fail(`preset "${name}": "description" must be a string`, descNode.offset);
     const overrideNode = field('override');
     if (overrideNode && typeof overrideNode.value !== 'boolean') throw fail(`preset "${name}": "override" must be true or false`, overrideNode.offset);
-    const isBuiltin = BUILTIN_PRESETS.some((p) => p.name === name);
+    // Preset names are matched case-insensitively, so `GCR` would shadow the built-in `gcr` just the same.
+    const isBuiltin = BUILTIN_PRESETS.some((p) => p.name === name.toLowerCase());
     if (isBuiltin && overrideNode?.value !== true) {
       throw fail(`preset "${name}" has the name of a built-in preset; add "override": true to replace it, or rename it`, keyNode.offset);
     }

@@ -2,8 +2,8 @@
  * Verification: prove a registry mirror is configured, live, answering, serving images and used by the daemon.
  * @module
  */
-export { verifyMirror, DEFAULT_PROBE_TIMEOUT_MS, ALREADY_EXISTS_NOTE } from './verify.js';
-export type { Check, CheckName, VerifyResult, VerifyOptions, MirrorLists, PullEngine, PulledImage } from './types.js';
+export { checkMirror, DEFAULT_PROBE_TIMEOUT_MS, ALREADY_EXISTS_NOTE } from './verify.js';
+export type { Check, CheckName, VerifyResult, CheckMirrorOptions, MirrorLists, PullEngine, PulledImage } from './types.js';
 export { parseImageRef, type ImageRef } from './image-ref.js';
 export { insecureCoverage, mirrorPosition } from './insecure.js';
 export { MANIFEST_ACCEPT } from './check-image.js';

@@ -1,4 +1,4 @@
-/** The checks {@link verifyMirror} runs, in report order. */
+/** The checks {@link checkMirror} runs, in report order. */
 export type CheckName = 'config' | 'live' | 'api' | 'image' | 'pull';
 
 /** The outcome of one check. */
@@ -21,10 +21,14 @@ export interface Check {
   data?: Record<string, unknown>;
 }
 
-/** The outcome of {@link verifyMirror}. */
+/** The outcome of {@link checkMirror}. */
 export interface VerifyResult {
   /** The mirror verified, normalised. */
   mirror: string;
+  /** The preset it came from, when one was named. */
+  preset?: string;
+  /** How the preset or URL became this mirror, one line each (empty when it came from daemon.json). */
+  reasons?: string[];
   /** True when no check failed. */
   ok: boolean;
   /** Every check, in the order config, live, api, image, pull. */
@@ -62,8 +66,8 @@ export interface PullEngine {
   removeImage(ref: string): Promise<unknown>;
 }
 
-/** Options for {@link verifyMirror}. */
-export interface VerifyOptions {
+/** Options for {@link checkMirror}. */
+export interface CheckMirrorOptions {
   /** The mirror URL. */
   mirror: string;
   /** The preset it came from, if any (`pyrsia` turns on the inspect-log lookup). */
@@ -82,4 +86,9 @@ export interface VerifyOptions {
   engine?: PullEngine;
   /** Timeout of each HTTP probe; default 5000 ms. */
   timeoutMs?: number;
+  /**
+   * Runs the pull check. Several mirrors verified on one daemon pull the same image names, so a caller checking
+   * them together passes a queue that runs one pull check at a time; default: run it directly.
+   */
+  exclusive?: <T>(task: () => Promise<T>) => Promise<T>;
 }

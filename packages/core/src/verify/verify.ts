@@ -6,7 +6,7 @@ import { checkPull } from './check-pull.js';
 import { checkConfig, checkLive } from './check-settings.js';
 import { parseImageRef } from './image-ref.js';
 import { inspectPyrsiaLog } from './pyrsia-inspect.js';
-import type { Check, VerifyOptions, VerifyResult } from './types.js';
+import type { Check, CheckMirrorOptions, VerifyResult } from './types.js';
 
 /** Default timeout of each HTTP probe. */
 export const DEFAULT_PROBE_TIMEOUT_MS = 5000;
@@ -21,7 +21,7 @@ export const ALREADY_EXISTS_NOTE =
  * Independent checks run concurrently; every probe has a timeout. Never throws for a failed check, only for bad
  * input ({@link UsageError}, or InvalidMirrorError for a URL dockerd would refuse).
  */
-export async function verifyMirror(opts: VerifyOptions): Promise<VerifyResult> {
+export async function checkMirror(opts: CheckMirrorOptions): Promise<VerifyResult> {
   const mirror = validateMirror(opts.mirror).url;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
   const image = opts.image === undefined ? undefined : parseImageRef(opts.image);
@@ -39,7 +39,8 @@ export async function verifyMirror(opts: VerifyOptions): Promise<VerifyResult> {
     digest = result.digest;
     // Pyrsia's transparency log is asked only of a Pyrsia node: the preset says so, or /v2/ looks like one.
     const isPyrsia = opts.preset === 'pyrsia' || (await apiProbe).facts.pyrsiaLike;
-    if (!isPyrsia || !image.official) return result.check;
+    // No status means the mirror did not answer at all: asking its log too would only double the wait.
+    if (!isPyrsia || !image.official || result.check.data?.status === undefined) return result.check;
     const log = await inspectPyrsiaLog(mirror, image.familiar, timeoutMs);
     return { ...result.check, summary: `${result.check.summary}; ${log.summary}`, data: { ...result.check.data, inspectLog: log } };
   });
@@ -53,7 +54,8 @@ export async function verifyMirror(opts: VerifyOptions): Promise<VerifyResult> {
   } else {
     const { engine } = opts;
     const known = digest;
-    pull = await timed(async () => {
+    const exclusive = opts.exclusive ?? (<T>(task: () => Promise<T>) => task());
+    pull = await exclusive(() => timed(async () => {
       try {
         return await checkPull({ mirror, image, digest: known, engine, fresh: opts.fresh ?? false });
       } catch (error) {
@@ -62,7 +64,7 @@ export async function verifyMirror(opts: VerifyOptions): Promise<VerifyResult> {
         return { name: 'pull', ok: false, summary: 'the pull check could not talk to the daemon', why: (error as Error).message,
           fix: typeof hint === 'string' ? hint : 'Check that the Docker daemon is running and reachable.' };
       }
-    });
+    }));
   }
   const checks = [...first, pull];
   return { mirror, ok: checks.every((c) => c.ok), checks, notes: [ALREADY_EXISTS_NOTE] };

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { DaemonUnreachableError, UsageError } from '../../src/errors.js';
-import { insecureCoverage, parseImageRef, verifyMirror } from '../../src/verify/index.js';
+import { insecureCoverage, parseImageRef, checkMirror } from '../../src/verify/index.js';
 
 // A closed port: api and image fail at once, which these tests ignore; they look at config and live only.
 const mirror = 'http://127.0.0.1:1';
-const run = (opts: Omit<Parameters<typeof verifyMirror>[0], 'mirror'> & { mirror?: string }) =>
-  verifyMirror({ mirror, timeoutMs: 2000, ...opts });
+const run = (opts: Omit<Parameters<typeof checkMirror>[0], 'mirror'> & { mirror?: string }) =>
+  checkMirror({ mirror, timeoutMs: 2000, ...opts });
 
 describe('config check', () => {
   it('compares normalised and accepts loopback as insecure', async () => {

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/daemon/engine.js';
-import { verifyMirror, type Check } from '../../src/verify/index.js';
+import { checkMirror, type Check } from '../../src/verify/index.js';
 import { startPyrsiaNode, type PyrsiaNode } from '../support/pyrsia-node.js';
 import { seedImage, startTestbed, type Testbed } from '../support/testbed.js';
 
@@ -38,7 +38,7 @@ describe('pull check against a real daemon', () => {
   it('pulls through the registry mirror with matching digests and removes what it added', async () => {
     const mirror = tb.registryUrl ?? '';
     await useMirror(mirror);
-    const r = await verifyMirror({ mirror, image: 'alpine:3.16.2', pull: true, engine, live: await engine.liveRegistry() });
+    const r = await checkMirror({ mirror, image: 'alpine:3.16.2', pull: true, engine, live: await engine.liveRegistry() });
     const pull = pullCheck(r.checks);
     expect(pull).toMatchObject({ ok: true, data: { expectedDigest: digest, mirrorDigest: digest, plainDigest: digest } });
     expect(r.ok).toBe(true);
@@ -49,10 +49,10 @@ describe('pull check against a real daemon', () => {
   it('keeps an image the user already had, and with fresh pulls it again', async () => {
     const mirror = tb.registryUrl ?? '';
     await engine.pull('alpine:3.16.2');
-    const kept = pullCheck((await verifyMirror({ mirror, image: 'alpine:3.16.2', pull: true, engine })).checks);
+    const kept = pullCheck((await checkMirror({ mirror, image: 'alpine:3.16.2', pull: true, engine })).checks);
     expect(kept).toMatchObject({ ok: true, data: { alreadyLocal: ['alpine:3.16.2'] } });
     expect(await engine.inspectImage('alpine:3.16.2')).toBeDefined();
-    const fresh = pullCheck((await verifyMirror({ mirror, image: 'alpine:3.16.2', pull: true, fresh: true, engine })).checks);
+    const fresh = pullCheck((await checkMirror({ mirror, image: 'alpine:3.16.2', pull: true, fresh: true, engine })).checks);
     expect(fresh).toMatchObject({ ok: true, data: { removedFirst: ['alpine:3.16.2'] } });
     expect(await engine.inspectImage('alpine:3.16.2')).toBeDefined();
     await engine.removeImage('alpine:3.16.2');
@@ -60,7 +60,7 @@ describe('pull check against a real daemon', () => {
 
   it('pulls through the Pyrsia node emulator (no digest header, schema 2 only)', async () => {
     await useMirror(node.url);
-    const r = await verifyMirror({ mirror: node.url, image: 'alpine:3.16.2', pull: true, engine });
+    const r = await checkMirror({ mirror: node.url, image: 'alpine:3.16.2', pull: true, engine });
     expect(r.checks.find((c) => c.name === 'image')?.data).toMatchObject({ digest, digestSource: 'body' });
     expect(pullCheck(r.checks)).toMatchObject({ ok: true, data: { plainDigest: digest } });
     expect(node.accessLog.some((l) => l.includes('"GET /v2/library/alpine/manifests/3.16.2 HTTP/1.1" 200') && l.includes('docker/'))).toBe(true);

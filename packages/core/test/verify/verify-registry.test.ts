@@ -1,7 +1,7 @@
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
-import { verifyMirror, type Check, type VerifyResult } from '../../src/verify/index.js';
+import { checkMirror, type Check, type VerifyResult } from '../../src/verify/index.js';
 import { startPyrsiaNode, type PyrsiaNode } from '../support/pyrsia-node.js';
 import { freePort, pushImage, startRegistry, type PushedImage, type TestRegistry } from '../support/registry.js';
 
@@ -29,9 +29,9 @@ const check = (result: VerifyResult, name: Check['name']): Check => {
   return found;
 };
 
-describe('verifyMirror against a real registry', () => {
+describe('checkMirror against a real registry', () => {
   it('passes api and image, with the registry digest', async () => {
-    const r = await verifyMirror({ mirror: `${registry.url}/`, image: 'alpine:3.16.2',
+    const r = await checkMirror({ mirror: `${registry.url}/`, image: 'alpine:3.16.2',
       fileConfig: { mirrors: [registry.url.toUpperCase().replace('HTTP', 'http')], insecureRegistries: [] },
       live: { mirrors: [`${registry.url}/`], insecureRegistries: [] } });
     expect(r.mirror).toBe(registry.url);
@@ -45,7 +45,7 @@ describe('verifyMirror against a real registry', () => {
   });
 
   it('fails the image check for a missing image with why and fix', async () => {
-    const image = check(await verifyMirror({ mirror: registry.url, image: 'library/nginx' }), 'image');
+    const image = check(await checkMirror({ mirror: registry.url, image: 'library/nginx' }), 'image');
     expect(image).toMatchObject({ ok: false, summary: 'the mirror does not have nginx:latest' });
     expect(image.why).toMatch(/404: MANIFEST_UNKNOWN/);
     expect(image.fix).toBeTruthy();
@@ -55,7 +55,7 @@ describe('verifyMirror against a real registry', () => {
     const gone = await startRegistry();
     await gone.stop();
     for (const mirror of [gone.url, `http://127.0.0.1:${await freePort()}`]) {
-      const r = await verifyMirror({ mirror, image: 'alpine:3.16.2', timeoutMs: 30_000 });
+      const r = await checkMirror({ mirror, image: 'alpine:3.16.2', timeoutMs: 30_000 });
       expect(r.ok).toBe(false);
       expect(check(r, 'api')).toMatchObject({ ok: false, why: expect.stringMatching(/connection refused/) });
       expect(check(r, 'image').ok).toBe(false);
@@ -68,7 +68,7 @@ describe('verifyMirror against a real registry', () => {
     const silent = createServer((socket) => void sockets.push(socket));
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     try {
-      const r = await verifyMirror({ mirror: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, image: 'alpine', timeoutMs: 300 });
+      const r = await checkMirror({ mirror: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, image: 'alpine', timeoutMs: 300 });
       expect(check(r, 'api')).toMatchObject({ ok: false, why: expect.stringMatching(/no answer from 127\.0\.0\.1:\d+ within 300 ms/) });
       expect(check(r, 'image').ok).toBe(false);
     } finally {
@@ -78,15 +78,15 @@ describe('verifyMirror against a real registry', () => {
   });
 
   it('refuses pull without an image or an engine', async () => {
-    await expect(verifyMirror({ mirror: registry.url, pull: true })).rejects.toBeInstanceOf(UsageError);
-    await expect(verifyMirror({ mirror: registry.url, pull: true, image: 'alpine' })).rejects.toBeInstanceOf(UsageError);
+    await expect(checkMirror({ mirror: registry.url, pull: true })).rejects.toBeInstanceOf(UsageError);
+    await expect(checkMirror({ mirror: registry.url, pull: true, image: 'alpine' })).rejects.toBeInstanceOf(UsageError);
   });
 });
 
-describe('verifyMirror against the Pyrsia node emulator', () => {
+describe('checkMirror against the Pyrsia node emulator', () => {
   it('passes api (GET only, no version header) and image with the body digest', async () => {
     node.setInspectEntries({});
-    const r = await verifyMirror({ mirror: node.url, image: 'alpine:3.16.2' });
+    const r = await checkMirror({ mirror: node.url, image: 'alpine:3.16.2' });
     expect(check(r, 'api')).toMatchObject({ ok: true, data: { pyrsiaLike: true } });
     expect(check(r, 'image').data).toMatchObject({ digest: pushed.digest, digestSource: 'body' });
     expect(check(r, 'image').ok).toBe(true);
@@ -99,13 +99,13 @@ describe('verifyMirror against the Pyrsia node emulator', () => {
   it('shows the inspect-log entry', async () => {
     const entry = { id: 'abc', package_type: 'Docker', package_specific_id: 'alpine:3.16.2', artifact_hash: pushed.digest };
     node.setInspectEntries({ 'alpine:3.16.2': [entry] });
-    const image = check(await verifyMirror({ mirror: node.url, image: 'alpine:3.16.2', preset: 'pyrsia' }), 'image');
+    const image = check(await checkMirror({ mirror: node.url, image: 'alpine:3.16.2', preset: 'pyrsia' }), 'image');
     expect(image.summary).toMatch(/1 transparency-log entry/);
     expect(image.data?.inspectLog).toEqual({ entries: [entry], summary: 'alpine:3.16.2 has 1 transparency-log entry' });
   });
 
   it('detects a 200 whose body is an error (the known Pyrsia bug)', async () => {
-    const image = check(await verifyMirror({ mirror: buggyNode.url, image: 'alpine:9.9' }), 'image');
+    const image = check(await checkMirror({ mirror: buggyNode.url, image: 'alpine:9.9' }), 'image');
     expect(image.ok).toBe(false);
     expect(image.summary).toMatch(/^the mirror answered 200 for alpine:9\.9 but sent no manifest; alpine:9\.9 is not in the Pyrsia/);
     expect(image.why).toMatch(/the body is an error, not a manifest: MANIFEST_UNKNOWN/);
@@ -113,12 +113,12 @@ describe('verifyMirror against the Pyrsia node emulator', () => {
   });
 
   it('fails non-official images, which a Pyrsia node does not route', async () => {
-    const image = check(await verifyMirror({ mirror: node.url, image: 'someone/tool:1.0' }), 'image');
+    const image = check(await checkMirror({ mirror: node.url, image: 'someone/tool:1.0' }), 'image');
     expect(image).toMatchObject({ ok: false, why: expect.stringMatching(/answered 500/), fix: expect.stringMatching(/official images/) });
   });
 
   it('a plain 404 for a missing image', async () => {
-    const image = check(await verifyMirror({ mirror: node.url, image: 'alpine:9.9' }), 'image');
+    const image = check(await checkMirror({ mirror: node.url, image: 'alpine:9.9' }), 'image');
     expect(image).toMatchObject({ ok: false, data: { status: 404 } });
   });
 });

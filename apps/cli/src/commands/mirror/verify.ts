@@ -1,0 +1,59 @@
+import { Args, Flags } from '@oclif/core';
+import { verifyMirror, type VerifyReport } from '@dockmirror/core';
+import { BaseCommand } from '../../base.js';
+import { EXIT_CODES } from '../../exit-codes.js';
+import { configFlags, configOptions, presetFlags, presetOptions } from '../../flags.js';
+import { describeVerify } from '../../verify-output.js';
+
+/** `dockmirror mirror verify [mirror]` (also `dockmirror verify`). */
+export default class MirrorVerify extends BaseCommand {
+  static override aliases = ['verify'];
+  static override summary = 'Prove a mirror works: configured, live in the daemon, answering, serving the image, pulled through.';
+  static override description =
+    'With no mirror, verifies every mirror in daemon.json. Checks run concurrently and each network probe has a timeout. Exits 0 when every check passes, 6 when any fails.';
+  static override examples = [
+    '<%= config.bin %> mirror verify',
+    '<%= config.bin %> mirror verify pyrsia --image alpine:3.16.2 --pull',
+    '<%= config.bin %> mirror verify http://127.0.0.1:5000 --timeout 2 --json',
+  ];
+  static override args = {
+    mirror: Args.string({ description: 'Mirror URL or preset name; default: every mirror in daemon.json.' }),
+  };
+  static override flags = {
+    ...configFlags,
+    ...presetFlags,
+    'docker-host': Flags.string({ summary: 'Docker Engine endpoint to ask for the live settings and to pull with.', helpValue: '<url>' }),
+    image: Flags.string({ summary: 'Check that the mirror serves this Docker Hub image, e.g. alpine:3.16.2.', helpValue: '<ref>' }),
+    pull: Flags.boolean({ summary: 'Also pull the image through the daemon and compare digests (needs --image).', dependsOn: ['image'] }),
+    fresh: Flags.boolean({ summary: 'Remove a local copy of the image first, so the pull really goes to the network.', dependsOn: ['pull'] }),
+    // Not the shared --timeout (60 s for the daemon to come back): this one bounds each network probe.
+    timeout: Flags.custom<number>({
+      summary: 'Seconds each network probe may take.',
+      default: 5,
+      helpValue: '<seconds>',
+      parse: async (input) => {
+        const seconds = Number(input);
+        if (!Number.isFinite(seconds) || seconds <= 0) throw new Error(`--timeout ${input} is not a positive number of seconds`);
+        return seconds;
+      },
+    })(),
+  };
+
+  async run(): Promise<VerifyReport> {
+    const { args, flags } = await this.parse(MirrorVerify);
+    const report = await verifyMirror({
+      ...configOptions(flags),
+      ...presetOptions(flags),
+      ...(args.mirror === undefined ? {} : { mirror: args.mirror }),
+      ...(flags['docker-host'] ? { dockerHost: flags['docker-host'] } : {}),
+      ...(flags.image === undefined ? {} : { image: flags.image }),
+      pull: flags.pull,
+      fresh: flags.fresh,
+      timeoutMs: Math.round(flags.timeout * 1000),
+    });
+    for (const line of describeVerify(report)) this.say(line);
+    // The report is the answer either way (printed as JSON by oclif with --json); failure is only the exit code.
+    if (!report.ok) process.exitCode = EXIT_CODES.VERIFY_FAILED;
+    return report;
+  }
+}

@@ -1,0 +1,45 @@
+import type { Check, VerifyReport, VerifyResult } from '@dockmirror/core';
+import { ALREADY_EXISTS_NOTE } from '@dockmirror/core';
+import { mark, paint } from './output.js';
+
+const WIDTH = 7;
+
+/** Human lines for `mirror verify`: a ✓/✗ checklist per mirror, why and what to do under each failure. */
+export function describeVerify(report: VerifyReport): string[] {
+  const lines: string[] = [];
+  for (const result of report.results) lines.push(...describeResult(result), '');
+  const failed = report.results.filter((r) => !r.ok).length;
+  const total = report.results.length;
+  const noun = total === 1 ? 'mirror' : 'mirrors';
+  const pulled = report.results.some((r) => r.checks.some((c) => c.name === 'pull' && !c.skipped));
+  if (pulled) lines.push(paint('dim', `note: ${ALREADY_EXISTS_NOTE}`));
+  lines.push(failed === 0 ? `${mark(true)} ${total} ${noun} verified` : `${mark(false)} ${failed} of ${total} ${noun} failed verification`);
+  return lines;
+}
+
+function describeResult(result: VerifyResult): string[] {
+  const head = result.preset ? `${paint('cyan', result.preset)} → ${result.mirror}` : result.mirror;
+  const lines = [`${mark(result.ok)} ${paint('bold', head)}`];
+  for (const reason of result.reasons ?? []) lines.push(paint('dim', `    · ${reason}`));
+  for (const check of result.checks) lines.push(...describeCheck(check));
+  return lines;
+}
+
+function describeCheck(check: Check): string[] {
+  const label = check.name.padEnd(WIDTH);
+  if (check.skipped) return [paint('dim', `  - ${label}${check.summary}`)];
+  const lines = [`  ${mark(check.ok)} ${label}${check.summary}`];
+  const pad = ' '.repeat(4 + WIDTH);
+  if (!check.ok) {
+    if (check.why) lines.push(`${pad}${paint('dim', 'why:')} ${check.why}`);
+    if (check.fix) lines.push(`${pad}${paint('dim', 'fix:')} ${check.fix}`);
+  }
+  const log = check.data?.inspectLog as { entries?: unknown[] } | undefined;
+  for (const entry of log?.entries ?? []) lines.push(`${pad}${paint('dim', 'log:')} ${oneLine(entry)}`);
+  return lines;
+}
+
+function oneLine(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 160 ? `${text.slice(0, 159)}…` : text;
+}
