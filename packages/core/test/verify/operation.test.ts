@@ -1,0 +1,41 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyMirror } from '../../src/index.js';
+import { UsageError, VerificationError } from '../../src/errors.js';
+import { freePort } from '../support/registry.js';
+
+let dir: string;
+let configFile: string;
+let dockerHost: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'dm-verify-op-'));
+  configFile = path.join(dir, 'daemon.json');
+  dockerHost = `unix://${path.join(dir, 'no-daemon.sock')}`;
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+describe('verifyMirror (the operation)', () => {
+  it('verifies every mirror in the file; one dockerd would refuse fails alone; no daemon fails live', async () => {
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    await writeFile(configFile, JSON.stringify({ 'registry-mirrors': ['127.0.0.1:5000', closed] }));
+    const started = Date.now();
+    const report = await verifyMirror({ configFile, dockerHost, timeoutMs: 1000, env: {} });
+    expect(Date.now() - started).toBeLessThan(2500);
+    expect(report).toMatchObject({ ok: false, configFile, endpoint: dockerHost });
+    expect(report.results.map((r) => r.mirror)).toEqual(['127.0.0.1:5000', closed]);
+    expect(report.results[0]!.checks).toMatchObject([{ name: 'config', ok: false, summary: 'daemon.json lists a mirror dockerd would refuse' }]);
+    const checks = Object.fromEntries(report.results[1]!.checks.map((c) => [c.name, c]));
+    expect(checks.config?.ok).toBe(true);
+    expect(checks.live).toMatchObject({ ok: false, why: expect.stringMatching(/Cannot reach the Docker daemon/) });
+    expect(checks.api).toMatchObject({ ok: false, why: expect.stringMatching(/connection refused/) });
+  });
+
+  it('refuses to run without a mirror to verify, and --pull without an image', async () => {
+    await writeFile(configFile, '{}\n');
+    await expect(verifyMirror({ configFile, dockerHost, env: {} })).rejects.toBeInstanceOf(VerificationError);
+    await expect(verifyMirror({ configFile, dockerHost, env: {}, mirror: 'gcr', pull: true })).rejects.toBeInstanceOf(UsageError);
+    await expect(verifyMirror({ configFile, dockerHost, env: {}, mirror: 'nope' })).rejects.toThrow(/Unknown preset "nope"/);
+  });
+});
