@@ -103,6 +103,8 @@ const texts: Array<[string, string]> = [
   ['existing mirrors first key, tabs, crlf', crlf(`{\n\t"registry-mirrors": [\n\t\t"https://mirror.gcr.io"\n\t],\n\t"debug": true\n}\n`)],
   ['mirrors with closing bracket on the item line', `{\n  "registry-mirrors": [\n    "https://a.example.com",\n    "https://b.example.com"],\n  "debug": true\n}\n`],
   ['mirror keys nested elsewhere', `{\n  "log-opts": {\n    "registry-mirrors": "not the daemon's"\n  },\n  "labels": ["insecure-registries=none"]\n}\n`],
+  ['mirror key spelled with an escape', '{"registry\\u002dmirrors": ["https://a.example"], "debug": true}\n'],
+  ['old Mac line endings (CR only)', '{\r  "debug": true,\r  "insecure-registries": ["10.0.0.0/8"]\r}\r'],
   ['big file (~1 MB)', bigFile()],
 ];
 

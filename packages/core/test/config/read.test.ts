@@ -183,4 +183,33 @@ describe('how the file is written', () => {
       execFileSync('chattr', ['-i', file]);
     }
   });
+
+  it('an immutable folder (the temp file cannot be made) is a PermissionDeniedError too', async () => {
+    const folder = path.join(dir, 'etc-docker');
+    const inside = path.join(folder, 'daemon.json');
+    await mkdir(folder);
+    await writeFile(inside, '{}\n');
+    execFileSync('chattr', ['+i', folder]);
+    try {
+      await expect(addMirror({ ...opts(inside), mirror: 'https://a.example' })).rejects.toMatchObject({ code: 'PERMISSION', location: { file: inside } });
+      expect(await readdir(folder)).toEqual(['daemon.json']);
+      expect(await readFile(inside, 'utf8')).toBe('{}\n');
+    } finally {
+      execFileSync('chattr', ['-i', folder]);
+    }
+  });
+
+  it('a failed write records no ownership: an insecure entry the user adds later stays theirs', async () => {
+    await writeFile(file, '{}\n');
+    execFileSync('chattr', ['+i', file]);
+    try {
+      await expect(addMirror({ ...opts(), mirror: 'http://reg.example:5000' })).rejects.toBeInstanceOf(PermissionDeniedError);
+    } finally {
+      execFileSync('chattr', ['-i', file]);
+    }
+    await writeFile(file, '{"registry-mirrors": ["http://reg.example:5000"], "insecure-registries": ["reg.example:5000"]}');
+    expect((await listMirrors(opts())).ownedInsecureRegistries).toEqual([]);
+    await removeMirror({ ...opts(), mirror: 'http://reg.example:5000' });
+    expect(await readFile(file, 'utf8')).toBe('{"registry-mirrors": [], "insecure-registries": ["reg.example:5000"]}');
+  });
 });
