@@ -20,7 +20,7 @@ export function describeVerify(report: VerifyReport): string[] {
 function describeResult(result: VerifyResult): string[] {
   const head = result.preset ? `${paint('cyan', result.preset)} → ${result.mirror}` : result.mirror;
   const lines = [`${mark(result.ok)} ${paint('bold', head)}`];
-  for (const reason of result.reasons ?? []) lines.push(paint('dim', `    · ${reason}`));
+  if (result.preset) for (const reason of result.reasons ?? []) lines.push(paint('dim', `    · ${reason}`));
   for (const check of result.checks) lines.push(...describeCheck(check));
   return lines;
 }
