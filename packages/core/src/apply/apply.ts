@@ -100,13 +100,9 @@ export async function applyToDaemon(handle: DaemonHandle, context: ApplyContext)
       onTick: (elapsed) => options.onProgress?.(`Waiting for the daemon to show the change (${Math.round(elapsed / 1000)} s)`),
     });
     if (!confirmed.ok) {
-      throw new ApplyError(
-        `The Docker daemon did not take the ${context.recovering ? 'restored file' : 'change'}: ${confirmed.mismatch}.`,
-        {
-          hint: `${context.recovering ? '' : `${context.file} was restored to its previous bytes. `}Look at the daemon's log: ${connection.setup.logHint}`,
-          details: { live: confirmed.live ?? null, expected, logHint: connection.setup.logHint, endpoint: connection.endpoint },
-        },
-      );
+      throw new ApplyError(`The Docker daemon did not take the ${context.recovering ? 'restored file' : 'change'}: ${confirmed.mismatch}.`, {
+        details: { live: confirmed.live ?? null, expected, mismatch: confirmed.mismatch },
+      });
     }
     return {
       method: plan.method,
@@ -116,9 +112,25 @@ export async function applyToDaemon(handle: DaemonHandle, context: ApplyContext)
       ...(confirmed.live ? { live: confirmed.live } : {}),
       elapsedMs: Date.now() - started,
     };
+  } catch (error) {
+    throw asApplyError(error, connection);
   } finally {
     if (spelledOut) await writeDaemonConfig(context.file, context.after?.exists ? context.after.bytes : undefined);
   }
+}
+
+/**
+ * Any failure once the daemon is being told is an apply failure (exit 5, and the caller restores and re-applies),
+ * and every one of them says where the daemon's log is.
+ */
+function asApplyError(error: unknown, connection: DaemonConnection): ApplyError {
+  const log = `Look at the daemon's log: ${connection.setup.logHint}`;
+  const facts = { logHint: connection.setup.logHint, endpoint: connection.endpoint };
+  if (error instanceof ApplyError) {
+    return Object.assign(error, { hint: error.hint ? `${error.hint} ${log}` : log, details: { ...error.details, ...facts } });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new ApplyError(`Applying the change failed: ${message}`, { cause: error, hint: log, details: facts });
 }
 
 /** The file's bytes with every absent mirror key spelled out as `[]`; `undefined` when none is absent. */

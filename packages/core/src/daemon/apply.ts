@@ -119,7 +119,8 @@ export async function runApply(plan: ApplyPlan, options: { timeoutMs?: number; e
     const reason = e.code === 'ENOENT' ? 'command not found' : e.killed ? 'timed out' : `exit ${String(e.code)}`;
     throw new ApplyError(`\`${plan.command.join(' ')}\` failed (${reason})${e.stderr ? `: ${e.stderr.trim()}` : ''}`, {
       cause: error,
-      hint: e.code === 'ENOENT' ? `Install ${file} or choose another apply method.` : 'Check the daemon log, then retry.',
+      // Where the daemon's log is, the caller knows; it adds that to the hint.
+      ...(e.code === 'ENOENT' ? { hint: `Install ${file} or choose another apply method.` } : {}),
       details: { command: plan.command, stderr: e.stderr ?? '' },
     });
   }

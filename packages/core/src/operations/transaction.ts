@@ -102,12 +102,17 @@ export async function runChange(
       await journal.saveLastWritten(planned.bytes);
       await journal.begin(entry, doc.exists ? doc.bytes : undefined);
       let report: ApplyReport;
+      let told = false;
       try {
         await writeDaemonConfig(file, planned.bytes);
+        told = true;
         report = await applyToDaemon(daemon, { file, after });
       } catch (error) {
-        await restoreAfterFailure(daemon, file, doc, error);
-        await journal.abort(entry.id, error instanceof Error ? error.message : String(error));
+        const backup = doc.exists ? journal.backupPath(entry.id) : undefined;
+        const restored = await restoreAfterFailure(daemon, file, doc, error, { told, backup });
+        // Aborting drops the backup; while the file may still hold the new bytes, that backup is the only copy of
+        // the old ones. Left pending, the next run's recovery commits it, and `rollback` restores from it.
+        if (restored) await journal.abort(entry.id, error instanceof Error ? error.message : String(error));
         throw error;
       }
       await journal.commit(entry.id);
@@ -119,22 +124,49 @@ export async function runChange(
 }
 
 /**
- * Puts the old bytes back after a failed write or apply and, when the daemon was already told, tells it again
- * so it runs on the old config. What happened on the way back is added to the original error's details.
+ * Puts the old bytes back after a failed write or apply and, when the daemon was already being told, tells it
+ * again so it runs on the old config. What happened on the way back is added to the original error: to its
+ * message when the daemon was involved (the user must know whether Docker is back on the old config), and
+ * always to its details.
  */
-async function restoreAfterFailure(daemon: DaemonHandle, file: string, doc: DaemonConfigDocument, error: unknown): Promise<void> {
+async function restoreAfterFailure(
+  daemon: DaemonHandle,
+  file: string,
+  doc: DaemonConfigDocument,
+  error: unknown,
+  { told, backup }: { told: boolean; backup: string | undefined },
+): Promise<boolean> {
   const details = error instanceof DockmirrorError ? (error.details ?? {}) : {};
+  const reason = (e: unknown): string => {
+    if (e instanceof DockmirrorError && typeof e.details?.mismatch === 'string') return e.details.mismatch;
+    return e instanceof Error ? e.message : String(e);
+  };
+  let outcome: string;
+  let restored = false;
   try {
     await writeDaemonConfig(file, doc.exists ? doc.bytes : undefined);
+    restored = true;
     details.restored = true;
-    if (error instanceof DockmirrorError && error.code === 'APPLY_FAILED') {
-      const report = await applyToDaemon(daemon, { file, after: doc, recovering: true });
-      details.reapplied = report;
+    outcome = `${file} was restored to its previous bytes`;
+    if (told && daemon.kind === 'apply') {
+      try {
+        details.reapplied = await applyToDaemon(daemon, { file, after: doc, recovering: true });
+        outcome += ', and the daemon is confirmed back on them';
+      } catch (reapplyError) {
+        details.reapplyFailed = reason(reapplyError);
+        outcome += `, but the daemon did not take them either (${reason(reapplyError)}): check that Docker is running`;
+      }
     }
   } catch (restoreError) {
-    details.restoreFailed = restoreError instanceof Error ? restoreError.message : String(restoreError);
+    details.restoreFailed = reason(restoreError);
+    const where = backup ? `its previous bytes are kept in ${backup}` : 'it did not exist before';
+    outcome = `Restoring ${file} failed too (${reason(restoreError)}); ${where}: run \`dockmirror rollback\` once that is fixed`;
   }
-  if (error instanceof DockmirrorError && !error.details) Object.assign(error, { details });
+  if (error instanceof DockmirrorError) {
+    if (!error.details) Object.assign(error, { details });
+    if (told && daemon.kind === 'apply') Object.assign(error, { message: `${error.message} ${outcome}.` });
+  }
+  return restored;
 }
 
 /** insecure-registries entries dockmirror added and that are still in the file. */
