@@ -16,26 +16,33 @@ export default class Status extends BaseCommand {
   async run(): Promise<DockmirrorStatus> {
     const { flags } = await this.parse(Status);
     const status = await getStatus({ ...configOptions(flags), ...(flags['docker-host'] ? { dockerHost: flags['docker-host'] } : {}) });
+    for (const line of Status.describe(status)) this.say(line);
+    return status;
+  }
+
+  /** Human lines for a status (doctor shows them too). */
+  static describe(status: DockmirrorStatus): string[] {
+    const lines: string[] = [];
     const { daemon, file } = status;
-    this.say(`daemon.json  ${status.configFile} ${paint('dim', `(${status.configReason}${status.exists ? '' : '; does not exist yet'})`)}`);
-    if ('error' in file) this.say(`${mark(false)} ${file.error.message}`);
+    lines.push(`daemon.json  ${status.configFile} ${paint('dim', `(${status.configReason}${status.exists ? '' : '; does not exist yet'})`)}`);
+    if ('error' in file) lines.push(`${mark(false)} ${file.error.message}`);
     if (daemon.reachable) {
-      this.say(`daemon       ${daemon.endpoint} ${paint('dim', `(${daemon.endpointSource})`)}, dockerd ${daemon.version}, setup: ${daemon.setup}`);
-      this.say(`log          ${daemon.logHint}`);
+      lines.push(`daemon       ${daemon.endpoint} ${paint('dim', `(${daemon.endpointSource})`)}, dockerd ${daemon.version}, setup: ${daemon.setup}`);
+      lines.push(`log          ${daemon.logHint}`);
     } else {
-      this.say(`${mark(false)} daemon: ${daemon.error}`);
+      lines.push(`${mark(false)} daemon: ${daemon.error}`);
     }
     const row = (label: string, fromFile: string[] | undefined, live: string[] | undefined) =>
-      this.say(`${label.padEnd(13)}file: ${fromFile?.length ? fromFile.join(', ') : '(none)'}${live ? `   live: ${live.length ? live.join(', ') : '(none)'}` : ''}`);
+      lines.push(`${label.padEnd(13)}file: ${fromFile?.length ? fromFile.join(', ') : '(none)'}${live ? `   live: ${live.length ? live.join(', ') : '(none)'}` : ''}`);
     const live = daemon.reachable ? daemon.live : undefined;
     row('mirrors', 'mirrors' in file ? file.mirrors : undefined, live?.mirrors);
     row('insecure', 'mirrors' in file ? file.insecureRegistries : undefined, live?.insecureRegistries);
-    if (status.pending) this.say(`${paint('yellow', '!')} not applied yet: ${status.pending}`);
-    else if (daemon.reachable && 'mirrors' in file) this.say(`${mark(true)} the daemon uses what the file says`);
+    if (status.pending) lines.push(`${paint('yellow', '!')} not applied yet: ${status.pending}`);
+    else if (daemon.reachable && 'mirrors' in file) lines.push(`${mark(true)} the daemon uses what the file says`);
     for (const conflict of daemon.reachable ? daemon.flagConflicts : []) {
-      this.say(`${mark(false)} flag conflict: ${conflict.flag} ${conflict.values.join(' ')} from ${conflict.source}`);
+      lines.push(`${mark(false)} flag conflict: ${conflict.flag} ${conflict.values.join(' ')} from ${conflict.source}`);
     }
-    this.say(`backups      ${status.backups} in ${status.stateDir}`);
-    return status;
+    lines.push(`backups      ${status.backups} in ${status.stateDir}`);
+    return lines;
   }
 }

@@ -6,7 +6,7 @@ import type { ConnectOptions } from '../apply/connect.js';
 import { checkMirror, DEFAULT_PROBE_TIMEOUT_MS } from '../verify/verify.js';
 import type { MirrorLists, VerifyResult } from '../verify/types.js';
 import { resolveMirror, type PresetAddressOptions } from './mirrors.js';
-import { resolveTarget } from './options.js';
+import { locateTarget } from './options.js';
 
 /** Options of {@link verifyMirror}; names match the flags of `dockmirror mirror verify`. */
 export interface VerifyMirrorOptions extends ConnectOptions, PresetAddressOptions {
@@ -47,7 +47,7 @@ export async function verifyMirror(options: VerifyMirrorOptions = {}): Promise<V
   if (options.pull && options.image === undefined) {
     throw new UsageError('--pull needs an image to pull.', { hint: 'Add --image, e.g. --image alpine:3.16.2.' });
   }
-  const { located } = resolveTarget(options);
+  const { located } = await locateTarget(options);
   const resolved = await resolveDockerHost({
     ...(options.dockerHost ? { dockerHost: options.dockerHost } : {}),
     ...(options.env ? { env: options.env } : {}),
