@@ -32,12 +32,7 @@ export interface ConnectOptions extends CommonOptions {
  * one); otherwise it is a {@link DaemonUnreachableError}.
  */
 export async function connectDaemon(options: ConnectOptions, lenient: boolean): Promise<DaemonConnection | undefined> {
-  const resolved = await resolveDockerHost({
-    ...(options.dockerHost ? { dockerHost: options.dockerHost } : {}),
-    ...(options.env ? { env: options.env } : {}),
-    ...(options.homedir ? { homedir: options.homedir } : {}),
-    ...(options.platform ? { platform: options.platform } : {}),
-  });
+  const resolved = await resolveDockerHost(options);
   const engine = createEngine(resolved.endpoint);
   if (!(await engine.ping(3_000))) {
     if (lenient) return undefined;

@@ -53,11 +53,7 @@ export async function locateTarget(options: CommonOptions & { dockerHost?: strin
   if (options.configFile || env.DOCKMIRROR_CONFIG_FILE || options.dockerdArgs || platform !== 'linux') {
     return resolveTarget(options);
   }
-  const { endpoint } = await resolveDockerHost({
-    env,
-    ...(options.dockerHost ? { dockerHost: options.dockerHost } : {}),
-    ...(options.homedir ? { homedir: options.homedir } : {}),
-  }).catch(() => ({ endpoint: '' }));
+  const { endpoint } = await resolveDockerHost(options).catch(() => ({ endpoint: '' }));
   const daemon = endpoint ? await findDockerdProcess(endpoint) : undefined;
   return resolveTarget({ ...options, ...(daemon ? { dockerdArgs: daemon.cmdline } : {}) });
 }

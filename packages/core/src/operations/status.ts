@@ -100,10 +100,7 @@ async function daemonStatus(options: ConnectOptions): Promise<DaemonStatus> {
  * exist, no client is loaded at all, so listing stays fast on machines without a daemon.
  */
 export async function liveRegistryIfAny(options: ConnectOptions): Promise<LiveRegistry | { error: string }> {
-  const resolved = await resolveDockerHost({
-    ...(options.dockerHost ? { dockerHost: options.dockerHost } : {}),
-    ...(options.env ? { env: options.env } : {}),
-  });
+  const resolved = await resolveDockerHost(options);
   if (resolved.endpoint.startsWith('unix://') && !existsSync(resolved.endpoint.slice('unix://'.length))) {
     return { error: `no Docker daemon at ${resolved.endpoint}` };
   }

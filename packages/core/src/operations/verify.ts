@@ -48,12 +48,7 @@ export async function verifyMirror(options: VerifyMirrorOptions = {}): Promise<V
     throw new UsageError('--pull needs an image to pull.', { hint: 'Add --image, e.g. --image alpine:3.16.2.' });
   }
   const { located } = await locateTarget(options);
-  const resolved = await resolveDockerHost({
-    ...(options.dockerHost ? { dockerHost: options.dockerHost } : {}),
-    ...(options.env ? { env: options.env } : {}),
-    ...(options.homedir ? { homedir: options.homedir } : {}),
-    ...(options.platform ? { platform: options.platform } : {}),
-  });
+  const resolved = await resolveDockerHost(options);
   const engine = createEngine(resolved.endpoint);
   const [file, live, target] = await Promise.all([
     readFileLists(located.path),
