@@ -7,6 +7,7 @@
  * @packageDocumentation
  */
 import type * as io from './config/io.js';
+import type * as doctor from './operations/doctor.js';
 import type * as mirrors from './operations/mirrors.js';
 import type * as presetsOp from './operations/presets.js';
 import type * as rollbackOp from './operations/rollback.js';
@@ -36,6 +37,7 @@ export type { LiveRegistry } from './daemon/registry-config.js';
 export type { FlagConflict } from './daemon/conflicts.js';
 export type { VerifyMirrorOptions, VerifyReport } from './operations/verify.js';
 export type { ShowPresetsOptions, PresetsReport } from './operations/presets.js';
+export type { DoctorReport, DoctorFinding } from './operations/doctor.js';
 export { ALREADY_EXISTS_NOTE, DEFAULT_PROBE_TIMEOUT_MS } from './verify/constants.js';
 export type { Check, CheckName, VerifyResult } from './verify/index.js';
 
@@ -119,4 +121,11 @@ export function verifyMirror(...args: Parameters<typeof verify.verifyMirror>): R
 export function showPresets(...args: Parameters<typeof presetsOp.showPresets>): ReturnType<typeof presetsOp.showPresets> {
   return import('./operations/presets.js').then((m) => m.showPresets(...args));
 }
-export { runDoctor, type DoctorReport, type DoctorFinding } from './operations/doctor.js';
+
+/**
+ * `dockmirror doctor`: status plus verification of every configured mirror, turned into a list of problems and
+ * fixes. Reads only; never changes daemon.json or the daemon.
+ */
+export function runDoctor(...args: Parameters<typeof doctor.runDoctor>): ReturnType<typeof doctor.runDoctor> {
+  return import('./operations/doctor.js').then((m) => m.runDoctor(...args));
+}

@@ -4,16 +4,12 @@ import { checkApi } from './check-api.js';
 import { checkImage } from './check-image.js';
 import { checkPull } from './check-pull.js';
 import { checkConfig, checkLive } from './check-settings.js';
+import { ALREADY_EXISTS_NOTE, DEFAULT_PROBE_TIMEOUT_MS } from './constants.js';
 import { parseImageRef } from './image-ref.js';
 import { inspectPyrsiaLog } from './pyrsia-inspect.js';
 import type { Check, CheckMirrorOptions, VerifyResult } from './types.js';
 
-/** Default timeout of each HTTP probe. */
-export const DEFAULT_PROBE_TIMEOUT_MS = 5000;
-
-/** The note every result carries, because Pyrsia's own docs got it wrong. */
-export const ALREADY_EXISTS_NOTE =
-  'docker pull\'s "Already exists" means the layer was already in the local store, not that a mirror served it.';
+export { ALREADY_EXISTS_NOTE, DEFAULT_PROBE_TIMEOUT_MS };
 
 /**
  * Proves a mirror works: daemon.json lists it (config), the running daemon uses it (live), it speaks the registry
