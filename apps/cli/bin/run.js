@@ -3,5 +3,5 @@
 import module from 'node:module';
 
 module.enableCompileCache?.();
-const { execute } = await import('@oclif/core');
-await execute({ dir: import.meta.url });
+const { run } = await import('../dist/run.js');
+await run(import.meta.url);

@@ -1,0 +1,37 @@
+// Bundles the CLI for start-up speed: one ESM entry per oclif command plus the runner, with @oclif/core,
+// @dockmirror/core and the pure-JS dependencies in shared chunks, so a start loads a handful of files
+// instead of ~250. Commands stay real oclif command modules under dist/commands, found through the manifest.
+// Type checking stays with tsc; this only transpiles and links.
+import { rm } from 'node:fs/promises';
+import { glob } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'rolldown';
+
+const cliDir = fileURLToPath(new URL('..', import.meta.url));
+const input = { run: path.join(cliDir, 'src/run.ts') };
+for await (const file of glob('src/commands/**/*.ts', { cwd: cliDir })) {
+  input[file.slice('src/'.length, -'.ts'.length)] = path.join(cliDir, file);
+}
+
+await rm(path.join(cliDir, 'dist'), { recursive: true, force: true });
+await build({
+  input,
+  cwd: cliDir,
+  platform: 'node',
+  // dockerode pulls in ssh2 with an optional native addon, and is loaded only when a daemon is reached: it stays
+  // an installed dependency. typescript is only probed for by oclif in development and must not be bundled.
+  external: [/^dockerode(\/|$)/, /^typescript(\/|$)/],
+  // Prefer a package's ESM build: jsonc-parser's `main` is a UMD wrapper whose requires a bundler cannot follow.
+  resolve: { mainFields: ['module', 'main'] },
+  // CommonJS dependencies bundled into ESM chunks still name __filename/__dirname (write-file-atomic seeds its
+  // temp names with it); give them the chunk's own path.
+  transform: { define: { __filename: 'import.meta.filename', __dirname: 'import.meta.dirname' } },
+  logLevel: 'warn',
+  output: {
+    dir: path.join(cliDir, 'dist'),
+    format: 'esm',
+    entryFileNames: '[name].js',
+    chunkFileNames: 'chunks/[name]-[hash].js',
+  },
+});
