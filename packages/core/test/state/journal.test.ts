@@ -1,0 +1,97 @@
+import { appendFile, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { addMirror } from '../../src/operations/mirrors.js';
+import { listBackups, rollback } from '../../src/operations/rollback.js';
+import { Journal, hashBytes, newEntryId, type JournalEntry } from '../../src/state/journal.js';
+
+let dir: string;
+let file: string;
+let stateDir: string;
+let journal: Journal;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'dm-journal-'));
+  file = path.join(dir, 'daemon.json');
+  stateDir = path.join(dir, 'state');
+  journal = new Journal(stateDir);
+});
+afterEach(() => rm(dir, { recursive: true, force: true }));
+
+const opts = <T extends object>(extra: T = {} as T) => ({ configFile: file, stateDir, apply: 'none' as const, env: {}, ...extra });
+
+/** What a run killed after `journal.begin` leaves: a pending entry (and its backup) for a write to `next`. */
+async function killedAfterBegin(next: Buffer): Promise<Omit<JournalEntry, 'status'>> {
+  const current = await readFile(file);
+  const entry = {
+    id: newEntryId(),
+    op: 'mirror add',
+    args: { mirror: 'https://killed.example' },
+    time: new Date().toISOString(),
+    file,
+    before: { exists: true, sha256: hashBytes(current), mode: 0o644 },
+    after: { exists: true, sha256: hashBytes(next) },
+    ownedBefore: [],
+    owned: [],
+  };
+  await journal.saveLastWritten(next);
+  await journal.begin(entry, current);
+  return entry;
+}
+
+describe('recover', () => {
+  beforeEach(async () => {
+    await writeFile(file, '{\n  "debug": true\n}\n');
+    await addMirror(opts({ mirror: 'https://a.example' }));
+  });
+
+  it('aborts an entry whose write never landed, and removes what the killed writes left', async () => {
+    const original = await readFile(file);
+    const entry = await killedAfterBegin(Buffer.from('{"never": "landed"}'));
+    await writeFile(`${file}.3735928559`, '{"registry-mirrors": ["half');
+    await writeFile(path.join(stateDir, 'last-written.12345'), 'x');
+    await writeFile(path.join(stateDir, 'journal.jsonl.4242'), 'x');
+    await writeFile(path.join(stateDir, 'backups', `${entry.id}.bak.777`), 'x');
+    await appendFile(journal.file, '{"type":"begin","entry":{"id":"torn');
+
+    const next = await addMirror(opts({ mirror: 'https://b.example' }));
+    expect(next.mirrors).toEqual(['https://b.example', 'https://a.example']);
+    const entries = await journal.entries();
+    expect(entries.find((e) => e.id === entry.id)).toBeUndefined(); // aborted, then pruned away
+    expect(entries.every((e) => e.status === 'committed')).toBe(true);
+    expect(await readdir(dir)).toEqual(['daemon.json', 'state']);
+    expect((await readdir(stateDir)).sort()).toEqual(['backups', 'journal.jsonl', 'last-written']);
+    expect((await readdir(journal.backupsDir)).sort()).toEqual(entries.map((e) => `${e.id}.bak`).sort());
+    expect((await readFile(journal.file, 'utf8')).split('\n').filter(Boolean).every((l) => JSON.parse(l))).toBe(true);
+
+    await rollback(opts());
+    await rollback(opts({ id: entries[0]!.id }));
+    expect((await readFile(file, 'utf8'))).toBe('{\n  "debug": true\n}\n');
+    expect(original.includes('a.example')).toBe(true);
+  });
+
+  it('commits an entry whose write landed before the kill, so it can be rolled back', async () => {
+    const beforeKill = await readFile(file);
+    const landed = Buffer.from('{\n  "debug": true,\n  "registry-mirrors": ["https://k.example", "https://a.example"]\n}\n');
+    const entry = await killedAfterBegin(landed);
+    await writeFile(file, landed);
+
+    const listed = await addMirror(opts({ mirror: 'https://a.example' })); // nothing to do, but settles the journal
+    expect(listed.changed).toBe(false);
+    expect((await journal.entries()).find((e) => e.id === entry.id)?.status).toBe('committed');
+    expect((await listBackups(opts())).backups[0]?.id).toBe(entry.id);
+    await rollback(opts());
+    expect((await readFile(file)).equals(beforeKill)).toBe(true);
+  });
+});
+
+describe('prune', () => {
+  it('leaves every committed entry with its backup, and no backup without an entry', async () => {
+    await writeFile(file, '{}');
+    for (let i = 0; i < 6; i++) await addMirror(opts({ mirror: `https://m${i}.example`, keepBackups: 2 }));
+    const entries = await journal.entries();
+    expect(entries).toHaveLength(2);
+    for (const e of entries) expect((await stat(journal.backupPath(e.id))).isFile()).toBe(true);
+    expect(await readdir(journal.backupsDir)).toHaveLength(2);
+  });
+});
