@@ -62,11 +62,11 @@ export abstract class BaseCommand extends Command {
     if (this.jsonEnabled()) {
       this.logJson({ error: known.toJSON() });
     } else {
-      this.logToStderr(`${paint('red', '✗')} ${known.message}`);
+      this.logToStderr(`${paint('red', '✗', process.stderr)} ${known.message}`);
       const diff = known.details?.diff;
       if (typeof diff === 'string' && diff) this.logToStderr(diff.trimEnd());
       const hint = known.code === 'PERMISSION' && known.details?.errno !== 'EROFS' ? sudoHint() : known.hint;
-      if (hint) this.logToStderr(`  ${paint('dim', '→')} ${hint}`);
+      if (hint) this.logToStderr(`  ${paint('dim', '→', process.stderr)} ${hint}`);
       if (process.env.DEBUG && error.stack) this.logToStderr(error.stack);
     }
     this.exit(EXIT_CODES[known.code]);

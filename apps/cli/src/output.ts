@@ -4,11 +4,12 @@ import type { ChangeResult, MirrorTarget } from '@dockmirror/core';
 type Style = 'red' | 'green' | 'yellow' | 'dim' | 'bold' | 'cyan';
 
 /**
- * Colours text for stdout. `styleText` already drops colour when the stream is not a TTY and when NO_COLOR
- * (or NODE_DISABLE_COLORS) is set, so piping and `NO_COLOR=1` both give plain text.
+ * Colours text for the stream it is written to (stdout unless told). `styleText` already drops colour when that
+ * stream is not a TTY and when NO_COLOR (or NODE_DISABLE_COLORS) is set, so piping and `NO_COLOR=1` both give
+ * plain text, and `2> log` keeps the log plain even on a terminal.
  */
-export function paint(style: Style, text: string): string {
-  return styleText(style, text, { stream: process.stdout });
+export function paint(style: Style, text: string, stream: NodeJS.WriteStream = process.stdout): string {
+  return styleText(style, text, { stream });
 }
 
 /** ✓ or ✗, coloured. */
