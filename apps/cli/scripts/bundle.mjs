@@ -2,8 +2,7 @@
 // @dockmirror/core and the pure-JS dependencies in shared chunks, so a start loads a handful of files
 // instead of ~250. Commands stay real oclif command modules under dist/commands, found through the manifest.
 // Type checking stays with tsc; this only transpiles and links.
-import { rm } from 'node:fs/promises';
-import { glob } from 'node:fs/promises';
+import { glob, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'rolldown';
@@ -20,7 +19,8 @@ await build({
   cwd: cliDir,
   platform: 'node',
   // dockerode pulls in ssh2 with an optional native addon, and is loaded only when a daemon is reached: it stays
-  // an installed dependency. typescript is only probed for by oclif in development and must not be bundled.
+  // an installed dependency (package.json `dependencies`, same range as core's). typescript is only probed for
+  // by oclif in development and must not be bundled.
   external: [/^dockerode(\/|$)/, /^typescript(\/|$)/],
   // Prefer a package's ESM build: jsonc-parser's `main` is a UMD wrapper whose requires a bundler cannot follow.
   resolve: { mainFields: ['module', 'main'] },
