@@ -41,7 +41,13 @@ export async function rollback(options: RollbackOptions = {}): Promise<ChangeRes
         details: { diff: written === null ? null : await unifiedDiff(doc.file, written, current), lastChange: latest.id },
       });
     }
-    return { bytes: await journal.readBackup(wanted), owned: wanted.ownedBefore, newMirrors: [], warnings: [] };
+    return {
+      bytes: await journal.readBackup(wanted),
+      owned: wanted.ownedBefore,
+      newMirrors: [],
+      warnings: [],
+      ...(wanted.before.mode === undefined ? {} : { mode: wanted.before.mode }),
+    };
   });
 }
 

@@ -18,6 +18,8 @@ export interface PlannedChange {
   newMirrors: string[];
   /** Notes for the user that do not stop the change. */
   warnings: string[];
+  /** Mode for a file that has to be created (a rollback recreating a removed file keeps its old mode). */
+  mode?: number;
 }
 
 /** What the planner of a change sees. */
@@ -104,7 +106,7 @@ export async function runChange(
       let report: ApplyReport;
       let told = false;
       try {
-        await writeDaemonConfig(file, planned.bytes);
+        await writeDaemonConfig(file, planned.bytes, doc.exists ? undefined : planned.mode);
         told = true;
         report = await applyToDaemon(daemon, { file, after });
       } catch (error) {
