@@ -53,6 +53,14 @@ describe('flag conflict', () => {
     await expectNothingWritten(stateDir);
   });
 
+  it('refuses with --apply none too: not telling the daemon is no reason to write a file it would refuse', async () => {
+    const stateDir = path.join(tb.dir, 'state-none');
+    const run = await dockmirror(tb, ['add', 'http://127.0.0.1:5000', '--apply', 'none'], { stateDir });
+    expect(run.code).toBe(5);
+    expect(run.stderr).toContain(`--registry-mirror http://127.0.0.1:9 from dockerd command line (pid ${tb.pid})`);
+    await expectNothingWritten(stateDir);
+  });
+
   it('status shows the conflict', async () => {
     const run = await dockmirror(tb, ['status'], { stateDir: path.join(tb.dir, 'state-status') });
     expect(run.code).toBe(0);

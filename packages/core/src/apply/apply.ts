@@ -8,7 +8,8 @@ import { applyMethodFor, checkMirrorPathSupport, runApply, type ApplyPlan } from
 import { confirmLive } from '../daemon/confirm.js';
 import { findFlagConflicts } from '../daemon/conflicts.js';
 import type { LiveRegistry } from '../daemon/registry-config.js';
-import type { DaemonSetup } from '../daemon/setup.js';
+import { resolveDockerHost } from '../daemon/endpoint.js';
+import { detectSetup, type DaemonSetup } from '../daemon/setup.js';
 import { connectDaemon, type DaemonConnection } from './connect.js';
 
 /** How the running daemon was told about a change, and what it showed afterwards. */
@@ -49,10 +50,13 @@ export type DaemonHandle =
  */
 export async function preflightDaemon(
   options: MutationOptions,
-  context: { file: string; after: DaemonConfigDocument | undefined; newMirrors: string[] },
+  context: { file: string; fileNamed: boolean; after: DaemonConfigDocument | undefined; newMirrors: string[] },
 ): Promise<DaemonHandle> {
   const mode = options.apply ?? 'auto';
-  if (mode === 'none') return { kind: 'skip', reason: '--apply none: the daemon was not told' };
+  if (mode === 'none') {
+    await refuseConflictsWithoutClient(options, context);
+    return { kind: 'skip', reason: '--apply none: the daemon was not told' };
+  }
   const connection = await connectDaemon(options, mode === 'auto').catch((error: unknown) => {
     if (error instanceof DockmirrorError) Object.assign(error, { message: `${error.message} Nothing was written.` });
     throw error;
@@ -142,6 +146,23 @@ function withEmptyKeys(doc: DaemonConfigDocument | undefined): Buffer | undefine
   if (absent.length === 0) return undefined;
   for (const key of absent) text = applyEdits(text, modify(text, [key], [], {}));
   return Buffer.from(text, 'utf8');
+}
+
+/**
+ * `--apply none` does not talk to the daemon, but is still no reason to write a file the daemon would refuse at
+ * its next start. The dockerd process is found in /proc (no client loaded); its flags count when it reads this
+ * file: its `--config-file` is this file, or it has none and this file was not named explicitly.
+ */
+async function refuseConflictsWithoutClient(
+  options: MutationOptions,
+  context: { file: string; fileNamed: boolean; after: DaemonConfigDocument | undefined },
+): Promise<void> {
+  const { endpoint } = await resolveDockerHost(options).catch(() => ({ endpoint: '' }));
+  if (!endpoint) return;
+  const setup = await detectSetup({ endpoint, ...(options.env ? { env: options.env } : {}) });
+  if (setup.pid === undefined) return;
+  const readsThisFile = setup.configFile ? sameFile(setup.configFile, context.file) : !context.fileNamed;
+  if (readsThisFile) await refuseFlagConflicts(setup, context.after);
 }
 
 async function refuseFlagConflicts(setup: DaemonSetup, after: DaemonConfigDocument | undefined): Promise<void> {

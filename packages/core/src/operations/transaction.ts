@@ -89,7 +89,7 @@ export async function runChange(
         return result(target, doc, undefined, doc, { dryRun: false, backup: null, apply: { method: 'none', reason: 'nothing changed' } });
       }
       const after = planned.bytes === undefined ? undefined : parseDaemonConfig(file, planned.bytes);
-      const daemon = await preflightDaemon(options, { file, after, newMirrors: planned.newMirrors });
+      const daemon = await preflightDaemon(options, { file, fileNamed: target.located.source !== 'detected', after, newMirrors: planned.newMirrors });
       const entry: Omit<JournalEntry, 'status'> = {
         id: newEntryId(),
         op,
