@@ -85,10 +85,66 @@ export function parseDaemonConfig(file: string, bytes: Buffer, exists = true): D
     fail('the top level must be a JSON object ({ ... })', root?.offset ?? 0, fixHint);
   }
   checkDuplicateKeys(root as Node, fail, fixHint);
-  return {
+  const doc = {
     ...base,
     mirrors: stringArray(root as Node, 'registry-mirrors', fail),
     insecureRegistries: stringArray(root as Node, 'insecure-registries', fail),
+  };
+  trees.set(doc, root as Node);
+  return doc;
+}
+
+// The syntax tree of each strictly parsed document, so an edit does not parse a large file a second time.
+const trees = new WeakMap<DaemonConfigDocument, Node>();
+
+/** The jsonc syntax tree {@link parseDaemonConfig} built for `doc`, if it built one. */
+export function syntaxTreeOf(doc: DaemonConfigDocument): Node | undefined {
+  return trees.get(doc);
+}
+
+/**
+ * Checks bytes dockmirror itself produced from a strictly parsed file (an edit, or a backup being restored):
+ * UTF-8, strict JSON by `JSON.parse`, an object at the top, string arrays for the mirror keys. It skips the
+ * syntax tree and the duplicate-key scan that only hand-written input needs, which halves the cost on big files.
+ * Throws {@link InvalidConfigError} like {@link parseDaemonConfig}.
+ */
+export function checkProducedConfig(file: string, bytes: Buffer): DaemonConfigDocument & { value: Record<string, unknown> } {
+  const fail = (message: string, cause?: unknown): never => {
+    throw new InvalidConfigError(`${file}: dockmirror produced ${message}; nothing was written.`, {
+      location: { file },
+      hint: 'This is a bug in dockmirror: please report it with the file (the original is untouched).',
+      cause,
+    });
+  };
+  let text = '';
+  let value: unknown;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+    value = text.trim() === '' ? {} : JSON.parse(text.startsWith(BOM) ? text.slice(1) : text);
+  } catch (cause) {
+    fail('bytes that are not strict JSON', cause);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('a top level that is not an object');
+  const object = value as Record<string, unknown>;
+  const list = (key: string): string[] | undefined => {
+    const item = object[key];
+    if (item === undefined) return undefined;
+    if (!Array.isArray(item) || item.some((v) => typeof v !== 'string')) fail(`a "${key}" that is not a list of strings`);
+    return item as string[];
+  };
+  const bom = text.startsWith(BOM);
+  const body = bom ? text.slice(1) : text;
+  return {
+    file,
+    exists: true,
+    bytes,
+    text: body,
+    bom,
+    eol: detectEol(body),
+    indent: detectIndent(body),
+    mirrors: list('registry-mirrors'),
+    insecureRegistries: list('insecure-registries'),
+    value: object,
   };
 }
 

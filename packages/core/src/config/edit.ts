@@ -1,5 +1,5 @@
 import { applyEdits, findNodeAtLocation, modify, parseTree, type Edit, type Node } from 'jsonc-parser';
-import type { DaemonConfigDocument } from './document.js';
+import { syntaxTreeOf, type DaemonConfigDocument } from './document.js';
 
 /** Where a new entry goes in its array. */
 export type Position = 'first' | 'last';
@@ -20,9 +20,17 @@ export type ArrayChange =
  */
 export function applyArrayChanges(doc: DaemonConfigDocument, changes: readonly ArrayChange[]): Buffer {
   let text = doc.text.trim() === '' ? '' : doc.text;
-  for (const change of changes) {
-    const edit = 'insert' in change ? insertEdit(doc, text, change) : removeEdit(text, change);
-    text = applyEdits(text, [edit]);
+  const root = text === '' ? undefined : (syntaxTreeOf(doc) ?? parseTree(text));
+  const inserts = changes.filter((c): c is Extract<ArrayChange, { insert: string }> => 'insert' in c);
+  if (root?.children?.length && inserts.length === changes.length && new Set(inserts.map((c) => c.key)).size === inserts.length) {
+    // Insertions into different arrays of a non-empty object never overlap, so one parse of a large file serves
+    // them all; applyEdits keeps equal-offset edits (two new keys) in the order given.
+    text = applyEdits(text, inserts.map((change) => insertEdit(doc, text, change, root)));
+  } else {
+    for (const change of changes) {
+      const edit = 'insert' in change ? insertEdit(doc, text, change, parseTree(text)) : removeEdit(text, change);
+      text = applyEdits(text, [edit]);
+    }
   }
   if (!doc.exists || doc.text.trim() === '') text += doc.eol;
   return Buffer.from((doc.bom ? '\uFEFF' : '') + text, 'utf8');
@@ -47,6 +55,7 @@ function insertEdit(
   doc: DaemonConfigDocument,
   text: string,
   change: { key: string; insert: string; position: Position },
+  root: Node | undefined,
 ): Edit {
   const style = styleOf(doc, text);
   const value = JSON.stringify(change.insert);
@@ -54,7 +63,7 @@ function insertEdit(
     const body = `${style.unit}${JSON.stringify(change.key)}${style.colon}${arrayText([value], style.unit, style)}`;
     return { offset: 0, length: 0, content: `{${style.eol}${body}${style.eol}}` };
   }
-  const root = parseTree(text) as Node;
+  if (!root) throw new Error('daemon.json text did not parse');
   const array = findNodeAtLocation(root, [change.key]);
   if (!array) return newPropertyEdit(root, change.key, value, style);
 

@@ -56,7 +56,7 @@ export async function addMirror(options: AddMirrorOptions): Promise<ChangeResult
       nextOwned.push(mirror.host);
     }
     if (changes.length === 0) return undefined;
-    return { bytes: applyArrayChanges(doc, changes), owned: nextOwned, newMirrors: [mirror.url], warnings: mirror.warnings };
+    return { bytes: applyArrayChanges(doc, changes), owned: nextOwned, newMirrors: [mirror.url], warnings: mirror.warnings, onlyMirrorKeys: true };
   });
   return { ...result, target };
 }
@@ -87,7 +87,7 @@ export async function removeMirror(options: RemoveMirrorOptions): Promise<Change
       changes.push(...at.reverse().map((i) => ({ key: 'insecure-registries', removeIndex: i })));
       nextOwned = owned.filter((e) => normalizeInsecureEntry(e) !== host);
     }
-    return { bytes: applyArrayChanges(doc, changes), owned: nextOwned, newMirrors: [], warnings: [] };
+    return { bytes: applyArrayChanges(doc, changes), owned: nextOwned, newMirrors: [], warnings: [], onlyMirrorKeys: true };
   });
   return { ...result, target };
 }

@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
-import { parseDaemonConfig, type DaemonConfigDocument } from '../config/document.js';
+import { isDeepStrictEqual } from 'node:util';
+import { MIRROR_KEYS, checkProducedConfig, type DaemonConfigDocument } from '../config/document.js';
 import { fsError, isCode, readDaemonConfig, writeDaemonConfig } from '../config/io.js';
 import { DockmirrorError } from '../errors.js';
 import { normalizeInsecureEntry } from '../mirror/url.js';
@@ -18,6 +19,8 @@ export interface PlannedChange {
   newMirrors: string[];
   /** Notes for the user that do not stop the change. */
   warnings: string[];
+  /** Set by edits (not restores): everything but the two mirror keys must mean what it meant before. */
+  onlyMirrorKeys?: boolean;
   /** Mode for a file that has to be created (a rollback recreating a removed file keeps its old mode). */
   mode?: number;
 }
@@ -74,7 +77,7 @@ export async function runChange(
   if (options.dryRun) {
     const doc = await readDaemonConfig(target.located.path);
     const planned = await plan({ doc, owned: await ownedNow(journal, doc), journal });
-    const after = planned?.bytes === undefined ? undefined : parseDaemonConfig(doc.file, planned.bytes);
+    const after = planned?.bytes === undefined ? undefined : checkProducedConfig(doc.file, planned.bytes);
     const diff = planned ? await unifiedDiff(doc.file, doc.exists ? doc.bytes : undefined, planned.bytes) : '';
     return { ...result(target, doc, planned, after, { dryRun: true, backup: null, apply: { method: 'none', reason: 'dry run' } }), diff };
   }
@@ -88,7 +91,8 @@ export async function runChange(
       if (!planned || sameBytes(doc, planned.bytes)) {
         return result(target, doc, undefined, doc, { dryRun: false, backup: null, apply: { method: 'none', reason: 'nothing changed' } });
       }
-      const after = planned.bytes === undefined ? undefined : parseDaemonConfig(file, planned.bytes);
+      const after = planned.bytes === undefined ? undefined : checkProducedConfig(file, planned.bytes);
+      if (planned.onlyMirrorKeys && after) assertOnlyMirrorKeysChanged(doc, after.value);
       const daemon = await preflightDaemon(options, { file, fileNamed: target.located.source !== 'detected', after, newMirrors: planned.newMirrors });
       const entry: Omit<JournalEntry, 'status'> = {
         id: newEntryId(),
@@ -169,6 +173,21 @@ async function restoreAfterFailure(
     if (told && daemon.kind === 'apply') Object.assign(error, { message: `${error.message} ${outcome}.` });
   }
   return restored;
+}
+
+/**
+ * The last line of defence of "never touch anything else": before writing an edit, the new file's meaning
+ * outside `registry-mirrors` and `insecure-registries` must equal the old one's.
+ */
+function assertOnlyMirrorKeysChanged(doc: DaemonConfigDocument, after: Record<string, unknown>): void {
+  const others = (value: Record<string, unknown>) => Object.fromEntries(Object.entries(value).filter(([key]) => !MIRROR_KEYS.includes(key as never)));
+  const before = doc.text.trim() === '' ? {} : (JSON.parse(doc.text) as Record<string, unknown>);
+  if (!isDeepStrictEqual(others(before), others(after))) {
+    throw new DockmirrorError('UNEXPECTED', `${doc.file}: the edit would have changed more than the mirror keys; nothing was written.`, {
+      location: { file: doc.file },
+      hint: 'This is a bug in dockmirror: please report it with the file (the original is untouched).',
+    });
+  }
 }
 
 /** insecure-registries entries dockmirror added and that are still in the file. */
