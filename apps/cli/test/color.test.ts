@@ -32,12 +32,13 @@ beforeAll(async () => {
 
 afterAll(() => (dir ? rm(dir, { recursive: true, force: true }) : undefined));
 
-/** The test runner's environment minus anything that forces or forbids colour. */
+// Variables that force or forbid colour: CI=true (as CI runs here) and a dumb or missing TERM turn it off.
+const COLOUR_VARIABLES = ['NO_COLOR', 'FORCE_COLOR', 'NODE_DISABLE_COLORS', 'DEBUG', 'CI', 'CONTINUOUS_INTEGRATION', 'BUILD_NUMBER', 'RUN_ID', 'GITHUB_ACTIONS', 'TERM'];
+
+/** The test runner's environment minus anything that forces or forbids colour, on a colour-capable TERM. */
 function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const keep = Object.entries(process.env).filter(
-    ([k]) => !['NO_COLOR', 'FORCE_COLOR', 'NODE_DISABLE_COLORS', 'DEBUG'].includes(k) && !k.startsWith('DOCKMIRROR_'),
-  );
-  return { ...Object.fromEntries(keep), DOCKER_HOST: 'unix:///nonexistent/dockmirror-test.sock', ...extra };
+  const keep = Object.entries(process.env).filter(([k]) => !COLOUR_VARIABLES.includes(k) && !k.startsWith('DOCKMIRROR_'));
+  return { ...Object.fromEntries(keep), TERM: 'xterm-256color', DOCKER_HOST: 'unix:///nonexistent/dockmirror-test.sock', ...extra };
 }
 
 function run(file: string, args: string[], extra: Record<string, string> = {}): Promise<string> {
