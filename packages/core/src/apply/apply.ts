@@ -1,6 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { modify, applyEdits } from 'jsonc-parser';
 import type { DaemonConfigDocument } from '../config/document.js';
+import { locateDaemonConfig } from '../config/locate.js';
 import { writeDaemonConfig } from '../config/io.js';
 import { ApplyError, DockmirrorError, FlagConflictError, UsageError } from '../errors.js';
 import type { MutationOptions } from '../operations/options.js';
@@ -50,7 +51,7 @@ export type DaemonHandle =
  */
 export async function preflightDaemon(
   options: MutationOptions,
-  context: { file: string; fileNamed: boolean; after: DaemonConfigDocument | undefined; newMirrors: string[] },
+  context: { file: string; after: DaemonConfigDocument | undefined; newMirrors: string[] },
 ): Promise<DaemonHandle> {
   const mode = options.apply ?? 'auto';
   if (mode === 'none') {
@@ -62,16 +63,19 @@ export async function preflightDaemon(
     throw error;
   });
   if (!connection) {
+    // A stopped daemon still has its unit and defaults files: a conflict there would stop its next start.
+    await refuseConflictsWithoutClient(options, context);
     return { kind: 'skip', reason: 'no Docker daemon answered; the change takes effect when Docker starts' };
   }
   for (const mirror of context.newMirrors) checkMirrorPathSupport(connection.version, mirror);
   const { setup } = connection;
-  if (setup.configFile && !sameFile(setup.configFile, context.file)) {
+  const daemonFile = fileTheDaemonReads(setup, options);
+  if (daemonFile && !sameFile(daemonFile, context.file)) {
     if (mode === 'auto') {
-      return { kind: 'skip', reason: `the daemon at ${connection.endpoint} reads ${setup.configFile}, not this file; it was not told` };
+      return { kind: 'skip', reason: `the daemon at ${connection.endpoint} reads ${daemonFile}, not this file; it was not told` };
     }
-    throw new UsageError(`The daemon at ${connection.endpoint} reads ${setup.configFile}, not ${context.file}.`, {
-      hint: `Edit the daemon's file with --config-file ${setup.configFile}, or pass --apply none.`,
+    throw new UsageError(`The daemon at ${connection.endpoint} reads ${daemonFile}, not ${context.file}. Nothing was written.`, {
+      hint: `Edit the daemon's file with --config-file ${daemonFile}, or pass --apply none.`,
     });
   }
   await refuseFlagConflicts(setup, context.after);
@@ -155,14 +159,29 @@ function withEmptyKeys(doc: DaemonConfigDocument | undefined): Buffer | undefine
  */
 async function refuseConflictsWithoutClient(
   options: MutationOptions,
-  context: { file: string; fileNamed: boolean; after: DaemonConfigDocument | undefined },
+  context: { file: string; after: DaemonConfigDocument | undefined },
 ): Promise<void> {
   const { endpoint } = await resolveDockerHost(options).catch(() => ({ endpoint: '' }));
   if (!endpoint) return;
   const setup = await detectSetup({ endpoint, ...(options.env ? { env: options.env } : {}) });
-  if (setup.pid === undefined) return;
-  const readsThisFile = setup.configFile ? sameFile(setup.configFile, context.file) : !context.fileNamed;
-  if (readsThisFile) await refuseFlagConflicts(setup, context.after);
+  const daemonFile = fileTheDaemonReads(setup, options);
+  if (daemonFile && sameFile(daemonFile, context.file)) await refuseFlagConflicts(setup, context.after);
+}
+
+/**
+ * The daemon.json the daemon behind the endpoint really reads: its `--config-file`, else its setup's default
+ * (never what the user pointed dockmirror at). `undefined` when the setup is unknown.
+ */
+function fileTheDaemonReads(setup: DaemonSetup, options: MutationOptions): string | undefined {
+  if (setup.configFile) return setup.configFile;
+  if (setup.kind === 'unknown') return undefined;
+  const { DOCKMIRROR_CONFIG_FILE: _ignored, ...env } = options.env ?? process.env;
+  return locateDaemonConfig({
+    env,
+    ...(options.platform ? { platform: options.platform } : {}),
+    ...(options.homedir ? { homedir: options.homedir } : {}),
+    ...(setup.kind === 'desktop' || setup.kind === 'rootless' ? { daemonKind: setup.kind } : {}),
+  }).path;
 }
 
 async function refuseFlagConflicts(setup: DaemonSetup, after: DaemonConfigDocument | undefined): Promise<void> {
@@ -182,12 +201,15 @@ async function refuseFlagConflicts(setup: DaemonSetup, after: DaemonConfigDocume
 
 async function agreeToRestart(options: MutationOptions, connection: DaemonConnection, plan: ApplyPlan): Promise<void> {
   if (options.yes) return;
-  const running = await connection.engine.listRunningContainers().catch(() => []);
-  if (running.length === 0) return;
-  const names = running.map((c) => c.names[0] ?? c.id.slice(0, 12)).join(', ');
-  const question = `Applying needs a restart (${plan.why}) that stops ${running.length} running container(s): ${names}. Continue?`;
+  // Not knowing what runs is no licence to stop it: an unlistable daemon is asked about like a busy one.
+  const running = await connection.engine.listRunningContainers().catch(() => undefined);
+  if (running?.length === 0) return;
+  const what = running
+    ? `${running.length} running container(s): ${running.map((c) => c.names[0] ?? c.id.slice(0, 12)).join(', ')}`
+    : 'every running container (they could not be listed)';
+  const question = `Applying needs a restart (${plan.why}) that stops ${what}. Continue?`;
   if (options.confirm && (await options.confirm(question))) return;
-  throw new UsageError(`Not applied: a restart would stop ${running.length} running container(s): ${names}. Nothing was written.`, {
+  throw new UsageError(`Not applied: a restart would stop ${what}. Nothing was written.`, {
     hint: 'Run again with --yes to allow the restart, or --apply none and restart Docker yourself later.',
   });
 }

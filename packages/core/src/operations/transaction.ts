@@ -85,7 +85,7 @@ export async function runChange(
     target.stateDir,
     async () => {
       const file = target.located.path;
-      await journal.recover(hashBytes(await readBytes(file)), file);
+      await journal.recover(await readBytes(file), file);
       const doc = await readDaemonConfig(file);
       const planned = await plan({ doc, owned: await ownedNow(journal, doc), journal });
       if (!planned || sameBytes(doc, planned.bytes)) {
@@ -93,7 +93,7 @@ export async function runChange(
       }
       const after = planned.bytes === undefined ? undefined : checkProducedConfig(file, planned.bytes);
       if (planned.onlyMirrorKeys && after) assertOnlyMirrorKeysChanged(doc, after.value);
-      const daemon = await preflightDaemon(options, { file, fileNamed: target.located.source !== 'detected', after, newMirrors: planned.newMirrors });
+      const daemon = await preflightDaemon(options, { file, after, newMirrors: planned.newMirrors });
       const entry: Omit<JournalEntry, 'status'> = {
         id: newEntryId(),
         op,
@@ -118,7 +118,8 @@ export async function runChange(
         const restored = await restoreAfterFailure(daemon, file, doc, error, { told, backup });
         // Aborting drops the backup; while the file may still hold the new bytes, that backup is the only copy of
         // the old ones. Left pending, the next run's recovery commits it, and `rollback` restores from it.
-        if (restored) await journal.abort(entry.id, error instanceof Error ? error.message : String(error));
+        // The original error is what the user needs; a journal that cannot be written is settled by the next run.
+        if (restored) await journal.abort(entry.id, error instanceof Error ? error.message : String(error)).catch(() => undefined);
         throw error;
       }
       await journal.commit(entry.id);
@@ -142,6 +143,8 @@ async function restoreAfterFailure(
   error: unknown,
   { told, backup }: { told: boolean; backup: string | undefined },
 ): Promise<boolean> {
+  // A write that failed left the old file in place (the temp file is never renamed over it): nothing to undo.
+  if (!told) return true;
   const details = error instanceof DockmirrorError ? (error.details ?? {}) : {};
   const reason = (e: unknown): string => {
     if (e instanceof DockmirrorError && typeof e.details?.mismatch === 'string') return e.details.mismatch;
@@ -154,7 +157,7 @@ async function restoreAfterFailure(
     restored = true;
     details.restored = true;
     outcome = `${file} was restored to its previous bytes`;
-    if (told && daemon.kind === 'apply') {
+    if (daemon.kind === 'apply') {
       try {
         details.reapplied = await applyToDaemon(daemon, { file, after: doc, recovering: true });
         outcome += ', and the daemon is confirmed back on them';
@@ -170,7 +173,7 @@ async function restoreAfterFailure(
   }
   if (error instanceof DockmirrorError) {
     if (!error.details) Object.assign(error, { details });
-    if (told && daemon.kind === 'apply') Object.assign(error, { message: `${error.message} ${outcome}.` });
+    if (daemon.kind === 'apply') Object.assign(error, { message: `${error.message} ${outcome}.` });
   }
   return restored;
 }

@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rm, stat, truncate } from 'node:fs/promises';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import writeFileAtomic from 'write-file-atomic';
-import { fsError, isCode, resolveWriteTarget } from '../config/io.js';
+import { fsError, isCode, resolveWriteTarget, writeDaemonConfig } from '../config/io.js';
 
 /** The state of daemon.json on one side of a change. */
 export interface FileState {
@@ -150,12 +151,21 @@ export class Journal {
    * aborted otherwise; a torn journal line is cut off; temp files of killed atomic writes and backups that no
    * entry names are removed. Runs under the lock, before any new change.
    */
-  async recover(currentHash: string | null, configFile: string): Promise<void> {
+  async recover(current: Buffer | undefined, configFile: string): Promise<void> {
     await this.cutTornLine();
     const entries = await this.entries();
+    const currentHash = hashBytes(current);
     for (const entry of entries.filter((e) => e.status === 'pending')) {
       if (entry.after.sha256 === currentHash) await this.commit(entry.id);
-      else await this.abort(entry.id, 'interrupted before daemon.json was written');
+      else if (entry.before.sha256 === currentHash) await this.abort(entry.id, 'interrupted before daemon.json was written');
+      else {
+        // Stopped while the apply step had the absent keys spelled out as []: put the exact new bytes back. Any
+        // other content is an edit made since; the entry stays committed so its backup (the only copy of the
+        // old bytes) is kept and `rollback --force` can restore them.
+        const written = await this.readLastWritten(entry.after.sha256);
+        if (written && current && sameMeaningBesidesEmptyKeys(current, written)) await writeDaemonConfig(configFile, written);
+        await this.commit(entry.id);
+      }
       const target = await resolveWriteTarget(configFile);
       await removeTempFiles(path.dirname(target), path.basename(target), Date.parse(entry.time) - 1_000);
     }
@@ -213,6 +223,21 @@ export class Journal {
     const text = await readFile(this.file, 'utf8').catch(() => '');
     if (text && !text.endsWith('\n')) await truncate(this.file, Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)));
   }
+}
+
+/** Whether `current` says what `written` says once absent mirror keys are read as `[]`. */
+function sameMeaningBesidesEmptyKeys(current: Buffer, written: Buffer): boolean {
+  const parse = (bytes: Buffer): Record<string, unknown> | undefined => {
+    try {
+      const text = bytes.toString('utf8').replace(/^\uFEFF/, '');
+      return { 'registry-mirrors': [], 'insecure-registries': [], ...(text.trim() ? (JSON.parse(text) as object) : {}) };
+    } catch {
+      return undefined;
+    }
+  };
+  const a = parse(current);
+  const b = parse(written);
+  return a !== undefined && b !== undefined && isDeepStrictEqual(a, b);
 }
 
 /** Removes `<base>.<digits>` files (write-file-atomic's temp names) modified since `sinceMs` in `dir`. */

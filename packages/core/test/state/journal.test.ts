@@ -85,6 +85,39 @@ describe('recover', () => {
   });
 });
 
+describe('recover after a kill inside the apply step', () => {
+  beforeEach(async () => {
+    await writeFile(file, '{\n  "debug": true\n}\n');
+  });
+
+  it('puts the exact new bytes back when the file still has the absent keys spelled out as []', async () => {
+    const original = await readFile(file);
+    const landed = Buffer.from('{\n  "debug": true,\n  "registry-mirrors": ["https://k.example"]\n}\n');
+    const entry = await killedAfterBegin(landed);
+    // What applyToDaemon writes for a reload while "insecure-registries" is absent.
+    await writeFile(file, '{\n  "debug": true,\n  "registry-mirrors": ["https://k.example"]\n,"insecure-registries":[]}');
+
+    await addMirror(opts({ mirror: 'https://k.example' })); // nothing to add; settles the journal
+    expect((await readFile(file)).equals(landed)).toBe(true);
+    expect((await journal.entries()).find((e) => e.id === entry.id)?.status).toBe('committed');
+    await rollback(opts());
+    expect((await readFile(file)).equals(original)).toBe(true);
+  });
+
+  it('keeps the backup when the file holds something else, so rollback --force can still restore', async () => {
+    const original = await readFile(file);
+    const entry = await killedAfterBegin(Buffer.from('{"registry-mirrors": ["https://k.example"]}'));
+    await writeFile(file, '{"edited": "by hand"}');
+
+    // The rollback's own recovery settles the entry first; the file then differs from what dockmirror wrote.
+    await expect(rollback(opts())).rejects.toMatchObject({ code: 'DRIFT' });
+    expect((await journal.entries()).find((e) => e.id === entry.id)?.status).toBe('committed');
+    expect((await stat(journal.backupPath(entry.id))).isFile()).toBe(true);
+    await rollback(opts({ force: true }));
+    expect((await readFile(file)).equals(original)).toBe(true);
+  });
+});
+
 describe('prune', () => {
   it('leaves every committed entry with its backup, and no backup without an entry', async () => {
     await writeFile(file, '{}');
