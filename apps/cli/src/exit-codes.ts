@@ -12,6 +12,7 @@ export const EXIT_CODES: Readonly<Record<ErrorCode, number>> = {
   APPLY_FAILED: 5,
   FLAG_CONFLICT: 5,
   DAEMON_UNREACHABLE: 5,
+  DAEMON_ERROR: 5,
   VERIFY_FAILED: 6,
   DRIFT: 7,
   LOCKED: 8,

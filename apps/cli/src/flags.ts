@@ -38,6 +38,12 @@ export const mutationFlags = {
     summary: 'How to make the running daemon use the change: auto reloads where it can, restarts only where it must.',
   })(),
   yes: Flags.boolean({ char: 'y', summary: 'Agree to a restart that stops running containers, without asking.' }),
+  'keep-backups': Flags.integer({
+    summary: 'How many backups to keep in the state folder (the one the next rollback needs is always kept).',
+    env: 'DOCKMIRROR_KEEP_BACKUPS',
+    default: 20,
+    min: 1,
+  }),
 };
 
 /** Core options shared by every mutating command, taken from parsed flags. */
@@ -49,6 +55,7 @@ export function mutationOptions(flags: {
   'dry-run': boolean;
   apply: 'auto' | 'reload' | 'restart' | 'none';
   yes: boolean;
+  'keep-backups': number;
 }) {
   return {
     ...configOptions(flags),
@@ -57,6 +64,7 @@ export function mutationOptions(flags: {
     dryRun: flags['dry-run'],
     apply: flags.apply,
     yes: flags.yes,
+    keepBackups: flags['keep-backups'],
   };
 }
 

@@ -185,3 +185,24 @@ describe('--apply none, status and mirror list', () => {
     expect(await liveConfig(tb)).toEqual({ mirrors: [], insecureHosts: [] });
   });
 });
+
+describe('a --config-file the running daemon does not read', () => {
+  it('is written but the daemon is not told (auto), and refused before writing with --apply reload', async () => {
+    await resetDaemon(tb, ORIGINAL);
+    const other = path.join(tb.dir, 'elsewhere', 'daemon.json');
+    const liveBefore = await liveConfig(tb);
+
+    const auto = await dockmirror(tb, ['add', mirror], { ...state('elsewhere'), configFile: other });
+    expect(auto.code).toBe(0);
+    expect(auto.stdout).toContain(`reads ${tb.configFile}, not this file; it was not told`);
+    expect(await liveConfig(tb)).toEqual(liveBefore);
+    expect((await fileBytes(tb))!.toString()).toBe(ORIGINAL);
+
+    const other2 = path.join(tb.dir, 'elsewhere2', 'daemon.json');
+    const forced = await dockmirror(tb, ['add', mirror, '--apply', 'reload'], { ...state('elsewhere2'), configFile: other2 });
+    expect(forced.code).toBe(2);
+    expect(forced.stderr).toContain(`reads ${tb.configFile}, not ${other2}. Nothing was written.`);
+    await expect(rm(other2)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await liveConfig(tb)).toEqual(liveBefore);
+  });
+});

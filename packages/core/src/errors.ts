@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'DRIFT'
   | 'LOCKED'
   | 'DAEMON_UNREACHABLE'
+  | 'DAEMON_ERROR'
   | 'UNEXPECTED';
 
 /** Where in a file a problem sits; line and column are 1-based. */
@@ -117,6 +118,13 @@ export class FlagConflictError extends DockmirrorError {
 export class DaemonUnreachableError extends DockmirrorError {
   constructor(message: string, options?: DockmirrorErrorOptions) {
     super('DAEMON_UNREACHABLE', message, options);
+  }
+}
+
+/** The Docker daemon answered a request with an error (a daemon problem, not a dockmirror bug). */
+export class DaemonError extends DockmirrorError {
+  constructor(message: string, options?: DockmirrorErrorOptions) {
+    super('DAEMON_ERROR', message, options);
   }
 }
 

@@ -49,6 +49,8 @@ export interface CliOptions {
   stateDir?: string;
   /** The endpoint; default the testbed's socket. */
   dockerHost?: string;
+  /** The daemon.json to edit; default the one the testbed's dockerd reads. */
+  configFile?: string;
 }
 
 /** Runs `dockmirror <args> --config-file <testbed daemon.json> --state-dir <state>` with DOCKER_HOST set. */
@@ -61,7 +63,7 @@ export async function dockmirror(tb: Testbed, args: string[], options: CliOption
     ...(options.pathFirst ? { PATH: `${options.pathFirst}:${process.env.PATH ?? ''}` } : {}),
     ...options.env,
   };
-  const argv = [BIN, ...args, '--config-file', tb.configFile, '--state-dir', options.stateDir ?? path.join(tb.dir, 'state')];
+  const argv = [BIN, ...args, '--config-file', options.configFile ?? tb.configFile, '--state-dir', options.stateDir ?? path.join(tb.dir, 'state')];
   const started = Date.now();
   const run = await new Promise<CliRun>((resolve, reject) => {
     const child = spawn(process.execPath, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });

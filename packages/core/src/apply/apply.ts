@@ -69,7 +69,8 @@ export async function preflightDaemon(
   }
   for (const mirror of context.newMirrors) checkMirrorPathSupport(connection.version, mirror);
   const { setup } = connection;
-  const daemonFile = fileTheDaemonReads(setup, options);
+  // Only a daemon seen in /proc is known to read another file; an unseen one gets the benefit of the doubt.
+  const daemonFile = setup.pid === undefined ? undefined : fileTheDaemonReads(setup, options);
   if (daemonFile && !sameFile(daemonFile, context.file)) {
     if (mode === 'auto') {
       return { kind: 'skip', reason: `the daemon at ${connection.endpoint} reads ${daemonFile}, not this file; it was not told` };
@@ -169,8 +170,8 @@ async function refuseConflictsWithoutClient(
 }
 
 /**
- * The daemon.json the daemon behind the endpoint really reads: its `--config-file`, else its setup's default
- * (never what the user pointed dockmirror at). `undefined` when the setup is unknown.
+ * The daemon.json the daemon behind the endpoint reads: its `--config-file`, else its setup's default (never
+ * what the user pointed dockmirror at). `undefined` when the setup is unknown.
  */
 function fileTheDaemonReads(setup: DaemonSetup, options: MutationOptions): string | undefined {
   if (setup.configFile) return setup.configFile;

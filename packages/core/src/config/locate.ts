@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { flagValues } from '../daemon/dockerd-process.js';
 
 /** The kinds of Docker setup that keep daemon.json in different places. */
 export type ConfigSetup =
@@ -68,7 +69,8 @@ export function locateDaemonConfig(options: LocateOptions = {}): LocatedConfig {
     source: 'detected',
     reason,
   });
-  const flagged = configFileFlag(options.dockerdArgs ?? []);
+  // dockerd's flag parser lets the last --config-file win.
+  const flagged = flagValues(options.dockerdArgs ?? [], '--config-file').at(-1);
   if (flagged) return detected(p.resolve(flagged), 'custom', 'the running dockerd was started with --config-file');
 
   const desktop = p.join(home, '.docker', 'daemon.json');
@@ -97,14 +99,4 @@ export function locateDaemonConfig(options: LocateOptions = {}): LocatedConfig {
     return detected(p.join(base, 'docker', 'daemon.json'), 'rootless', 'rootless Docker reads $XDG_CONFIG_HOME/docker');
   }
   return detected('/etc/docker/daemon.json', 'linux-system', 'the system daemon reads /etc/docker');
-}
-
-/** The value of dockerd's `--config-file` flag in an argument list, in either `--flag value` or `--flag=value` form. */
-export function configFileFlag(args: readonly string[]): string | undefined {
-  for (let i = 0; i < args.length; i += 1) {
-    const arg = args[i] as string;
-    if (arg === '--config-file') return args[i + 1];
-    if (arg.startsWith('--config-file=')) return arg.slice('--config-file='.length);
-  }
-  return undefined;
 }

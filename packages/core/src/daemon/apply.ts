@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { promisify } from 'node:util';
 import { ApplyError, InvalidMirrorError, UsageError } from '../errors.js';
 import type { DaemonSetup } from './setup.js';
@@ -128,7 +129,16 @@ export async function runApply(plan: ApplyPlan, options: { timeoutMs?: number; e
 
 async function sendSignal(command: SignalCommand): Promise<ApplyOutcome> {
   const fromFile = command.pidFile ? Number.parseInt(await readFile(command.pidFile, 'utf8').catch(() => ''), 10) : Number.NaN;
-  const pid = Number.isInteger(fromFile) && fromFile > 0 ? fromFile : command.pid;
+  // A stale pid file can name a pid reused by another program, which SIGHUP would kill: only a dockerd is signalled.
+  const candidates = [fromFile, command.pid].filter((p) => Number.isInteger(p) && p > 0);
+  let pid: number | undefined;
+  for (const candidate of candidates) if (pid === undefined && (await isDockerd(candidate))) pid = candidate;
+  if (pid === undefined) {
+    throw new ApplyError(`No running dockerd found to reload (pid file ${command.pidFile ?? 'none'}, pid ${command.pid}).`, {
+      hint: 'Is dockerd still running? Check its pid file, or pass --apply restart.',
+      details: { pid: command.pid, pidFile: command.pidFile },
+    });
+  }
   try {
     process.kill(pid, command.signal);
   } catch (error) {
@@ -140,6 +150,13 @@ async function sendSignal(command: SignalCommand): Promise<ApplyOutcome> {
     });
   }
   return { ran: ['kill', '-HUP', String(pid)], stdout: '', stderr: '' };
+}
+
+/** Whether `pid` is a dockerd, from its command line in /proc (elsewhere there is nothing to ask: trust it). */
+async function isDockerd(pid: number): Promise<boolean> {
+  if (process.platform !== 'linux') return true;
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  return basename(cmdline.split('\0')[0] ?? '') === 'dockerd';
 }
 
 /**

@@ -2,7 +2,7 @@
  * The dockerode-backed {@link Engine}. Kept apart from engine.ts so the public types carry no runtime import.
  */
 import type Dockerode from 'dockerode';
-import { DaemonUnreachableError, DockmirrorError } from '../errors.js';
+import { DaemonError, DaemonUnreachableError, DockmirrorError } from '../errors.js';
 import type { Engine, EngineInfo, EngineVersion, ImageSummary, RunningContainer } from './engine.js';
 import { type LiveRegistry, liveRegistryFromInfo } from './registry-config.js';
 
@@ -68,7 +68,7 @@ export class DockerodeEngine implements Engine {
       });
       const failed = events.find((e) => typeof e === 'object' && e !== null && 'error' in e) as { error?: unknown } | undefined;
       if (failed) {
-        throw new DockmirrorError('UNEXPECTED', `docker pull ${ref} failed: ${String(failed.error)}`, {
+        throw new DaemonError(`docker pull ${ref} failed: ${String(failed.error)}`, {
           details: { ref, daemonError: String(failed.error) },
           hint: 'Check the mirror and the daemon log.',
         });
@@ -146,9 +146,9 @@ function wrapHttp(what: string, error: unknown): unknown {
   const json = (error as { json?: { message?: unknown } }).json;
   const message = typeof json?.message === 'string' ? json.message : String((error as Error).message);
   return Object.assign(
-    new DockmirrorError('UNEXPECTED', `Docker daemon refused ${what}: ${message}`, {
+    new DaemonError(`The Docker daemon refused ${what}: ${message}`, {
       cause: error,
-      hint: 'See the daemon log for details.',
+      hint: 'See the daemon log (dockmirror status says where it is).',
       details: { request: what, statusCode },
     }),
     { statusCode },

@@ -32,7 +32,7 @@ export interface MutationOptions extends CommonOptions {
   onProgress?: (message: string) => void;
   /** How many backups to keep (default 20, or `DOCKMIRROR_KEEP_BACKUPS`). */
   keepBackups?: number;
-  /** How long to wait for another dockmirror process, in ms (default 30 s, or `DOCKMIRROR_LOCK_TIMEOUT` seconds). */
+  /** How long to wait for another dockmirror process, in ms (default 120 s, or `DOCKMIRROR_LOCK_TIMEOUT` seconds; longer than one apply may take). */
   lockTimeoutMs?: number;
 }
 
@@ -72,9 +72,9 @@ export function keepBackups(options: MutationOptions): number {
   return options.keepBackups ?? (Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : 20);
 }
 
-/** How long to wait for the lock, in ms: the option, then `DOCKMIRROR_LOCK_TIMEOUT` (seconds, may be fractional), then 30 s. */
+/** How long to wait for the lock, in ms: the option, then `DOCKMIRROR_LOCK_TIMEOUT` (seconds, may be fractional), then 120 s. */
 export function lockTimeoutMs(options: MutationOptions): number {
   const raw = (options.env ?? process.env).DOCKMIRROR_LOCK_TIMEOUT?.trim();
   const fromEnv = raw ? Number(raw) : Number.NaN;
-  return options.lockTimeoutMs ?? (Number.isFinite(fromEnv) && fromEnv >= 0 ? Math.round(fromEnv * 1000) : 30_000);
+  return options.lockTimeoutMs ?? (Number.isFinite(fromEnv) && fromEnv >= 0 ? Math.round(fromEnv * 1000) : 120_000);
 }

@@ -19,7 +19,7 @@ export interface RollbackOptions extends MutationOptions {
  */
 export async function rollback(options: RollbackOptions = {}): Promise<ChangeResult> {
   return runChange('rollback', { id: options.id ?? null, force: options.force ?? false }, options, async ({ doc, journal }) => {
-    const committed = (await journal.entries()).filter((e) => e.status === 'committed');
+    const committed = await journal.committed(doc.file);
     const latest = committed.at(-1);
     if (!latest) {
       throw new UsageError(`Nothing to roll back: no dockmirror change is recorded in ${journal.stateDir}.`, {
@@ -28,7 +28,7 @@ export async function rollback(options: RollbackOptions = {}): Promise<ChangeRes
     }
     const wanted = options.id ? committed.find((e) => e.id === options.id) : latest;
     if (!wanted || (wanted.before.exists && !existsSync(journal.backupPath(wanted.id)))) {
-      throw new UsageError(`No backup ${JSON.stringify(options.id)} in ${journal.stateDir}.`, {
+      throw new UsageError(`No backup ${options.id ? JSON.stringify(options.id) : `of the latest change (${latest.id})`} for ${doc.file} in ${journal.stateDir}.`, {
         hint: 'Run `dockmirror backups` to see the backups there are.',
       });
     }

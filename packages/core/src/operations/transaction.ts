@@ -195,7 +195,7 @@ function assertOnlyMirrorKeysChanged(doc: DaemonConfigDocument, after: Record<st
 
 /** insecure-registries entries dockmirror added and that are still in the file. */
 export async function ownedNow(journal: Journal, doc: DaemonConfigDocument): Promise<string[]> {
-  const owned = (await journal.last())?.owned ?? [];
+  const owned = (await journal.committed(doc.file)).at(-1)?.owned ?? [];
   const inFile = new Set((doc.insecureRegistries ?? []).map(normalizeInsecureEntry));
   return owned.filter((entry) => inFile.has(normalizeInsecureEntry(entry)));
 }

@@ -90,9 +90,12 @@ export class Journal {
     return [...byId.values()];
   }
 
-  /** The newest committed entry: the change the next plain `rollback` undoes. */
-  async last(): Promise<JournalEntry | undefined> {
-    return (await this.entries()).filter((e) => e.status === 'committed').at(-1);
+  /**
+   * The committed entries for `file`, oldest first; the last is the change the next plain `rollback` undoes.
+   * A state folder shared by several files (one `--state-dir`) keeps their histories apart this way.
+   */
+  async committed(file: string): Promise<JournalEntry[]> {
+    return (await this.entries()).filter((e) => e.status === 'committed' && e.file === file);
   }
 
   /** Path of the backup that holds the bytes from before change `id`. */

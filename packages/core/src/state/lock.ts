@@ -7,7 +7,7 @@ import { fsError, isCode } from '../config/io.js';
 
 /** Options for {@link withLock}. */
 export interface LockOptions {
-  /** How long to wait for another dockmirror process, in milliseconds (default 30 s). */
+  /** How long to wait for another dockmirror process, in milliseconds (default 120 s). */
   timeoutMs?: number;
 }
 
@@ -25,7 +25,7 @@ interface Owner {
  */
 export async function withLock<T>(stateDir: string, work: () => Promise<T>, options: LockOptions = {}): Promise<T> {
   const lockFile = path.join(stateDir, 'lock');
-  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  const deadline = Date.now() + (options.timeoutMs ?? 120_000);
   try {
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
   } catch (error) {

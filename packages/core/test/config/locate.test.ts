@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { configFileFlag, locateDaemonConfig, type LocateOptions } from '../../src/config/locate.js';
+import { locateDaemonConfig, type LocateOptions } from '../../src/config/locate.js';
 import { InvalidMirrorError } from '../../src/errors.js';
 import { normalizeMirror, validateMirror } from '../../src/mirror/url.js';
 
@@ -54,15 +54,17 @@ describe('locateDaemonConfig precedence', () => {
   });
 });
 
-describe('configFileFlag', () => {
+describe("the running dockerd's --config-file", () => {
   it.each([
     [['dockerd', '--config-file', '/a.json'], '/a.json'],
     [['dockerd', '--config-file=/b.json', '--debug'], '/b.json'],
-    [['dockerd', '--debug'], undefined],
-    [['dockerd', '--config-file'], undefined],
-    [[], undefined],
+    [['dockerd', '--config-file', '/first.json', '--config-file=/last.json'], '/last.json'],
+    [['dockerd', '--debug'], '/etc/docker/daemon.json'],
+    [['dockerd', '--config-file'], '/etc/docker/daemon.json'],
+    [[], '/etc/docker/daemon.json'],
   ] as const)('%j -> %s', (args, expected) => {
-    expect(configFileFlag(args)).toBe(expected);
+    const located = locateDaemonConfig({ platform: 'linux', env: {}, homedir: '/home/u', isRoot: true, exists: () => false, dockerdArgs: args });
+    expect(located.path).toBe(expected);
   });
 });
 
