@@ -1,3 +1,5 @@
+import os from 'node:os';
+import path from 'node:path';
 import { Command, Errors, ux } from '@oclif/core';
 import { DockmirrorError } from '@dockmirror/core';
 import { EXIT_CODES } from './exit-codes.js';
@@ -65,7 +67,10 @@ export abstract class BaseCommand extends Command {
       this.logToStderr(`${paint('red', '✗', process.stderr)} ${known.message}`);
       const diff = known.details?.diff;
       if (typeof diff === 'string' && diff) this.logToStderr(diff.trimEnd());
-      const hint = known.code === 'PERMISSION' && known.details?.errno !== 'EROFS' ? sudoHint() : known.hint;
+      // Root fixes a permission error on a system file; a file in the home folder (rootless, Desktop, presets)
+      // belongs to the user, and sudo would only make it root's.
+      const ownFile = known.location?.file.startsWith(os.homedir() + path.sep) ?? false;
+      const hint = known.code === 'PERMISSION' && known.details?.errno !== 'EROFS' && !ownFile ? sudoHint() : known.hint;
       if (hint) this.logToStderr(`  ${paint('dim', '→', process.stderr)} ${hint}`);
       if (process.env.DEBUG && error.stack) this.logToStderr(error.stack);
     }

@@ -4,8 +4,8 @@ import { BaseCommand } from '../base.js';
 import { EXIT_CODES } from '../exit-codes.js';
 import { configFlags, configOptions } from '../flags.js';
 import { mark, paint } from '../output.js';
+import { describeStatus } from '../status-output.js';
 import { describeVerify } from '../verify-output.js';
-import Status from './status.js';
 
 /** `dockmirror doctor`. */
 export default class Doctor extends BaseCommand {
@@ -25,7 +25,7 @@ export default class Doctor extends BaseCommand {
       ...(flags['docker-host'] ? { dockerHost: flags['docker-host'] } : {}),
       ...(flags.image ? { image: flags.image } : {}),
     });
-    for (const line of Status.describe(report.status)) this.say(line);
+    for (const line of describeStatus(report.status)) this.say(line);
     if (report.verify) for (const line of ['', ...describeVerify(report.verify)]) this.say(line);
     this.say('');
     if (report.ok) this.say(`${mark(true)} nothing to fix`);

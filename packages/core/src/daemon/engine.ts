@@ -1,7 +1,7 @@
 /**
  * A small Engine API client over dockerode, with a timeout on every call and connection failures turned into
  * {@link DaemonUnreachableError}. dockerode is loaded on first use, so commands that never reach the daemon
- * (show, diff, presets) do not pay for loading it.
+ * (list without a daemon socket, presets, backups, dry runs) do not pay for loading it.
  */
 import type Dockerode from 'dockerode';
 import { UsageError } from '../errors.js';

@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
 import { readDaemonConfig } from '../config/io.js';
 import { DockmirrorError } from '../errors.js';
-import { connectDaemon, type ConnectOptions } from '../apply/connect.js';
+import { connectDaemon, socketMissing, type ConnectOptions } from '../apply/connect.js';
 import { findFlagConflicts, type FlagConflict } from '../daemon/conflicts.js';
 import { resolveDockerHost } from '../daemon/endpoint.js';
 import { createEngine } from '../daemon/engine.js';
@@ -101,7 +100,7 @@ async function daemonStatus(options: ConnectOptions): Promise<DaemonStatus> {
  */
 export async function liveRegistryIfAny(options: ConnectOptions): Promise<LiveRegistry | { error: string }> {
   const resolved = await resolveDockerHost(options);
-  if (resolved.endpoint.startsWith('unix://') && !existsSync(resolved.endpoint.slice('unix://'.length))) {
+  if (socketMissing(resolved.endpoint)) {
     return { error: `no Docker daemon at ${resolved.endpoint}` };
   }
   try {

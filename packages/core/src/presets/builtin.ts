@@ -11,7 +11,7 @@ export interface LocalNodePreset {
   kind: 'pyrsia' | 'host-port';
   /** Preset name. */
   name: string;
-  /** One line for `preset list`. */
+  /** One line for `dockmirror presets`. */
   description: string;
   /** Default host when no flag is given (for `pyrsia`, only the last fallback). */
   defaultHost: string;
@@ -25,7 +25,7 @@ export interface UrlPreset {
   kind: 'url';
   /** Preset name. */
   name: string;
-  /** One line for `preset list`. */
+  /** One line for `dockmirror presets`. */
   description: string;
   /** The mirror URL. */
   url: string;

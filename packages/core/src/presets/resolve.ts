@@ -65,7 +65,7 @@ export async function resolveMirrorTarget(input: string, opts: ResolveOptions = 
   return { url: resolved.url, preset: def.def.name, reasons: [...def.notes, ...resolved.reasons] };
 }
 
-/** One preset as `preset list` shows it. */
+/** One preset as `dockmirror presets` shows it. */
 export interface PresetInfo {
   /** Preset name. */
   name: string;

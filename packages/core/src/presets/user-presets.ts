@@ -3,6 +3,7 @@ import { parseTree, findNodeAtLocation, printParseErrorCode, type Node, type Par
 import { InvalidConfigError, PermissionDeniedError, type DockmirrorError, type FileLocation } from '../errors.js';
 import { validateMirror } from '../mirror/url.js';
 import { BUILTIN_PRESETS } from './builtin.js';
+import { positionOf } from '../config/document.js';
 
 /** A preset from the user's presets file. */
 export interface UserPreset {
@@ -21,7 +22,7 @@ const NAME = /^[a-z0-9][a-z0-9._-]*$/i;
 /**
  * Reads the user presets file: `{ "name": { "url": "...", "description": "...", "override"?: true } }`.
  * A missing file means no user presets. A user preset may replace a built-in only with `"override": true`, so
- * `dockmirror apply gcr` never silently goes somewhere else. Problems throw {@link InvalidConfigError} with the
+ * `dockmirror add gcr` never silently goes somewhere else. Problems throw {@link InvalidConfigError} with the
  * file and line.
  */
 export async function loadUserPresets(file: string): Promise<UserPreset[]> {
@@ -86,7 +87,5 @@ export function parseUserPresets(text: string, file: string): UserPreset[] {
 }
 
 function locate(text: string, offset: number, file: string): FileLocation {
-  const before = text.slice(0, offset);
-  const line = before.split('\n').length;
-  return { file, line, column: offset - before.lastIndexOf('\n') };
+  return { file, ...positionOf(text, offset) };
 }

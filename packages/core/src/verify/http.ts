@@ -89,7 +89,7 @@ export interface ProbeFailure {
   fix: string;
 }
 
-/** Turns a fetch failure into a one-line why and fix. undici hides the socket error in `cause`. */
+/** Turns a failed request into a one-line why and fix (the socket error may sit in `cause`). */
 export function explainNetworkError(error: unknown, url: string, timeoutMs: number): ProbeFailure {
   const err = error as Error & { cause?: { code?: string; message?: string } };
   const code = err.cause?.code ?? (err as NodeJS.ErrnoException).code;

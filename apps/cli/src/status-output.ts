@@ -1,0 +1,28 @@
+import type { DockmirrorStatus } from '@dockmirror/core';
+import { mark, paint } from './output.js';
+
+/** Human lines for `dockmirror status` (doctor shows them too). */
+export function describeStatus(status: DockmirrorStatus): string[] {
+  const lines: string[] = [];
+  const { daemon, file } = status;
+  lines.push(`daemon.json  ${status.configFile} ${paint('dim', `(${status.configReason}${status.exists ? '' : '; does not exist yet'})`)}`);
+  if ('error' in file) lines.push(`${mark(false)} ${file.error.message}`);
+  if (daemon.reachable) {
+    lines.push(`daemon       ${daemon.endpoint} ${paint('dim', `(${daemon.endpointSource})`)}, dockerd ${daemon.version}, setup: ${daemon.setup}`);
+    lines.push(`log          ${daemon.logHint}`);
+  } else {
+    lines.push(`${mark(false)} daemon: ${daemon.error}`);
+  }
+  const row = (label: string, fromFile: string[] | undefined, live: string[] | undefined) =>
+    lines.push(`${label.padEnd(13)}file: ${fromFile?.length ? fromFile.join(', ') : '(none)'}${live ? `   live: ${live.length ? live.join(', ') : '(none)'}` : ''}`);
+  const live = daemon.reachable ? daemon.live : undefined;
+  row('mirrors', 'mirrors' in file ? file.mirrors : undefined, live?.mirrors);
+  row('insecure', 'mirrors' in file ? file.insecureRegistries : undefined, live?.insecureRegistries);
+  if (status.pending) lines.push(`${paint('yellow', '!')} not applied yet: ${status.pending}`);
+  else if (daemon.reachable && 'mirrors' in file) lines.push(`${mark(true)} the daemon uses what the file says`);
+  for (const conflict of daemon.reachable ? daemon.flagConflicts : []) {
+    lines.push(`${mark(false)} flag conflict: ${conflict.flag} ${conflict.values.join(' ')} from ${conflict.source}`);
+  }
+  lines.push(`backups      ${status.backups} in ${status.stateDir}`);
+  return lines;
+}
