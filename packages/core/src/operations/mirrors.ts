@@ -79,7 +79,8 @@ export async function removeMirror(options: RemoveMirrorOptions): Promise<Change
     const changes: ArrayChange[] = indexes.reverse().map((i) => ({ key: 'registry-mirrors', removeIndex: i }));
     const remaining = mirrors.filter((_, i) => !indexes.includes(i));
     const host = hostOf(wanted);
-    const stillUsed = remaining.some((m) => hostOf(normalizeMirror(m)) === host);
+    // Only a plain-HTTP mirror needs the insecure entry; an https one on the same host does not keep it.
+    const stillUsed = remaining.some((m) => normalizeMirror(m).startsWith('http://') && hostOf(normalizeMirror(m)) === host);
     let nextOwned = owned;
     if (host && !stillUsed && owned.some((e) => normalizeInsecureEntry(e) === host)) {
       const insecure = doc.insecureRegistries ?? [];
@@ -115,8 +116,8 @@ export async function resolveMirror(options: AddMirrorOptions | RemoveMirrorOpti
 export interface MirrorList {
   /** The daemon.json read. */
   configFile: string;
-  /** The kind of setup the file belongs to. */
-  setup: string;
+  /** The kind of setup the file's location belongs to. */
+  configSetup: string;
   /** Whether the file exists. */
   exists: boolean;
   /** `registry-mirrors` ([] when absent). */
@@ -147,7 +148,7 @@ export async function listMirrors(options: ListMirrorsOptions = {}): Promise<Mir
   return {
     ...(live ? { live } : {}),
     configFile: doc.file,
-    setup: target.located.setup,
+    configSetup: target.located.setup,
     exists: doc.exists,
     mirrors: doc.mirrors ?? [],
     insecureRegistries: doc.insecureRegistries ?? [],

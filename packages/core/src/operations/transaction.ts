@@ -43,8 +43,8 @@ export interface ChangeResult {
   dryRun: boolean;
   /** The daemon.json worked on. */
   configFile: string;
-  /** The kind of setup the file belongs to. */
-  setup: string;
+  /** The kind of setup the file's location belongs to (the daemon's own setup is in `apply.setup`). */
+  configSetup: string;
   /** The state folder holding backups and the journal. */
   stateDir: string;
   /** `registry-mirrors` after the change ([] when absent). */
@@ -241,7 +241,7 @@ function result(
     changed,
     dryRun: extra.dryRun,
     configFile: doc.file,
-    setup: target.located.setup,
+    configSetup: target.located.setup,
     stateDir: target.stateDir,
     mirrors: after?.mirrors ?? [],
     insecureRegistries: after?.insecureRegistries ?? [],

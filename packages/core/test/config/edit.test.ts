@@ -134,6 +134,19 @@ describe('mirror semantics', () => {
     expect(removed.mirrors).toEqual(['https://other.example']);
   });
 
+  it('an insecure entry dockmirror added goes with its http mirror even if an https mirror shares the host, and stays while another http one does', async () => {
+    await write('{}\n');
+    await addMirror({ ...opts(), mirror: 'http://reg.example:5000' });
+    await addMirror({ ...opts(), mirror: 'https://reg.example:5000' });
+    const removed = await removeMirror({ ...opts(), mirror: 'http://reg.example:5000' });
+    expect(removed.mirrors).toEqual(['https://reg.example:5000']);
+    expect(removed.insecureRegistries).toEqual([]);
+
+    await addMirror({ ...opts(), mirror: 'http://reg.example:5000' });
+    await addMirror({ ...opts(), mirror: 'http://REG.example:5000/' }); // the same mirror: no change
+    expect((await removeMirror({ ...opts(), mirror: 'https://reg.example:5000' })).insecureRegistries).toEqual(['reg.example:5000']);
+  });
+
   it('removing a mirror that is not there changes nothing', async () => {
     const text = '{ "registry-mirrors": [ "https://a.example" ] }';
     await write(text);
