@@ -61,6 +61,15 @@ describe('flag conflict', () => {
     await expectNothingWritten(stateDir);
   });
 
+  it('a dry run shows the diff and warns that the real run would refuse', async () => {
+    const stateDir = path.join(tb.dir, 'state-dry');
+    const run = await dockmirror(tb, ['add', 'http://127.0.0.1:5000', '--dry-run'], { stateDir });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('+    "http://127.0.0.1:5000"');
+    expect(run.stdout).toContain('A real run would refuse this: dockerd already gets --registry-mirror http://127.0.0.1:9');
+    await expectNothingWritten(stateDir);
+  });
+
   it('status shows the conflict', async () => {
     const run = await dockmirror(tb, ['status'], { stateDir: path.join(tb.dir, 'state-status') });
     expect(run.code).toBe(0);

@@ -154,11 +154,11 @@ function withEmptyKeys(doc: DaemonConfigDocument | undefined): Buffer | undefine
 }
 
 /**
- * `--apply none` does not talk to the daemon, but is still no reason to write a file the daemon would refuse at
- * its next start. The dockerd process is found in /proc (no client loaded); its flags count when it reads this
+ * `--apply none` (or a dry run) does not talk to the daemon, but is still no reason to write a file the daemon
+ * would refuse at its next start. The dockerd process is found in /proc (no client loaded); its flags count when it reads this
  * file: its `--config-file` is this file, or it has none and this file was not named explicitly.
  */
-async function refuseConflictsWithoutClient(
+export async function refuseConflictsWithoutClient(
   options: MutationOptions,
   context: { file: string; after: DaemonConfigDocument | undefined },
 ): Promise<void> {

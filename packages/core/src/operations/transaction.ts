@@ -4,7 +4,7 @@ import { MIRROR_KEYS, checkProducedConfig, type DaemonConfigDocument } from '../
 import { fsError, isCode, readDaemonConfig, writeDaemonConfig } from '../config/io.js';
 import { DockmirrorError } from '../errors.js';
 import { normalizeInsecureEntry } from '../mirror/url.js';
-import { applyToDaemon, preflightDaemon, type ApplyReport, type DaemonHandle } from '../apply/apply.js';
+import { applyToDaemon, preflightDaemon, refuseConflictsWithoutClient, type ApplyReport, type DaemonHandle } from '../apply/apply.js';
 import { Journal, hashBytes, newEntryId, type JournalEntry } from '../state/journal.js';
 import { withLock } from '../state/lock.js';
 import { keepBackups, locateTarget, lockTimeoutMs, type MutationOptions, type Target } from './options.js';
@@ -79,6 +79,14 @@ export async function runChange(
     const planned = await plan({ doc, owned: await ownedNow(journal, doc), journal });
     const after = planned?.bytes === undefined ? undefined : checkProducedConfig(doc.file, planned.bytes);
     const diff = planned ? await unifiedDiff(doc.file, doc.exists ? doc.bytes : undefined, planned.bytes) : '';
+    // A dry run asks no daemon, but a flag conflict is visible from /proc and the unit files: say it now rather
+    // than show a change the real run would refuse.
+    if (planned && after) {
+      await refuseConflictsWithoutClient(options, { file: doc.file, after }).catch((error: unknown) => {
+        if (!(error instanceof DockmirrorError)) throw error;
+        planned.warnings.push(`A real run would refuse this: ${error.message}`);
+      });
+    }
     return { ...result(target, doc, planned, after, { dryRun: true, backup: null, apply: { method: 'none', reason: 'dry run' } }), diff };
   }
   return withLock(
