@@ -129,6 +129,7 @@ export function checkProducedConfig(file: string, bytes: Buffer): DaemonConfigDo
   const list = (key: string): string[] | undefined => {
     const item = object[key];
     if (item === undefined) return undefined;
+    if (item === null) return [];
     if (!Array.isArray(item) || item.some((v) => typeof v !== 'string')) fail(`a "${key}" that is not a list of strings`);
     return item as string[];
   };
@@ -168,6 +169,8 @@ function stringArray(root: Node, key: string, fail: Fail): string[] | undefined 
   const property = root.children?.find((p) => p.children?.[0]?.value === key);
   const value = property?.children?.[1];
   if (!value) return undefined;
+  // dockerd decodes null into an empty list, and a reload treats the key as present: the same as [].
+  if (value.type === 'null') return [];
   const hint = `Make "${key}" a list of strings, e.g. "${key}": ["${key === 'registry-mirrors' ? 'https://mirror.example.com' : 'mirror.example.com:5000'}"].`;
   if (value.type !== 'array') fail(`"${key}" must be an array of strings, not ${value.type}`, value.offset, hint);
   return (value.children ?? []).map((item) => {

@@ -67,6 +67,10 @@ function insertEdit(
   const array = findNodeAtLocation(root, [change.key]);
   if (!array) return newPropertyEdit(root, change.key, value, style);
 
+  // `"key": null` means an empty list to dockerd; the new list takes the null's place.
+  if (array.type === 'null') {
+    return { offset: array.offset, length: array.length, content: arrayText([value], lineIndent(text, array.parent?.offset ?? array.offset), style) };
+  }
   const items = array.children ?? [];
   const multiLine = text.slice(array.offset, array.offset + array.length).includes('\n');
   const keyIndent = lineIndent(text, array.parent?.offset ?? array.offset);

@@ -147,6 +147,13 @@ describe('mirror semantics', () => {
     expect((await removeMirror({ ...opts(), mirror: 'https://reg.example:5000' })).insecureRegistries).toEqual(['reg.example:5000']);
   });
 
+  it('"registry-mirrors": null reads as an empty list (as dockerd decodes it) and takes an insert in its place', async () => {
+    await write('{\n  "registry-mirrors": null,\n  "debug": true\n}\n');
+    expect((await listMirrors(opts())).mirrors).toEqual([]);
+    await addMirror({ ...opts(), mirror: 'https://a.example' });
+    expect(await read()).toBe('{\n  "registry-mirrors": [\n    "https://a.example"\n  ],\n  "debug": true\n}\n');
+  });
+
   it('removing a mirror that is not there changes nothing', async () => {
     const text = '{ "registry-mirrors": [ "https://a.example" ] }';
     await write(text);

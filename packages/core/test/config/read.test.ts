@@ -39,7 +39,6 @@ const refusals: Array<[string, string | Buffer, number, number, RegExp]> = [
   ['a root null', 'null', 1, 1, /top level must be a JSON object/],
   ['registry-mirrors as a string', '{\n  "registry-mirrors": "https://a.example"\n}\n', 2, 23, /"registry-mirrors" must be an array of strings, not string/],
   ['registry-mirrors as an object', '{"registry-mirrors": {}}', 1, 22, /"registry-mirrors" must be an array of strings, not object/],
-  ['registry-mirrors as null', '{"registry-mirrors": null}', 1, 22, /"registry-mirrors" must be an array of strings, not null/],
   ['registry-mirrors with a number', '{"registry-mirrors": ["https://a", 5]}', 1, 36, /"registry-mirrors" must contain only strings, found number/],
   ['registry-mirrors with a nested list', '{\n\t"registry-mirrors": [\n\t\t["https://a"]\n\t]\n}', 3, 3, /must contain only strings, found array/],
   ['insecure-registries as a string', '{\n  "insecure-registries": "10.0.0.0/8"\n}\n', 2, 26, /"insecure-registries" must be an array of strings, not string/],
