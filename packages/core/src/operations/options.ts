@@ -47,7 +47,16 @@ export interface Target {
  * dockerd behind the Docker endpoint is looked up in /proc (cheap, no client loaded): a daemon started with
  * `--config-file` (dind, CI runners) reads that file, not the platform default.
  */
-export async function locateTarget(options: CommonOptions & { dockerHost?: string }): Promise<Target> {
+export function locateTarget(options: CommonOptions & { dockerHost?: string }): Promise<Target> {
+  // One call (add, remove) asks twice, for the preset's engine kind and for the change: scan /proc once.
+  let found = targets.get(options);
+  if (!found) targets.set(options, (found = findTarget(options)));
+  return found;
+}
+
+const targets = new WeakMap<object, Promise<Target>>();
+
+async function findTarget(options: CommonOptions & { dockerHost?: string }): Promise<Target> {
   const env = options.env ?? process.env;
   const platform = options.platform ?? process.platform;
   if (options.configFile || env.DOCKMIRROR_CONFIG_FILE || options.dockerdArgs || platform !== 'linux') {
