@@ -6,6 +6,7 @@ import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ROLLBACK_CORPUS } from '../../../packages/core/test/state/rollback-corpus.js';
 
 // Spawns the built binary: build first (npx tsc -p packages/core && npx tsc -p apps/cli && oclif manifest).
 const BIN = fileURLToPath(new URL('../bin/run.js', import.meta.url));
@@ -92,18 +93,9 @@ async function expectConsistent(): Promise<void> {
   expect(entries.at(-1)?.after).toBe(current);
 }
 
-const CORPUS: Record<string, string> = {
-  tabs: '{\n\t"debug": true,\n\t"registry-mirrors": [\n\t\t"https://a.example"\n\t]\n}\n',
-  fourSpaces: '{\n    "debug": true,\n    "log-level": "info"\n}\n',
-  crlf: '{\r\n  "debug": true,\r\n  "insecure-registries": ["10.0.0.5:5000"]\r\n}\r\n',
-  bom: '\uFEFF{\n  "debug": true\n}\n',
-  noFinalNewline: '{\n  "debug": true\n}',
-  minified: '{"debug":true,"registry-mirrors":["https://a.example"],"log-opts":{"max-size":"10m"}}',
-  unicode: '{\n  "labels": ["café=crème", "whale=🐳", "jp=日本"],\n  "debug": false\n}\n',
-};
 
 describe('dockmirror rollback', () => {
-  it.each(Object.entries(CORPUS))('%s: byte-exact rollback, rollback of the rollback, rollback <id>', async (_name, text) => {
+  it.each(Object.entries(ROLLBACK_CORPUS))('%s: byte-exact rollback, rollback of the rollback, rollback <id>', async (_name, text) => {
     await writeFile(file, text);
     const added = await run(['mirror', 'add', 'http://10.1.2.3:5000', '--json']);
     expect(added.code, added.stderr).toBe(0);

@@ -95,7 +95,8 @@ export async function runChange(
       const file = target.located.path;
       await journal.recover(await readBytes(file), file);
       const doc = await readDaemonConfig(file);
-      const planned = await plan({ doc, owned: await ownedNow(journal, doc), journal });
+      const owned = await ownedNow(journal, doc);
+      const planned = await plan({ doc, owned, journal });
       if (!planned || sameBytes(doc, planned.bytes)) {
         return result(target, doc, undefined, doc, { dryRun: false, backup: null, apply: { method: 'none', reason: 'nothing changed' } });
       }
@@ -110,7 +111,7 @@ export async function runChange(
         file,
         before: { exists: doc.exists, sha256: hashBytes(doc.exists ? doc.bytes : undefined), mode: await modeOf(file) },
         after: { exists: planned.bytes !== undefined, sha256: hashBytes(planned.bytes) },
-        ownedBefore: await ownedNow(journal, doc),
+        ownedBefore: owned,
         owned: planned.owned,
       };
       await journal.saveLastWritten(planned.bytes);

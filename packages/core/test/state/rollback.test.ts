@@ -6,6 +6,7 @@ import { DriftError } from '../../src/errors.js';
 import { addMirror, removeMirror } from '../../src/operations/mirrors.js';
 import { listBackups, rollback } from '../../src/operations/rollback.js';
 import { Journal } from '../../src/state/journal.js';
+import { ROLLBACK_CORPUS } from './rollback-corpus.js';
 
 let dir: string;
 let file: string;
@@ -21,22 +22,9 @@ afterEach(() => rm(dir, { recursive: true, force: true }));
 const opts = <T extends object>(extra: T = {} as T) => ({ configFile: file, stateDir, apply: 'none' as const, env: {}, ...extra });
 const add = (mirror: string, extra: object = {}) => addMirror(opts({ mirror, ...extra }));
 
-/** Every layout daemon.json is found in; rollback must give back these exact bytes. */
-const CORPUS: Record<string, string> = {
-  tabs: '{\n\t"debug": true,\n\t"registry-mirrors": [\n\t\t"https://a.example"\n\t]\n}\n',
-  fourSpaces: '{\n    "debug": true,\n    "log-level": "info"\n}\n',
-  crlf: '{\r\n  "debug": true,\r\n  "insecure-registries": ["10.0.0.5:5000"]\r\n}\r\n',
-  bom: '\uFEFF{\n  "debug": true\n}\n',
-  noFinalNewline: '{\n  "debug": true\n}',
-  minified: '{"debug":true,"registry-mirrors":["https://a.example"],"log-opts":{"max-size":"10m"}}',
-  unicode: '{\n  "labels": ["café=crème", "whale=🐳", "jp=日本"],\n  "debug": false\n}\n',
-  bomCrlfNoNewline: '\uFEFF{\r\n\t"debug": true\r\n}',
-  empty: '',
-  emptyObject: '{}',
-};
 
 describe('rollback is byte-exact', () => {
-  it.each(Object.entries(CORPUS))('%s: add, rollback, rollback of the rollback, rollback <id>', async (_name, text) => {
+  it.each(Object.entries(ROLLBACK_CORPUS))('%s: add, rollback, rollback of the rollback, rollback <id>', async (_name, text) => {
     const original = Buffer.from(text, 'utf8');
     await writeFile(file, original);
     const added = await add('http://10.1.2.3:5000');
