@@ -3,7 +3,7 @@
  * memory, and a symlink is followed only when the caller says so. Every small input dockmirror reads (presets,
  * the docker CLI config, a Pyrsia config, a pidfile, state files) goes through here.
  */
-import { constants } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 
 /** Options of {@link readBounded}. */
@@ -36,6 +36,14 @@ export class BoundedReadError extends Error {
  * @throws BoundedReadError for a non-regular or too large file; other fs errors (EACCES, ELOOP) as Node raises them.
  */
 export async function readBounded(file: string, options: BoundedReadOptions): Promise<Buffer | undefined> {
+  return (await readBoundedWithStat(file, options))?.bytes;
+}
+
+/**
+ * {@link readBounded}, plus the fstat of the handle the bytes came from: the identity (device, inode, size,
+ * mtime) of exactly what was read, for checking later that nobody replaced or rewrote the file since.
+ */
+export async function readBoundedWithStat(file: string, options: BoundedReadOptions): Promise<{ bytes: Buffer; info: Stats } | undefined> {
   const flags = constants.O_RDONLY | constants.O_NONBLOCK | (options.followSymlinks === false ? constants.O_NOFOLLOW : 0);
   let handle;
   try {
@@ -58,7 +66,7 @@ export async function readBounded(file: string, options: BoundedReadOptions): Pr
       length += bytesRead;
       if (length > options.maxBytes) throw new BoundedReadError('too-large', file, options.maxBytes);
     }
-    return buffer.subarray(0, length);
+    return { bytes: buffer.subarray(0, length), info };
   } finally {
     await handle.close();
   }
