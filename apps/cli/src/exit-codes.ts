@@ -16,4 +16,6 @@ export const EXIT_CODES: Readonly<Record<ErrorCode, number>> = {
   VERIFY_FAILED: 6,
   DRIFT: 7,
   LOCKED: 8,
+  WRITE_FAILED: 9,
+  UNSAFE_PATH: 10,
 };

@@ -14,6 +14,8 @@ export type ErrorCode =
   | 'VERIFY_FAILED'
   | 'DRIFT'
   | 'LOCKED'
+  | 'WRITE_FAILED'
+  | 'UNSAFE_PATH'
   | 'DAEMON_UNREACHABLE'
   | 'DAEMON_ERROR'
   | 'UNEXPECTED';
@@ -146,5 +148,22 @@ export class DriftError extends DockmirrorError {
 export class LockTimeoutError extends DockmirrorError {
   constructor(message: string, options?: DockmirrorErrorOptions) {
     super('LOCKED', message, options);
+  }
+}
+
+/** A write could not be completed and checked (disk full, quota, I/O error, read-back mismatch); nothing changed. */
+export class WriteFailedError extends DockmirrorError {
+  constructor(message: string, options?: DockmirrorErrorOptions) {
+    super('WRITE_FAILED', message, options);
+  }
+}
+
+/**
+ * A path another user could control (a folder they own or may write, their symlink, a state file that is not a
+ * regular file) was refused rather than trusted; nothing was read from it or written through it.
+ */
+export class UnsafePathError extends DockmirrorError {
+  constructor(message: string, options?: DockmirrorErrorOptions) {
+    super('UNSAFE_PATH', message, options);
   }
 }

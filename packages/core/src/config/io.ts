@@ -1,109 +1,179 @@
-import { lstat, mkdir, readFile, readlink, realpath, stat, unlink } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { lstat, readlink, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
-import { DockmirrorError, InvalidConfigError, PermissionDeniedError } from '../errors.js';
+import { DriftError, InvalidConfigError, UnsafePathError } from '../errors.js';
+import { writeAtomic } from '../support/atomic-write.js';
+import { BoundedReadError, readBoundedWithStat } from '../support/bounded-read.js';
+import { fsError, isCode } from '../support/fs-errors.js';
+import { isTrustedUid, trustedFolder } from '../support/trusted-path.js';
 import { parseDaemonConfig, type DaemonConfigDocument } from './document.js';
+
+export { fsError, isCode } from '../support/fs-errors.js';
+
+/** The largest daemon.json read: far beyond any real one, small enough that a hostile file cannot fill memory. */
+export const MAX_CONFIG_BYTES = 64 * 1024 * 1024;
+
+/** What a document was read from, so a write can tell whether someone changed the file since. */
+interface Identity {
+  exists: boolean;
+  dev?: number;
+  ino?: number;
+  size?: number;
+  mtimeMs?: number;
+}
+const identities = new WeakMap<DaemonConfigDocument, Identity>();
+
+/**
+ * Reads daemon.json's raw bytes and the identity of what was read; `undefined` when it does not exist. A
+ * directory, FIFO, device or a file over {@link MAX_CONFIG_BYTES} is an {@link InvalidConfigError}.
+ */
+export async function readConfigBytes(file: string): Promise<{ bytes: Buffer; info: Stats } | undefined> {
+  try {
+    return await readBoundedWithStat(file, { maxBytes: MAX_CONFIG_BYTES });
+  } catch (error) {
+    if (error instanceof BoundedReadError) {
+      const tooLarge = error.reason === 'too-large';
+      throw new InvalidConfigError(tooLarge ? `${file} is larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB.` : `${file} is not a regular file.`, {
+        location: { file },
+        hint: tooLarge ? 'That is no daemon.json; point --config-file at the real one.' : 'Point --config-file at the daemon.json file itself.',
+      });
+    }
+    if (isCode(error, 'EISDIR')) throw new InvalidConfigError(`${file} is not a regular file.`, { location: { file }, hint: 'Point --config-file at the daemon.json file itself.' });
+    throw fsError(error, file, 'read');
+  }
+}
 
 /**
  * Reads and strictly parses daemon.json. A missing file reads as `{}`; a directory, device or other non-regular
  * file is refused. Permission problems become {@link PermissionDeniedError}.
  */
 export async function readDaemonConfig(file: string): Promise<DaemonConfigDocument> {
-  let bytes: Buffer;
+  const read = await readConfigBytes(file);
+  const doc = read ? parseDaemonConfig(file, read.bytes) : parseDaemonConfig(file, Buffer.alloc(0), false);
+  identities.set(doc, identityOf(read?.info));
+  return doc;
+}
+
+/**
+ * daemon.json as it is, for a rollback that must work even when the file no longer parses (a full disk or a
+ * bad hand edit broke it): the strict document when it parses, else its raw bytes with no mirror keys.
+ */
+export async function readDaemonConfigLeniently(file: string): Promise<DaemonConfigDocument> {
   try {
-    const target = await stat(file);
-    if (!target.isFile()) {
-      throw new InvalidConfigError(`${file} is not a regular file.`, {
-        location: { file },
-        hint: 'Point --config-file at the daemon.json file itself.',
+    return await readDaemonConfig(file);
+  } catch (error) {
+    if (!(error instanceof InvalidConfigError)) throw error;
+    const read = await readConfigBytes(file);
+    if (!read) throw error;
+    const text = read.bytes.toString('utf8').replace(/^\uFEFF/, '');
+    const doc: DaemonConfigDocument = {
+      file,
+      exists: true,
+      bytes: read.bytes,
+      text,
+      bom: read.bytes[0] === 0xef,
+      eol: text.includes('\r\n') ? '\r\n' : '\n',
+      indent: { insertSpaces: true, tabSize: 2 },
+      mirrors: undefined,
+      insecureRegistries: undefined,
+    };
+    identities.set(doc, identityOf(read.info));
+    return doc;
+  }
+}
+
+function identityOf(info: Stats | undefined): Identity {
+  return info ? { exists: true, dev: info.dev, ino: info.ino, size: info.size, mtimeMs: info.mtimeMs } : { exists: false };
+}
+
+/**
+ * Where a write to `file` really lands, checked on the way: a symlinked daemon.json has its target written so
+ * the link stays a link, but only a symlink owned by root or the caller is followed, and every folder on the
+ * way must be one nobody else can write (see {@link trustedFolder}). With `create`, missing folders are made
+ * (mode 0755), one level at a time.
+ * @throws UnsafePathError naming the folder or symlink another user controls.
+ */
+export async function resolveWriteTarget(file: string, create = false): Promise<string> {
+  let candidate = path.resolve(file);
+  for (let hops = 0; ; hops++) {
+    const dir = await trustedFolder(path.dirname(candidate), { what: 'folder of daemon.json', ...(create ? { create: 0o755 } : {}) });
+    const full = path.join(dir, path.basename(candidate));
+    const info = await lstat(full).catch((error: unknown) => {
+      if (isCode(error, 'ENOENT')) return undefined;
+      throw fsError(error, full, 'read');
+    });
+    if (!info?.isSymbolicLink()) return full;
+    if (process.getuid !== undefined && !isTrustedUid(info.uid)) {
+      throw new UnsafePathError(`Refusing to write through ${full}: it is a symlink owned by uid ${info.uid}, who could point it at any file.`, {
+        location: { file: full },
+        hint: `Replace the symlink with the file itself, or have root own it (chown -h root ${full}).`,
+        details: { path: full, uid: info.uid },
       });
     }
-    bytes = await readFile(file);
-  } catch (error) {
-    if (error instanceof DockmirrorError) throw error;
-    if (isCode(error, 'ENOENT')) return parseDaemonConfig(file, Buffer.alloc(0), false);
-    throw fsError(error, file, 'read');
+    if (hops >= 40) throw fsError(Object.assign(new Error('symlink loop'), { code: 'ELOOP' }), full, 'write');
+    candidate = path.resolve(dir, await readlink(full));
   }
-  return parseDaemonConfig(file, bytes);
+}
+
+/** Options of {@link writeDaemonConfig}. */
+export interface WriteConfigOptions {
+  /** Mode for a file that has to be created (default 0644; an existing file keeps its own). */
+  mode?: number;
+  /**
+   * The document the new bytes were planned from: just before the rename, the file must still be exactly what
+   * was read (same inode, size, mtime and bytes), or the write is refused with {@link DriftError} so that an
+   * editor writing at the same moment is never overwritten.
+   */
+  expect?: DaemonConfigDocument;
 }
 
 /**
- * Where a write to `file` really lands: a symlinked daemon.json has its target written so the link stays a
- * link. Dangling links resolve to the path they name.
+ * Replaces `file` with `bytes` atomically (see {@link writeAtomic}), keeping the file's mode and owner.
+ * `bytes === undefined` removes the file (rollback to "did not exist"). Missing folders are created.
  */
-export async function resolveWriteTarget(file: string): Promise<string> {
-  try {
-    return await realpath(file);
-  } catch (error) {
-    if (!isCode(error, 'ENOENT')) throw fsError(error, file, 'read');
-  }
-  try {
-    const info = await lstat(file);
-    if (info.isSymbolicLink()) return path.resolve(path.dirname(file), await readlink(file));
-  } catch (error) {
-    if (!isCode(error, 'ENOENT')) throw fsError(error, file, 'read');
-  }
-  return path.resolve(file);
-}
-
-/**
- * Replaces `file` with `bytes` atomically (temp file in the same folder, fsync, rename), keeping the file's
- * mode and owner. `bytes === undefined` removes the file (rollback to "did not exist"). The folder is created
- * when missing.
- */
-export async function writeDaemonConfig(file: string, bytes: Buffer | undefined, mode?: number): Promise<void> {
-  const target = await resolveWriteTarget(file);
+export async function writeDaemonConfig(file: string, bytes: Buffer | undefined, options: WriteConfigOptions = {}): Promise<void> {
+  const target = await resolveWriteTarget(file, bytes !== undefined);
+  const unchanged = options.expect ? () => assertUnchanged(file, target, options.expect as DaemonConfigDocument) : async () => undefined;
   try {
     if (bytes === undefined) {
+      await unchanged();
       await unlink(target).catch((error: unknown) => {
         if (!isCode(error, 'ENOENT')) throw error;
       });
       return;
     }
-    const current = await stat(target).catch((error: unknown) => {
+    const current = await lstat(target).catch((error: unknown) => {
       if (isCode(error, 'ENOENT')) return undefined;
       throw error;
     });
-    if (!current) await mkdir(path.dirname(target), { recursive: true, mode: 0o755 });
-    await writeFileAtomic(target, bytes, {
-      fsync: true,
-      mode: mode ?? (current ? current.mode & 0o7777 : 0o644),
-      ...(current ? { chown: { uid: current.uid, gid: current.gid } } : {}),
+    await writeAtomic(target, bytes, {
+      mode: current ? current.mode & 0o7777 : (options.mode ?? 0o644),
+      ...(current ? { owner: { uid: current.uid, gid: current.gid } } : {}),
+      beforeRename: unchanged,
     });
   } catch (error) {
     throw fsError(error, file, 'write');
   }
 }
 
-/** Whether an error is a Node system error with the given code. */
-export function isCode(error: unknown, code: string): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
-}
-
-/** Turns a Node fs error into a dockmirror error that names the file and says what to do. */
-export function fsError(error: unknown, file: string, action: 'read' | 'write'): DockmirrorError {
-  if (error instanceof DockmirrorError) return error;
-  if (isCode(error, 'EACCES') || isCode(error, 'EPERM') || isCode(error, 'EROFS')) {
-    const readOnly = isCode(error, 'EROFS');
-    return new PermissionDeniedError(
-      readOnly
-        ? `Cannot ${action} ${file}: the file system is read-only.`
-        : `Permission denied: cannot ${action} ${file}.`,
-      {
-        cause: error,
-        location: { file },
-        hint: readOnly
-          ? 'Point --config-file at a writable daemon.json, or remount the file system read-write.'
-          : 'Run the same command again with sudo.',
-        details: { errno: (error as { code?: string }).code },
-      },
-    );
+async function assertUnchanged(file: string, target: string, doc: DaemonConfigDocument): Promise<void> {
+  const before = identities.get(doc);
+  const now = await readConfigBytes(target).catch(() => undefined);
+  const same =
+    before !== undefined &&
+    (now === undefined
+      ? !before.exists
+      : before.exists &&
+        now.info.dev === before.dev &&
+        now.info.ino === before.ino &&
+        now.info.size === before.size &&
+        now.info.mtimeMs === before.mtimeMs &&
+        now.bytes.equals(doc.bytes));
+  if (!same) {
+    throw new DriftError(`${file} changed while dockmirror was changing it: another program wrote it at the same moment. Nothing was written.`, {
+      location: { file },
+      hint: 'Let the other program (an editor, a script, configuration management) finish, then run the command again.',
+      details: { raced: true },
+    });
   }
-  const code = (error as { code?: string }).code ?? 'unknown';
-  return new DockmirrorError('UNEXPECTED', `Cannot ${action} ${file}: ${(error as Error).message ?? code}`, {
-    cause: error,
-    location: { file },
-    hint: 'Check the path and the disk, then try again.',
-  });
 }
-

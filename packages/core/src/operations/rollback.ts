@@ -1,6 +1,5 @@
-import { existsSync } from 'node:fs';
 import { DriftError, UsageError } from '../errors.js';
-import { Journal, hashBytes } from '../state/journal.js';
+import { Journal, hashBytes, isEntryId } from '../state/journal.js';
 import { locateTarget, type CommonOptions, type MutationOptions } from './options.js';
 import { runChange, unifiedDiff, type ChangeResult } from './transaction.js';
 
@@ -18,6 +17,11 @@ export interface RollbackOptions extends MutationOptions {
  * dockmirror wrote it, unless `force`. The rollback is journaled itself, so it can be rolled back too.
  */
 export async function rollback(options: RollbackOptions = {}): Promise<ChangeResult> {
+  if (options.id !== undefined && !isEntryId(options.id)) {
+    throw new UsageError(`${JSON.stringify(options.id)} is not a backup id (they look like 20261126T161143123Z-a1b2c3).`, {
+      hint: 'Run `dockmirror backups` to see the ids there are.',
+    });
+  }
   return runChange('rollback', { id: options.id ?? null, force: options.force ?? false }, options, async ({ doc, journal }) => {
     const committed = await journal.committed(doc.file);
     const latest = committed.at(-1);
@@ -27,7 +31,7 @@ export async function rollback(options: RollbackOptions = {}): Promise<ChangeRes
       });
     }
     const wanted = options.id ? committed.find((e) => e.id === options.id) : latest;
-    if (!wanted || (wanted.before.exists && !existsSync(journal.backupPath(wanted.id)))) {
+    if (!wanted || (wanted.before.exists && !(await journal.hasBackup(wanted.id)))) {
       throw new UsageError(`No backup ${options.id ? JSON.stringify(options.id) : `of the latest change (${latest.id})`} for ${doc.file} in ${journal.stateDir}.`, {
         hint: 'Run `dockmirror backups` to see the backups there are.',
       });
@@ -48,7 +52,7 @@ export async function rollback(options: RollbackOptions = {}): Promise<ChangeRes
       warnings: [],
       ...(wanted.before.mode === undefined ? {} : { mode: wanted.before.mode }),
     };
-  });
+  }, { restore: true });
 }
 
 /** One stored backup. */
@@ -74,8 +78,9 @@ export async function listBackups(options: CommonOptions = {}): Promise<{ stateD
   const target = await locateTarget(options);
   const journal = new Journal(target.stateDir);
   const entries = (await journal.entries()).filter((e) => e.status === 'committed');
+  const present = await Promise.all(entries.map((e) => !e.before.exists || journal.hasBackup(e.id)));
   const backups = entries
-    .filter((e) => !e.before.exists || existsSync(journal.backupPath(e.id)))
+    .filter((_, i) => present[i])
     .reverse()
     .map((e) => ({
       id: e.id,

@@ -1,8 +1,9 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { MIRROR_KEYS, checkProducedConfig, type DaemonConfigDocument } from '../config/document.js';
-import { fsError, isCode, readDaemonConfig, writeDaemonConfig } from '../config/io.js';
-import { DockmirrorError } from '../errors.js';
+import { readConfigBytes, readDaemonConfig, readDaemonConfigLeniently, writeDaemonConfig } from '../config/io.js';
+import { DockmirrorError, DriftError } from '../errors.js';
 import { normalizeInsecureEntry } from '../mirror/url.js';
 import { applyToDaemon, preflightDaemon, refuseConflictsWithoutClient, type ApplyReport, type DaemonHandle } from '../apply/apply.js';
 import { Journal, hashBytes, newEntryId, type JournalEntry } from '../state/journal.js';
@@ -61,6 +62,15 @@ export interface ChangeResult {
   apply: ApplyReport;
 }
 
+/** How {@link runChange} reads the file. */
+export interface ChangeSettings {
+  /**
+   * A restore (rollback): the file is read even when it no longer parses, and an emptied file is not refused
+   * here, because the rollback's own drift check decides.
+   */
+  restore?: boolean;
+}
+
 /**
  * Runs one change to daemon.json end to end: lock, settle what an earlier crash left, plan against the current
  * bytes, check the result parses strictly, check the daemon can take it, back up and journal, write atomically,
@@ -71,11 +81,13 @@ export async function runChange(
   args: Record<string, unknown>,
   options: MutationOptions,
   plan: (context: PlanContext) => Promise<PlannedChange | undefined>,
+  settings: ChangeSettings = {},
 ): Promise<ChangeResult> {
   const target = await locateTarget(options);
   const journal = new Journal(target.stateDir);
+  const read = settings.restore ? readDaemonConfigLeniently : readDaemonConfig;
   if (options.dryRun) {
-    const doc = await readDaemonConfig(target.located.path);
+    const doc = await read(target.located.path);
     const planned = await plan({ doc, owned: await ownedNow(journal, doc), journal });
     const after = planned?.bytes === undefined ? undefined : checkProducedConfig(doc.file, planned.bytes);
     const diff = planned ? await unifiedDiff(doc.file, doc.exists ? doc.bytes : undefined, planned.bytes) : '';
@@ -87,18 +99,18 @@ export async function runChange(
         planned.warnings.push(`A real run would refuse this: ${error.message}`);
       });
     }
-    return { ...result(target, doc, planned, after, { dryRun: true, backup: null, apply: { method: 'none', reason: 'dry run' } }), diff };
+    return { ...result(target, doc, planned, after, { dryRun: true, backup: null, apply: { method: 'none', reason: 'dry run' } }, journal), diff };
   }
   return withLock(
     target.stateDir,
     async () => {
       const file = target.located.path;
       await journal.recover(await readBytes(file), file);
-      const doc = await readDaemonConfig(file);
+      const doc = await settledRead(file, read, journal, !settings.restore);
       const owned = await ownedNow(journal, doc);
       const planned = await plan({ doc, owned, journal });
       if (!planned || sameBytes(doc, planned.bytes)) {
-        return result(target, doc, undefined, doc, { dryRun: false, backup: null, apply: { method: 'none', reason: 'nothing changed' } });
+        return result(target, doc, undefined, doc, { dryRun: false, backup: null, apply: { method: 'none', reason: 'nothing changed' } }, journal);
       }
       const after = planned.bytes === undefined ? undefined : checkProducedConfig(file, planned.bytes);
       if (planned.onlyMirrorKeys && after) assertOnlyMirrorKeysChanged(doc, after.value);
@@ -119,7 +131,7 @@ export async function runChange(
       let report: ApplyReport;
       let told = false;
       try {
-        await writeDaemonConfig(file, planned.bytes, doc.exists ? undefined : planned.mode);
+        await writeDaemonConfig(file, planned.bytes, { expect: doc, ...(planned.mode === undefined ? {} : { mode: planned.mode }) });
         told = true;
         report = await applyToDaemon(daemon, { file, after });
       } catch (error) {
@@ -133,10 +145,46 @@ export async function runChange(
       }
       await journal.commit(entry.id);
       await journal.prune(keepBackups(options));
-      return result(target, doc, planned, after, { dryRun: false, backup: entry.id, apply: report });
+      return result(target, doc, planned, after, { dryRun: false, backup: entry.id, apply: report }, journal);
     },
     { timeoutMs: lockTimeoutMs(options) },
   );
+}
+
+/** How long an empty daemon.json must have stayed empty before it is believed (an editor may be mid-write). */
+const SETTLE_MS = 1_000;
+
+/**
+ * Reads daemon.json for a change, refusing to mistake a file caught mid-write for an empty one: a writer that
+ * truncates, pauses and writes (`cat >`, `echo >`, many editors) leaves it empty for a moment. An empty file
+ * younger than {@link SETTLE_MS} is read again until it settles; with `refuseEmptied`, one that stays empty
+ * where dockmirror last wrote content is refused, never edited as `{}` (which would drop every other setting).
+ */
+async function settledRead(
+  file: string,
+  read: (file: string) => Promise<DaemonConfigDocument>,
+  journal: Journal,
+  refuseEmptied: boolean,
+): Promise<DaemonConfigDocument> {
+  let doc = await read(file);
+  while (doc.exists && doc.text.trim() === '') {
+    const info = await stat(file).catch(() => undefined);
+    const age = info ? Date.now() - info.mtimeMs : Infinity;
+    if (!(age >= 0 && age < SETTLE_MS)) break;
+    await sleep(Math.min(100, SETTLE_MS - age + 1));
+    doc = await read(file);
+  }
+  if (refuseEmptied && doc.exists && doc.text.trim() === '') {
+    const last = (await journal.committed(file)).at(-1);
+    if (last?.after.exists && last.after.sha256 !== hashBytes(doc.bytes)) {
+      throw new DriftError(`${file} is empty, but dockmirror last left it with content (${last.op}, ${last.time}): another program may be writing it, or it was emptied by mistake. Nothing was written.`, {
+        location: { file },
+        hint: 'If another program is writing it, run again when it is done. To get the content back: dockmirror rollback --force. If you emptied it on purpose, delete the file (a missing daemon.json means {}) and run again.',
+        details: { emptied: true, lastChange: last.id },
+      });
+    }
+  }
+  return doc;
 }
 
 /**
@@ -209,16 +257,12 @@ export async function ownedNow(journal: Journal, doc: DaemonConfigDocument): Pro
   return owned.filter((entry) => inFile.has(normalizeInsecureEntry(entry)));
 }
 
-/** The raw bytes of a file, or `undefined` when it does not exist. */
+/** The raw bytes of a file, or `undefined` when it does not exist (or is no regular file: the reader refuses that). */
 export async function readBytes(file: string): Promise<Buffer | undefined> {
-  try {
-    // Opening a FIFO would block until a writer shows up; non-regular files are refused later by the reader.
-    if (!(await stat(file)).isFile()) return undefined;
-    return await readFile(file);
-  } catch (error) {
-    if (isCode(error, 'ENOENT') || isCode(error, 'EISDIR')) return undefined;
-    throw fsError(error, file, 'read');
-  }
+  return (await readConfigBytes(file).catch((error: unknown) => {
+    if (error instanceof DockmirrorError && error.code === 'INVALID_CONFIG') return undefined;
+    throw error;
+  }))?.bytes;
 }
 
 /** A unified diff between two versions of daemon.json. The diff library loads only when a diff is shown. */
@@ -243,6 +287,7 @@ function result(
   planned: PlannedChange | undefined,
   after: DaemonConfigDocument | undefined,
   extra: { dryRun: boolean; backup: string | null; apply: ApplyReport },
+  journal: Journal,
 ): ChangeResult {
   const changed = planned !== undefined && !sameBytes(doc, planned.bytes);
   if (!changed) after = doc;
@@ -257,7 +302,7 @@ function result(
     backup: extra.backup,
     // A diff of a 1 MB file costs tens of ms; only a dry run, whose whole point is the diff, pays for it.
     diff: '',
-    warnings: planned?.warnings ?? [],
+    warnings: [...journal.warnings, ...(planned?.warnings ?? [])],
     apply: extra.apply,
   };
 }

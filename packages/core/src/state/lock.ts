@@ -1,9 +1,11 @@
-import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { lstat, open, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LockTimeoutError } from '../errors.js';
-import { fsError, isCode } from '../config/io.js';
+import { LockTimeoutError, UnsafePathError } from '../errors.js';
+import { readBounded } from '../support/bounded-read.js';
+import { fsError, isCode } from '../support/fs-errors.js';
+import { stateFolder } from './state-folder.js';
 
 /** Options for {@link withLock}. */
 export interface LockOptions {
@@ -26,11 +28,7 @@ interface Owner {
 export async function withLock<T>(stateDir: string, work: () => Promise<T>, options: LockOptions = {}): Promise<T> {
   const lockFile = path.join(stateDir, 'lock');
   const deadline = Date.now() + (options.timeoutMs ?? 120_000);
-  try {
-    await mkdir(stateDir, { recursive: true, mode: 0o700 });
-  } catch (error) {
-    throw fsError(error, stateDir, 'write');
-  }
+  await stateFolder(stateDir, true);
   let delay = 5;
   for (;;) {
     if (await tryCreate(lockFile)) break;
@@ -57,28 +55,45 @@ export async function withLock<T>(stateDir: string, work: () => Promise<T>, opti
 }
 
 async function tryCreate(lockFile: string): Promise<boolean> {
+  let handle;
   try {
-    const handle = await open(lockFile, 'wx', 0o600);
+    // O_EXCL: an existing file, folder or symlink under that name is never opened, only reported as taken.
+    handle = await open(lockFile, 'wx', 0o600);
+  } catch (error) {
+    if (isCode(error, 'EEXIST')) return false;
+    throw fsError(error, lockFile, 'write');
+  }
+  try {
     const owner: Owner = { pid: process.pid, host: os.hostname(), time: new Date().toISOString() };
     await handle.writeFile(JSON.stringify(owner));
     await handle.close();
     return true;
   } catch (error) {
-    if (isCode(error, 'EEXIST')) return false;
+    // A full disk: a lock without an owner would make every later run wait; take it back.
+    await handle.close().catch(() => undefined);
+    await rm(lockFile, { force: true });
     throw fsError(error, lockFile, 'write');
   }
 }
 
 async function readOwner(lockFile: string): Promise<Owner | undefined> {
-  try {
-    return JSON.parse(await readFile(lockFile, 'utf8')) as Owner;
-  } catch {
-    // Missing (just released) or half-written (its owner is between open and write): not ours to judge yet,
-    // unless it has been half-written for long, which means the owner died in between.
-    const info = await stat(lockFile).catch(() => undefined);
-    if (info && Date.now() - info.mtimeMs > 2_000) return { pid: -1, host: os.hostname(), time: '' };
-    return undefined;
+  const info = await lstat(lockFile).catch(() => undefined);
+  if (info && !info.isFile()) {
+    throw new UnsafePathError(`The lock ${lockFile} is not a regular file (${info.isDirectory() ? 'a folder' : info.isSymbolicLink() ? 'a symlink' : 'a special file'}); dockmirror did not make it.`, {
+      location: { file: lockFile },
+      hint: `Check that no dockmirror is running, then remove ${lockFile}.`,
+    });
   }
+  try {
+    const parsed = JSON.parse((await readBounded(lockFile, { maxBytes: 4096, followSymlinks: false }))?.toString('utf8') ?? '') as Partial<Owner>;
+    if (Number.isInteger(parsed.pid) && typeof parsed.host === 'string' && typeof parsed.time === 'string') return parsed as Owner;
+  } catch {
+    // judged below
+  }
+  // Missing (just released) or half-written (its owner is between open and write): not ours to judge yet,
+  // unless it has been half-written for long, which means the owner died in between.
+  if (info && Date.now() - info.mtimeMs > 2_000) return { pid: -1, host: os.hostname(), time: '' };
+  return undefined;
 }
 
 function isAlive(owner: Owner): boolean {

@@ -1,0 +1,86 @@
+/**
+ * The one atomic write: a temp file beside the target, every byte written (a short write is continued, never
+ * ignored), owner and mode set, flushed, read back and compared, and only then renamed over the target. A full
+ * disk or a failing device therefore leaves the target exactly as it was, and so does a `beforeRename` check
+ * that finds the target changed under us.
+ */
+import { randomInt } from 'node:crypto';
+import { constants } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { fsError, isCode } from './fs-errors.js';
+
+/** Options of {@link writeAtomic}. */
+export interface AtomicWriteOptions {
+  /** Mode of the new file. */
+  mode: number;
+  /** Owner of the new file (kept from the file it replaces); only root may give a file away. */
+  owner?: { uid: number; gid: number };
+  /** Runs once the temp file is complete and checked, just before the rename; throwing cancels the write. */
+  beforeRename?: () => Promise<void>;
+}
+
+/**
+ * Replaces `target` with `bytes` atomically. The temp file is created exclusively and without following
+ * symlinks, so nothing planted in the folder is written through. Its name, `<name>.<digits>`, is the pattern
+ * the journal's recovery removes after a crash.
+ * @throws WriteFailedError (disk full, I/O error, read-back mismatch), PermissionDeniedError, or whatever
+ *   `beforeRename` throws; the target is untouched in every case.
+ */
+export async function writeAtomic(target: string, bytes: Buffer, options: AtomicWriteOptions): Promise<void> {
+  const temp = `${target}.${randomInt(1e9, 1e10)}`;
+  const flags = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
+  let created = false;
+  try {
+    const handle = await open(temp, flags, 0o600);
+    created = true;
+    try {
+      for (let offset = 0; offset < bytes.length; ) {
+        const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset, offset);
+        // write(2) returning 0 for a non-empty buffer means no room, even if no errno came with it.
+        if (bytesWritten === 0) throw Object.assign(new Error('no bytes written'), { code: 'ENOSPC' });
+        offset += bytesWritten;
+      }
+      if (options.owner && process.getuid?.() === 0) await handle.chown(options.owner.uid, options.owner.gid);
+      await handle.chmod(options.mode);
+      await handle.sync();
+      await checkReadBack(handle, bytes);
+    } finally {
+      await handle.close();
+    }
+    await options.beforeRename?.();
+    await rename(temp, target);
+    created = false;
+  } catch (error) {
+    if (created) await unlink(temp).catch(() => undefined);
+    throw fsError(error, target, 'write');
+  }
+  await syncFolder(path.dirname(target));
+}
+
+/** The temp file must hold exactly `bytes`: a device that lost a write must not have it renamed into place. */
+async function checkReadBack(handle: import('node:fs/promises').FileHandle, bytes: Buffer): Promise<void> {
+  const back = Buffer.alloc(bytes.length + 1);
+  let length = 0;
+  for (;;) {
+    const { bytesRead } = await handle.read(back, length, back.length - length, length);
+    if (bytesRead === 0 || (length += bytesRead) === back.length) break;
+  }
+  if (length !== bytes.length || !back.subarray(0, length).equals(bytes)) {
+    throw Object.assign(new Error(`read back ${length} bytes that differ from the ${bytes.length} written`), { code: 'EIO' });
+  }
+}
+
+/** Flushes the rename itself; file systems and platforms that cannot sync a folder are fine without it. */
+async function syncFolder(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, constants.O_RDONLY);
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    if (!isCode(error, 'EISDIR') && !isCode(error, 'EINVAL') && !isCode(error, 'EPERM') && !isCode(error, 'EBADF')) throw fsError(error, dir, 'write');
+  }
+}

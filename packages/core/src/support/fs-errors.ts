@@ -1,0 +1,63 @@
+/**
+ * Turning Node's fs errors into dockmirror errors that name the file and say what to do next. Every fs call in
+ * the core ends up here, so each errno gets one message and one exit code.
+ */
+import { DockmirrorError, PermissionDeniedError, UnsafePathError, WriteFailedError } from '../errors.js';
+
+/** Whether an error is a Node system error with the given code. */
+export function isCode(error: unknown, code: string): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
+}
+
+/** errnos that mean the disk could not take the bytes: the write is refused and nothing changes. */
+const NO_ROOM = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EIO']);
+
+/** Turns a Node fs error into a dockmirror error that names the file and says what to do. */
+export function fsError(error: unknown, file: string, action: 'read' | 'write'): DockmirrorError {
+  if (error instanceof DockmirrorError) return error;
+  const errno = (error as { code?: string }).code ?? 'unknown';
+  if (errno === 'EACCES' || errno === 'EPERM' || errno === 'EROFS') {
+    const readOnly = errno === 'EROFS';
+    return new PermissionDeniedError(
+      readOnly ? `Cannot ${action} ${file}: the file system is read-only.` : `Permission denied: cannot ${action} ${file}.`,
+      {
+        cause: error,
+        location: { file },
+        hint: readOnly
+          ? 'Point --config-file at a writable daemon.json, or remount the file system read-write.'
+          : 'Run the same command again with sudo.',
+        details: { errno },
+      },
+    );
+  }
+  if (NO_ROOM.has(errno)) {
+    const why = errno === 'ENOSPC' ? 'the disk is full' : errno === 'EDQUOT' ? 'the disk quota is used up' : errno === 'EFBIG' ? 'the file is too large for the file system' : 'the disk reported an I/O error';
+    return new WriteFailedError(`Cannot ${action} ${file}: ${why} (${errno}); nothing was changed.`, {
+      cause: error,
+      location: { file },
+      hint: 'Free some space on that file system (df -h shows it), then run the command again.',
+      details: { errno },
+    });
+  }
+  if (errno === 'ELOOP') {
+    return new UnsafePathError(`Refusing to ${action} ${file}: it is a symlink, and dockmirror does not follow symlinks there.`, {
+      cause: error,
+      location: { file },
+      hint: `Remove the symlink ${file}; dockmirror recreates what it needs.`,
+      details: { errno },
+    });
+  }
+  if (errno === 'ENOTDIR' || errno === 'EISDIR') {
+    return new UnsafePathError(`Cannot ${action} ${file}: ${errno === 'EISDIR' ? 'it is a folder, not a file' : 'a folder on its path is a file'}.`, {
+      cause: error,
+      location: { file },
+      hint: `Move ${file} (or the file in its way) aside; dockmirror recreates what it needs.`,
+      details: { errno },
+    });
+  }
+  return new DockmirrorError('UNEXPECTED', `Cannot ${action} ${file}: ${(error as Error).message ?? errno}`, {
+    cause: error,
+    location: { file },
+    hint: 'Check the path and the disk, then try again.',
+  });
+}
