@@ -8,7 +8,7 @@ import { UnsafePathError } from '../errors.js';
 import { writeAtomic } from '../support/atomic-write.js';
 import { BoundedReadError, readBounded } from '../support/bounded-read.js';
 import { fsError, isCode } from '../support/fs-errors.js';
-import { stateFolder } from './state-folder.js';
+import { stateFolder, stateSubfolder } from './state-folder.js';
 
 /** The state of daemon.json on one side of a change. */
 export interface FileState {
@@ -261,7 +261,7 @@ export class Journal {
     const unknown = names.filter((name) => !known.has(name));
     if (unknown.length === 0) return;
     const aside = path.join(this.stateDir, 'unknown-backups');
-    await stateFolder(aside, true);
+    await stateSubfolder(aside, true);
     for (const name of unknown) {
       // rename moves a symlink itself, never what it points at.
       await rename(path.join(this.backupsDir, name), path.join(aside, `${Date.now()}-${name}`)).catch((error: unknown) => {
@@ -288,11 +288,11 @@ export class Journal {
 
   private async ensureBackupsDir(): Promise<void> {
     await this.ensureFolder(true);
-    await stateFolder(this.backupsDir, true);
+    await stateSubfolder(this.backupsDir, true);
   }
 
   private async hasFolder(dir: string): Promise<boolean> {
-    return stateFolder(dir, false);
+    return stateSubfolder(dir, false);
   }
 
   /** A state file, read without following a symlink and within `maxBytes`; `undefined` when missing. */

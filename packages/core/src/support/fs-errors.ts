@@ -39,6 +39,14 @@ export function fsError(error: unknown, file: string, action: 'read' | 'write'):
       details: { errno },
     });
   }
+  if (errno === 'ENOENT' && action === 'write') {
+    return new WriteFailedError(`Cannot write ${file}: the file system does not let a file or folder be created there.`, {
+      cause: error,
+      location: { file },
+      hint: 'Use a path on an ordinary file system (not /proc or /sys).',
+      details: { errno },
+    });
+  }
   if (errno === 'ELOOP') {
     return new UnsafePathError(`Refusing to ${action} ${file}: it is a symlink, and dockmirror does not follow symlinks there.`, {
       cause: error,
