@@ -1,0 +1,171 @@
+/**
+ * In-process tests of the guarantees behind every write: the trust rule for folders, the checked atomic write,
+ * the race check before the rename, and the journal's refusal to believe a malformed record. They run against
+ * the source, so a change that breaks one of these checks fails here without a rebuild.
+ */
+import { spawnSync } from 'node:child_process';
+import { chmod, chown, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { readDaemonConfig, writeDaemonConfig } from '../../src/config/io.js';
+import { DockmirrorError } from '../../src/errors.js';
+import { addMirror } from '../../src/operations/mirrors.js';
+import { runChange } from '../../src/operations/transaction.js';
+import { Journal, isEntryId, newEntryId } from '../../src/state/journal.js';
+import { writeAtomic } from '../../src/support/atomic-write.js';
+import { trustedFolder } from '../../src/support/trusted-path.js';
+
+const NOBODY = 65534;
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'dm-integrity-'));
+});
+afterEach(() => rm(dir, { recursive: true, force: true }));
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  expect(error).toBeInstanceOf(DockmirrorError);
+  return (error as DockmirrorError).code;
+}
+
+describe('trustedFolder', () => {
+  it('accepts root-owned folders and a sticky world-writable one, and creates missing levels with the mode asked', async () => {
+    const sticky = path.join(dir, 'sticky');
+    await mkdir(sticky);
+    await chmod(sticky, 0o1777);
+    const made = await trustedFolder(path.join(sticky, 'a', 'b'), { what: 'test folder', create: 0o700 });
+    expect(made).toBe(path.join(sticky, 'a', 'b'));
+    expect(await readdir(path.join(sticky, 'a'))).toEqual(['b']);
+  });
+
+  it('refuses a folder writable by others without the sticky bit, and one owned by another user', async () => {
+    const open = path.join(dir, 'open');
+    await mkdir(open);
+    await chmod(open, 0o777);
+    expect(await codeOf(trustedFolder(path.join(open, 'x'), { what: 'test folder', create: 0o700 }))).toBe('UNSAFE_PATH');
+    expect(await readdir(open)).toEqual([]);
+    const theirs = path.join(dir, 'theirs');
+    await mkdir(theirs, { mode: 0o755 });
+    await chown(theirs, NOBODY, NOBODY);
+    expect(await codeOf(trustedFolder(theirs, { what: 'test folder' }))).toBe('UNSAFE_PATH');
+  });
+
+  it('strict: the folder itself may not be group- or world-writable even when sticky', async () => {
+    const state = path.join(dir, 'state');
+    await mkdir(state);
+    await chmod(state, 0o1777);
+    expect(await codeOf(trustedFolder(state, { what: 'state folder', strict: true }))).toBe('UNSAFE_PATH');
+    await chmod(state, 0o700);
+    await expect(trustedFolder(state, { what: 'state folder', strict: true })).resolves.toBe(state);
+  });
+
+  it("follows root's symlinks, refuses another user's, and stops a symlink loop", async () => {
+    const real = path.join(dir, 'real');
+    await mkdir(real);
+    await symlink(real, path.join(dir, 'mine'));
+    await expect(trustedFolder(path.join(dir, 'mine'), { what: 'test folder' })).resolves.toBe(real);
+    await symlink(real, path.join(dir, 'theirs'));
+    spawnSync('chown', ['-h', `${NOBODY}:${NOBODY}`, path.join(dir, 'theirs')]);
+    expect(await codeOf(trustedFolder(path.join(dir, 'theirs'), { what: 'test folder' }))).toBe('UNSAFE_PATH');
+    await symlink(path.join(dir, 'loop-b'), path.join(dir, 'loop-a'));
+    await symlink(path.join(dir, 'loop-a'), path.join(dir, 'loop-b'));
+    expect(await codeOf(trustedFolder(path.join(dir, 'loop-a'), { what: 'test folder' }))).toBe('UNSAFE_PATH');
+  });
+});
+
+describe('writeAtomic on a full disk', () => {
+  let disk: string;
+  beforeAll(async () => {
+    disk = await mkdtemp(path.join(tmpdir(), 'dm-integrity-disk-'));
+    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0755', 'tmpfs', disk], { encoding: 'utf8' });
+    expect(m.status, `mounting a 64 KiB tmpfs needs root: ${m.stderr}`).toBe(0);
+  });
+  afterAll(async () => {
+    spawnSync('umount', [disk]);
+    await rm(disk, { recursive: true, force: true });
+  });
+
+  it('throws WRITE_FAILED, keeps the target, and leaves no temp file', async () => {
+    const target = path.join(disk, 'daemon.json');
+    await writeFile(target, 'old bytes');
+    expect(await codeOf(writeAtomic(target, Buffer.alloc(100_000, 'x'), { mode: 0o644 }))).toBe('WRITE_FAILED');
+    expect(await readFile(target, 'utf8')).toBe('old bytes');
+    expect(await readdir(disk)).toEqual(['daemon.json']);
+  });
+
+  it('a throwing beforeRename cancels the write and removes the temp file', async () => {
+    const target = path.join(dir, 'f');
+    await writeFile(target, 'old');
+    const refusal = new DockmirrorError('DRIFT', 'changed');
+    await expect(writeAtomic(target, Buffer.from('new'), { mode: 0o600, beforeRename: () => Promise.reject(refusal) })).rejects.toBe(refusal);
+    expect(await readFile(target, 'utf8')).toBe('old');
+    expect(await readdir(dir)).toEqual(['f']);
+  });
+});
+
+describe('the race check before the rename', () => {
+  it('an edit made while the change is being planned is kept, and the change refused with DRIFT', async () => {
+    const file = path.join(dir, 'daemon.json');
+    const stateDir = path.join(dir, 'state');
+    await writeFile(file, '{"debug": false}\n');
+    const racer = '{"debug": true, "data-root": "/srv"}\n';
+    const change = runChange('mirror add', {}, { configFile: file, stateDir, apply: 'none', env: {} }, async ({ doc }) => {
+      await writeFile(file, racer);
+      return { bytes: Buffer.from(`${doc.text.trimEnd().slice(0, -1)}, "registry-mirrors": ["https://m.example"]}\n`), owned: [], newMirrors: [], warnings: [] };
+    });
+    const error = (await change.then(() => undefined, (e: unknown) => e)) as DockmirrorError;
+    expect(error.code).toBe('DRIFT');
+    expect(error.details?.raced).toBe(true);
+    expect(await readFile(file, 'utf8')).toBe(racer);
+    // The refused change is settled: the next change goes through on the racer's content.
+    await addMirror({ mirror: 'https://m.example', configFile: file, stateDir, apply: 'none', env: {} });
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ debug: true, 'data-root': '/srv', 'registry-mirrors': ['https://m.example'] });
+  });
+
+  it('a file created since it was read as missing is not overwritten, and one removed since is not recreated', async () => {
+    const file = path.join(dir, 'daemon.json');
+    const missing = await readDaemonConfig(file);
+    await writeFile(file, '{"theirs": 1}\n');
+    expect(await codeOf(writeDaemonConfig(file, Buffer.from('{}\n'), { expect: missing }))).toBe('DRIFT');
+    expect(await readFile(file, 'utf8')).toBe('{"theirs": 1}\n');
+    const present = await readDaemonConfig(file);
+    await rm(file);
+    expect(await codeOf(writeDaemonConfig(file, Buffer.from('{}\n'), { expect: present }))).toBe('DRIFT');
+    expect(await readdir(dir)).toEqual([]);
+  });
+});
+
+describe('journal records', () => {
+  it('ids have exactly the form dockmirror makes', () => {
+    expect(isEntryId(newEntryId())).toBe(true);
+    for (const bad of ['../x', '20261126T161143123Z-a1b2c3/..', '20261126T161143123Z-A1B2C3', '', 7, null, '20261126T161143123Z-a1b2c3\n']) {
+      expect(isEntryId(bad)).toBe(false);
+    }
+  });
+
+  it('malformed records are skipped with a warning naming the line, and valid ones around them still count', async () => {
+    const stateDir = path.join(dir, 'state');
+    const file = path.join(dir, 'daemon.json');
+    await writeFile(file, '{}\n');
+    await addMirror({ mirror: 'https://m.example', configFile: file, stateDir, apply: 'none', env: {} });
+    const journalFile = path.join(stateDir, 'journal.jsonl');
+    const good = await readFile(journalFile, 'utf8');
+    const id = newEntryId();
+    const bad = [
+      'null',
+      '[]',
+      '{"type":"begin"}',
+      JSON.stringify({ type: 'begin', entry: { id, op: 'x', args: {}, time: 't', file: 'relative.json', before: { exists: false, sha256: null }, after: { exists: false, sha256: null }, ownedBefore: [], owned: [] } }),
+      JSON.stringify({ type: 'begin', entry: { id, op: 'x', args: {}, time: 't', file, before: { exists: true, sha256: 'zz' }, after: { exists: false, sha256: null }, ownedBefore: [], owned: [] } }),
+      JSON.stringify({ type: 'commit', id: '../../etc/passwd' }),
+      JSON.stringify({ type: 'abort', id }),
+    ];
+    await writeFile(journalFile, `${bad.join('\n')}\n${good}`);
+    const journal = new Journal(stateDir);
+    const entries = await journal.entries();
+    expect(entries.map((e) => e.status)).toEqual(['committed']);
+    expect(journal.warnings).toHaveLength(bad.length);
+    expect(journal.warnings[5]).toContain('line 6');
+  });
+});
