@@ -24,8 +24,8 @@ await build({
   external: [/^dockerode(\/|$)/, /^typescript(\/|$)/],
   // Prefer a package's ESM build: jsonc-parser's `main` is a UMD wrapper whose requires a bundler cannot follow.
   resolve: { mainFields: ['module', 'main'] },
-  // CommonJS dependencies bundled into ESM chunks still name __filename/__dirname (write-file-atomic seeds its
-  // temp names with it); give them the chunk's own path.
+  // CommonJS dependencies bundled into ESM chunks may still name __filename/__dirname; give them the chunk's own
+  // path.
   transform: { define: { __filename: 'import.meta.filename', __dirname: 'import.meta.dirname' } },
   logLevel: 'warn',
   output: {
