@@ -69,10 +69,10 @@ export function firstTooDeep(text: string, limit: number): number {
 }
 
 /**
- * Refuses a JSON text nested deeper than dockmirror reads, naming the first bracket too deep; `what` names the
+ * Refuses a daemon.json nested deeper than dockmirror reads, naming the first bracket too deep; `what` names the
  * file for the hint. Past dockerd's own limit the file is one dockerd refuses too.
  */
-export function checkDepth(text: string, fail: (message: string, offset: number, hint: string) => never, what: string): void {
+function checkDepth(text: string, fail: (message: string, offset: number, hint: string) => never, what: string): void {
   const tooDeep = firstTooDeep(text, MAX_DEPTH);
   if (tooDeep === -1) return;
   const beyondDockerd = firstTooDeep(text, DOCKERD_MAX_DEPTH);

@@ -2,7 +2,7 @@ import { parseTree, findNodeAtLocation, printParseErrorCode, type Node, type Par
 import { InvalidConfigError, PermissionDeniedError, type DockmirrorError, type FileLocation } from '../errors.js';
 import { validateMirror } from '../mirror/url.js';
 import { BUILTIN_PRESETS } from './builtin.js';
-import { checkDepth, positionOf } from '../config/document.js';
+import { MAX_DEPTH, firstTooDeep, positionOf } from '../config/document.js';
 import { BoundedReadError, readBounded } from '../support/bounded-read.js';
 
 /** A presets file is a few lines; a bound keeps a link to /dev/zero or a huge file from filling memory. */
@@ -53,14 +53,15 @@ export async function loadUserPresets(file: string): Promise<UserPreset[]> {
 
 /** Parses the presets file's text; exported for tests and for callers that already hold the text. */
 export function parseUserPresets(text: string, file: string): UserPreset[] {
-  const hint = 'Fix the presets file; the format is { "name": { "url": "https://...", "description": "..." } }.';
-  const fail = (message: string, offset: number, cause?: unknown, why = hint): DockmirrorError =>
-    new InvalidConfigError(`${file}:${locate(text, offset, file).line}: ${message}`, { cause, location: locate(text, offset, file), hint: why });
+  const fail = (message: string, offset: number, cause?: unknown): DockmirrorError =>
+    new InvalidConfigError(`${file}:${locate(text, offset, file).line}: ${message}`, {
+      cause,
+      location: locate(text, offset, file),
+      hint: 'Fix the presets file; the format is { "name": { "url": "https://...", "description": "..." } }.',
+    });
   // jsonc-parser's tree recurses once per level: a deep file is refused before it can overflow the stack.
-  const refuse = (message: string, offset: number, why: string): never => {
-    throw fail(message, offset, undefined, why);
-  };
-  checkDepth(text, refuse, file);
+  const tooDeep = firstTooDeep(text, MAX_DEPTH);
+  if (tooDeep !== -1) throw fail(`nested deeper than ${MAX_DEPTH} levels`, tooDeep);
   const errors: ParseError[] = [];
   const root = parseTree(text, errors, { allowTrailingComma: false, disallowComments: true });
   const first = errors[0];
