@@ -1,7 +1,9 @@
 // Terminal escapes from files other people write (a presets file, daemon.json, a file name) never reach the
 // screen raw: no cleared screen, no line overwritten by a carriage return, no forged line. With colour off the
-// output holds no control character but the line feed; with colour on, only dockmirror's own SGR colour codes.
+// output holds no control character but the line feed and the tab; with colour on, only dockmirror's own SGR
+// colour codes. The Engine is a fake on a unix socket whose version, mirrors and registries carry escapes.
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
@@ -113,5 +115,38 @@ describe('terminal escapes', () => {
     expect(run.stdout).toContain('\n-  "data-root": "/srv/docker\\u009b2J\\x7f",\\x0d  "debug": true\n');
     expect(run.stdout).toMatch(/^\+ {2}"registry-mirrors": \[$/m);
     expect(await readFile(box.file)).toEqual(bytes);
+  });
+
+  it('what an Engine endpoint says (version, live mirrors, registries) is shown escaped by status and mirror list', async () => {
+    const box = await sandbox('engine');
+    const socket = path.join(box.root, 'engine.sock');
+    const engine = http.createServer((req, res) => {
+      const url = req.url ?? '';
+      res.setHeader('Api-Version', '1.41');
+      if (url.endsWith('/_ping')) return res.end('OK');
+      res.setHeader('Content-Type', 'application/json');
+      if (url.includes('/version')) return res.end(JSON.stringify({ Version: `20.10.99${ATTACK}`, ApiVersion: '1.41', Os: 'linux' }));
+      const registries = { Mirrors: [`https://evil.example/${ATTACK}`], InsecureRegistryCIDRs: [], IndexConfigs: { [`evil${ATTACK}:5000`]: { Name: `evil${ATTACK}:5000`, Secure: false, Mirrors: [] } } };
+      if (url.includes('/info')) return res.end(JSON.stringify({ ServerVersion: `20.10.99${ATTACK}`, OperatingSystem: `Linux${ATTACK}`, RegistryConfig: registries }));
+      res.statusCode = 404;
+      res.end(JSON.stringify({ message: `no such thing${ATTACK}` }));
+    });
+    await new Promise<void>((resolve) => engine.listen(socket, resolve));
+    try {
+      const dockerHost = `unix://${socket}`;
+      for (const colour of [false, true]) {
+        const extra = { DOCKER_HOST: dockerHost, ...(colour ? { NO_COLOR: '', FORCE_COLOR: '1' } : {}) };
+        const status = await box.run(['status'], extra);
+        expect(status.code, status.stderr).toBe(0);
+        expect(controls(status, colour)).toEqual([]);
+        expect(status.stdout).toContain(`dockerd 20.10.99${SHOWN}`);
+        const list = await box.run(['mirror', 'list'], extra);
+        expect(list.code, list.stderr).toBe(0);
+        expect(controls(list, colour)).toEqual([]);
+        expect(list.stdout).toContain(`https://evil.example/${SHOWN}`);
+      }
+    } finally {
+      await new Promise((resolve) => engine.close(resolve));
+    }
   });
 });
