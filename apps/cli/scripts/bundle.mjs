@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'rolldown';
 
 const cliDir = fileURLToPath(new URL('..', import.meta.url));
-const input = { run: path.join(cliDir, 'src/run.ts') };
+// compile-cache is its own entry: bin/run.js loads it before anything else, to decide where the cache may live.
+const input = { run: path.join(cliDir, 'src/run.ts'), 'compile-cache': path.join(cliDir, 'src/compile-cache.ts') };
 for await (const file of glob('src/commands/**/*.ts', { cwd: cliDir })) {
   input[file.slice('src/'.length, -'.ts'.length)] = path.join(cliDir, file);
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Command, Errors, ux } from '@oclif/core';
 import { DockmirrorError } from '@dockmirror/core';
 import { EXIT_CODES } from './exit-codes.js';
-import { paint } from './output.js';
+import { diffLines, paint, toScreen } from './output.js';
 
 /**
  * Every dockmirror command: `--json` on, and one error path. A {@link DockmirrorError} prints what happened,
@@ -13,9 +13,23 @@ import { paint } from './output.js';
 export abstract class BaseCommand extends Command {
   static override enableJsonFlag = true;
 
-  /** Writes a line to stdout unless `--json` is on. */
+  /** Writes a line to stdout unless `--json` is on, with every control character not dockmirror's own escaped. */
   protected say(line = ''): void {
-    if (!this.jsonEnabled()) this.log(line);
+    if (!this.jsonEnabled()) this.log(toScreen(line));
+  }
+
+  /** Writes a line to stderr the same way as {@link say}. */
+  protected tell(line = ''): void {
+    this.logToStderr(toScreen(line));
+  }
+
+  /**
+   * `--json` output. JSON.stringify escapes C0 controls but leaves DEL and the C1 controls raw (0x9b is a CSI to
+   * many terminals); `\u00XX` escapes decode to the same strings, so machines read exactly the same object.
+   */
+  override logJson(json: unknown): void {
+    const text = ux.colorizeJson(json, { pretty: true, theme: this.config.theme?.json });
+    ux.stdout(text.replace(/[\u007f-\u009f]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`));
   }
 
   /**
@@ -26,14 +40,14 @@ export abstract class BaseCommand extends Command {
   protected interaction(): { onProgress?: (message: string) => void; confirm?: (question: string) => Promise<boolean> } {
     if (this.jsonEnabled()) return {};
     const spinner = process.stderr.isTTY
-      ? { onProgress: (message: string) => (ux.action.running ? (ux.action.status = message) : ux.action.start(message)) }
+      ? { onProgress: (message: string) => (ux.action.running ? (ux.action.status = toScreen(message)) : ux.action.start(toScreen(message))) }
       : {};
     const prompt = process.stdin.isTTY && process.stdout.isTTY
       ? {
           confirm: async (question: string) => {
             if (ux.action.running) ux.action.stop('waiting for you');
             const { default: confirm } = await import('@inquirer/confirm');
-            return confirm({ message: question, default: false });
+            return confirm({ message: toScreen(question), default: false });
           },
         }
       : {};
@@ -64,15 +78,15 @@ export abstract class BaseCommand extends Command {
     if (this.jsonEnabled()) {
       this.logJson({ error: known.toJSON() });
     } else {
-      this.logToStderr(`${paint('red', '✗', process.stderr)} ${known.message}`);
+      this.tell(`${paint('red', '✗', process.stderr)} ${known.message}`);
       const diff = known.details?.diff;
-      if (typeof diff === 'string' && diff) this.logToStderr(diff.trimEnd());
+      if (typeof diff === 'string' && diff) for (const line of diffLines(diff)) this.tell(line);
       // Root fixes a permission error on a system file; a file in the home folder (rootless, Desktop, presets)
       // belongs to the user, and sudo would only make it root's.
       const ownFile = known.location?.file.startsWith(os.homedir() + path.sep) ?? false;
       const hint = known.code === 'PERMISSION' && known.details?.errno !== 'EROFS' && !ownFile ? sudoHint() : known.hint;
-      if (hint) this.logToStderr(`  ${paint('dim', '→', process.stderr)} ${hint}`);
-      if (process.env.DEBUG && error.stack) this.logToStderr(error.stack);
+      if (hint) this.tell(`  ${paint('dim', '→', process.stderr)} ${hint}`);
+      if (process.env.DEBUG && error.stack) for (const line of error.stack.split('\n')) this.tell(line);
     }
     this.exit(EXIT_CODES[known.code]);
   }

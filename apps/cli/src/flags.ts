@@ -1,4 +1,25 @@
-import { Flags } from '@oclif/core';
+import { Errors, Flags } from '@oclif/core';
+
+/**
+ * The longest any timeout may be. Past setTimeout's range (about 24.8 days) a timer fires at once, so a huge
+ * value would mean no wait at all; an hour is far beyond any daemon restart or registry probe.
+ */
+export const MAX_TIMEOUT_SECONDS = 3600;
+
+/**
+ * A flag of seconds, fractions allowed, from more than 0 to {@link MAX_TIMEOUT_SECONDS}. Anything else is a
+ * usage error (exit 2): oclif maps only its own CLIError from a flag parser to exit 2, any other error is a bug.
+ */
+export const secondsFlag = Flags.custom<number>({
+  helpValue: '<seconds>',
+  parse: async (input, _context, flag) => {
+    const seconds = Number(input);
+    if (!Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_TIMEOUT_SECONDS) {
+      throw new Errors.CLIError(`--${flag.name} ${input} is not a number of seconds from more than 0 to ${MAX_TIMEOUT_SECONDS}`);
+    }
+    return seconds;
+  },
+});
 
 /** Flags of every command that reads daemon.json. */
 export const configFlags = {
@@ -24,6 +45,7 @@ export const daemonFlags = {
     summary: 'Seconds to wait for the daemon to come back and show the change.',
     default: 60,
     min: 1,
+    max: MAX_TIMEOUT_SECONDS,
   }),
 };
 

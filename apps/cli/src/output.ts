@@ -1,15 +1,47 @@
+import { randomUUID } from 'node:crypto';
 import { styleText } from 'node:util';
 import type { ChangeResult, MirrorTarget } from '@dockmirror/core';
 
 type Style = 'red' | 'green' | 'yellow' | 'dim' | 'bold' | 'cyan';
 
 /**
+ * Stands in for ESC in {@link paint}'s own colour codes until {@link toScreen} writes the line. It is random per
+ * process, so no text from outside (a presets file, daemon.json, a registry, the Engine) can spell it and get an
+ * escape of its own through.
+ */
+const OWN_ESC = `\u{E000}${randomUUID()}\u{E000}`;
+
+// Every C0 control but the tab, DEL, and every C1 control (0x9b is a one-byte CSI to many terminals).
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g;
+
+/**
+ * Makes text safe to show in a terminal: each control character but the tab becomes a visible escape (`\x1b`,
+ * `\x0d`, `\u009b`), so text from anyone else can neither move the cursor, clear the screen, nor forge a line
+ * with a carriage return or a line feed. Text that is already escaped comes out unchanged.
+ */
+export function escapeControls(text: string): string {
+  return text.replace(CONTROL, (c) => {
+    const hex = c.charCodeAt(0).toString(16).padStart(2, '0');
+    return c < '\u0080' ? `\\x${hex}` : `\\u00${hex}`;
+  });
+}
+
+/**
+ * The one way a line reaches a person: every control character in it is escaped, then {@link paint}'s own
+ * colour codes, and only those, become real escapes again. A line is one line; multi-line text is split first.
+ */
+export function toScreen(line: string): string {
+  return escapeControls(line).replaceAll(OWN_ESC, '\u001b');
+}
+
+/**
  * Colours text for the stream it is written to (stdout unless told). `styleText` already drops colour when that
  * stream is not a TTY and when NO_COLOR (or NODE_DISABLE_COLORS) is set, so piping and `NO_COLOR=1` both give
- * plain text, and `2> log` keeps the log plain even on a terminal.
+ * plain text, and `2> log` keeps the log plain even on a terminal. The text is escaped first and the colour
+ * codes are marked as dockmirror's own, so a painted string must be written through {@link toScreen}.
  */
 export function paint(style: Style, text: string, stream: NodeJS.WriteStream = process.stdout): string {
-  return styleText(style, text, { stream });
+  return styleText(style, escapeControls(text), { stream }).replaceAll('\u001b', OWN_ESC);
 }
 
 /** ✓ or ✗, coloured. */
@@ -23,7 +55,7 @@ export function describeChange(result: ChangeResult, done: string): string[] {
   for (const warning of result.warnings) lines.push(`${paint('yellow', '!')} ${warning}`);
   if (result.dryRun) {
     if (!result.changed) return [...lines, `${mark(true)} ${result.configFile} already says that; nothing would change.`];
-    return [...lines, result.diff.trimEnd(), paint('dim', '(dry run: nothing was written)')];
+    return [...lines, ...diffLines(result.diff), paint('dim', '(dry run: nothing was written)')];
   }
   if (!result.changed) return [...lines, `${mark(true)} ${result.configFile} already says that; nothing changed.`];
   lines.push(`${mark(true)} ${done} in ${result.configFile}`);
@@ -37,6 +69,14 @@ export function describeChange(result: ChangeResult, done: string): string[] {
     if (apply.live) lines.push(`  live mirrors: ${apply.live.mirrors.length ? apply.live.mirrors.join(', ') : '(none)'}`);
   }
   return lines;
+}
+
+/**
+ * A unified diff as lines to show. Only a real line break (LF or CRLF) ends a line: a lone CR, which JSON allows
+ * as whitespace, stays inside its line, where {@link toScreen} shows it as `\x0d` instead of letting it overwrite.
+ */
+export function diffLines(diff: string): string[] {
+  return diff.trimEnd().split(/\r?\n/);
 }
 
 /** How a preset became a URL, one line per reason; nothing for a plain URL. */

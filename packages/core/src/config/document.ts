@@ -31,6 +31,61 @@ export interface DaemonConfigDocument {
   insecureRegistries: string[] | undefined;
 }
 
+/** The deepest nesting dockerd reads: Go's encoding/json refuses anything deeper. */
+export const DOCKERD_MAX_DEPTH = 10_000;
+
+/**
+ * The deepest nesting dockmirror reads. jsonc-parser (the syntax tree, edits) and node:util's deep comparison
+ * recurse once per level and run out of stack somewhere past 2,000 levels, which used to surface as exit 1; a
+ * real daemon.json is a few levels deep, so anything past this is refused up front with its position instead.
+ */
+export const MAX_DEPTH = 1_000;
+
+/**
+ * The offset of the first `{` or `[` nested deeper than `limit`, or -1. One pass without recursion, skipping
+ * strings, so it is safe on any input, and cheap: it runs before anything that recurses.
+ */
+export function firstTooDeep(text: string, limit: number): number {
+  // A text with fewer characters than the limit cannot hold that many brackets.
+  if (text.length <= limit) return -1;
+  let depth = 0;
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // Skip a string: a backslash escapes the next character, a quote ends it.
+      for (i += 1; i < text.length; i += 1) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i += 1;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x7b || c === 0x5b) {
+      depth += 1;
+      if (depth > limit) return i;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth -= 1;
+    }
+  }
+  return -1;
+}
+
+/**
+ * Refuses a daemon.json nested deeper than dockmirror reads, naming the first bracket too deep; `what` names the
+ * file for the hint. Past dockerd's own limit the file is one dockerd refuses too.
+ */
+function checkDepth(text: string, fail: (message: string, offset: number, hint: string) => never, what: string): void {
+  const tooDeep = firstTooDeep(text, MAX_DEPTH);
+  if (tooDeep === -1) return;
+  const beyondDockerd = firstTooDeep(text, DOCKERD_MAX_DEPTH);
+  if (beyondDockerd !== -1) {
+    fail(`nested deeper than ${DOCKERD_MAX_DEPTH} levels (dockerd refuses it too)`, beyondDockerd, `Fix ${what} by hand: no value may be nested more than ${DOCKERD_MAX_DEPTH} levels deep.`);
+  }
+  fail(
+    `nested deeper than ${MAX_DEPTH} levels`,
+    tooDeep,
+    `dockmirror reads files nested at most ${MAX_DEPTH} levels deep (dockerd allows ${DOCKERD_MAX_DEPTH}); flatten the value there in ${what} by hand, or edit the file without dockmirror.`,
+  );
+}
+
 /** 1-based line and column of a character offset. */
 export function positionOf(text: string, offset: number): { line: number; column: number } {
   let line = 1;
@@ -70,6 +125,8 @@ export function parseDaemonConfig(file: string, bytes: Buffer, exists = true): D
   const base = { file, exists, bytes, text, bom, ...layout };
   if (text.trim() === '') return { ...base, mirrors: undefined, insecureRegistries: undefined };
 
+  // Before anything that recurses once per level (the syntax tree, the deep comparison of a change).
+  checkDepth(text, (message, offset, hint) => fail(message, offset, hint), file);
   const errors: ParseError[] = [];
   const root = parseTree(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
   const first = errors[0];
@@ -151,18 +208,24 @@ export function checkProducedConfig(file: string, bytes: Buffer): DaemonConfigDo
 
 type Fail = (message: string, offset: number | undefined, hint: string) => never;
 
-function checkDuplicateKeys(node: Node, fail: Fail, hint: string): void {
-  if (node.type === 'object') {
-    const seen = new Set<string>();
-    for (const property of node.children ?? []) {
-      const key = property.children?.[0];
-      if (!key) continue;
-      const name = String(key.value);
-      if (seen.has(name)) fail(`duplicate key ${JSON.stringify(name)}`, key.offset, hint);
-      seen.add(name);
+function checkDuplicateKeys(root: Node, fail: Fail, hint: string): void {
+  // A stack, not recursion: the depth of the file must never be the depth of the call stack. Children are
+  // pushed in reverse so the first duplicate in the file is the one reported.
+  const pending: Node[] = [root];
+  for (let node = pending.pop(); node; node = pending.pop()) {
+    if (node.type === 'object') {
+      const seen = new Set<string>();
+      for (const property of node.children ?? []) {
+        const key = property.children?.[0];
+        if (!key) continue;
+        const name = String(key.value);
+        if (seen.has(name)) fail(`duplicate key ${JSON.stringify(name)}`, key.offset, hint);
+        seen.add(name);
+      }
     }
+    const children = node.children ?? [];
+    for (let i = children.length - 1; i >= 0; i -= 1) pending.push(children[i] as Node);
   }
-  for (const child of node.children ?? []) checkDuplicateKeys(child, fail, hint);
 }
 
 function stringArray(root: Node, key: string, fail: Fail): string[] | undefined {

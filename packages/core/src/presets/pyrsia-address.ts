@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { BoundedReadError, readBounded } from '../support/bounded-read.js';
 import { pyrsiaCliConfigPath, type PlatformContext } from './paths.js';
 import type { RunCommand } from './run-command.js';
 
@@ -22,6 +22,9 @@ interface Found {
   host?: string | undefined;
   port?: number | undefined;
 }
+
+/** The Pyrsia CLI's config is a few lines; the bound keeps a FIFO or /dev/zero from hanging or filling memory. */
+const MAX_PYRSIA_CONFIG_BYTES = 64 * 1024;
 
 const CLI_ERRORS = ['Error retrieving config file path', 'No Node Configured'];
 
@@ -96,14 +99,23 @@ export async function findPyrsiaAddress(opts: FindPyrsiaOptions): Promise<Pyrsia
 
 async function readCliConfigFile(ctx: PlatformContext, reasons: string[]): Promise<Found> {
   const file = pyrsiaCliConfigPath(ctx);
-  let text: string;
+  let bytes: Buffer | undefined;
   try {
-    text = await readFile(file, 'utf8');
+    // Pyrsia's file, not dockmirror's: one that cannot be used is a source skipped with a reason, like bad TOML.
+    bytes = await readBounded(file, { maxBytes: MAX_PYRSIA_CONFIG_BYTES });
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    reasons.push(code === 'ENOENT' ? `no Pyrsia CLI config at ${file}` : `cannot read ${file}: ${(error as Error).message}`);
+    reasons.push(
+      error instanceof BoundedReadError
+        ? `ignoring ${file}: ${error.reason === 'too-large' ? `larger than ${MAX_PYRSIA_CONFIG_BYTES} bytes` : 'not a regular file'}`
+        : `cannot read ${file}: ${(error as Error).message}`,
+    );
     return {};
   }
+  if (bytes === undefined) {
+    reasons.push(`no Pyrsia CLI config at ${file}`);
+    return {};
+  }
+  const text = bytes.toString('utf8');
   // The TOML parser loads only when a Pyrsia config file is really there to read.
   const { parse: parseToml } = await import('smol-toml');
   try {

@@ -1,9 +1,12 @@
-import { readFile } from 'node:fs/promises';
 import { parseTree, findNodeAtLocation, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
 import { InvalidConfigError, PermissionDeniedError, type DockmirrorError, type FileLocation } from '../errors.js';
 import { validateMirror } from '../mirror/url.js';
 import { BUILTIN_PRESETS } from './builtin.js';
-import { positionOf } from '../config/document.js';
+import { MAX_DEPTH, firstTooDeep, positionOf } from '../config/document.js';
+import { BoundedReadError, readBounded } from '../support/bounded-read.js';
+
+/** A presets file is a few lines; a bound keeps a link to /dev/zero or a huge file from filling memory. */
+export const MAX_PRESETS_BYTES = 1024 * 1024;
 
 /** A preset from the user's presets file. */
 export interface UserPreset {
@@ -26,30 +29,41 @@ const NAME = /^[a-z0-9][a-z0-9._-]*$/i;
  * file and line.
  */
 export async function loadUserPresets(file: string): Promise<UserPreset[]> {
-  let text: string;
+  let bytes: Buffer | undefined;
   try {
-    text = await readFile(file, 'utf8');
+    bytes = await readBounded(file, { maxBytes: MAX_PRESETS_BYTES });
   } catch (error) {
+    if (error instanceof BoundedReadError) {
+      const what = error.reason === 'too-large' ? `is larger than ${MAX_PRESETS_BYTES} bytes` : 'is not a regular file (a FIFO, a device or a folder)';
+      throw new InvalidConfigError(`The presets file ${file} ${what}.`, {
+        cause: error,
+        location: { file },
+        hint: `Make ${file} a small JSON file, or remove it to use only the built-in presets.`,
+      });
+    }
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return [];
     if (code === 'EACCES' || code === 'EPERM') {
       throw new PermissionDeniedError(`Cannot read the presets file ${file}.`, { cause: error, location: { file }, hint: 'Check its permissions.' });
     }
     throw new InvalidConfigError(`Cannot read the presets file ${file}.`, { cause: error, location: { file } });
   }
-  return parseUserPresets(text.replace(/^\uFEFF/, ''), file);
+  if (bytes === undefined) return [];
+  return parseUserPresets(bytes.toString('utf8').replace(/^\uFEFF/, ''), file);
 }
 
 /** Parses the presets file's text; exported for tests and for callers that already hold the text. */
 export function parseUserPresets(text: string, file: string): UserPreset[] {
-  const errors: ParseError[] = [];
-  const root = parseTree(text, errors, { allowTrailingComma: false, disallowComments: true });
   const fail = (message: string, offset: number, cause?: unknown): DockmirrorError =>
     new InvalidConfigError(`${file}:${locate(text, offset, file).line}: ${message}`, {
       cause,
       location: locate(text, offset, file),
       hint: 'Fix the presets file; the format is { "name": { "url": "https://...", "description": "..." } }.',
     });
+  // jsonc-parser's tree recurses once per level: a deep file is refused before it can overflow the stack.
+  const tooDeep = firstTooDeep(text, MAX_DEPTH);
+  if (tooDeep !== -1) throw fail(`nested deeper than ${MAX_DEPTH} levels`, tooDeep);
+  const errors: ParseError[] = [];
+  const root = parseTree(text, errors, { allowTrailingComma: false, disallowComments: true });
   const first = errors[0];
   if (first) throw fail(`invalid JSON (${printParseErrorCode(first.error)})`, first.offset, new SyntaxError(printParseErrorCode(first.error)));
   if (!root || root.type !== 'object') throw fail('the top level must be an object of presets', root?.offset ?? 0);

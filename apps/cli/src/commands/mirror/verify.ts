@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { verifyMirror, type VerifyReport } from '@dockmirror/core';
 import { BaseCommand } from '../../base.js';
 import { EXIT_CODES } from '../../exit-codes.js';
-import { configFlags, configOptions, presetFlags, presetOptions } from '../../flags.js';
+import { configFlags, configOptions, presetFlags, presetOptions, secondsFlag } from '../../flags.js';
 import { describeVerify } from '../../verify-output.js';
 
 /** `dockmirror mirror verify [mirror]` (also `dockmirror verify`). */
@@ -27,16 +27,7 @@ export default class MirrorVerify extends BaseCommand {
     pull: Flags.boolean({ summary: 'Also pull the image through the daemon and compare digests (needs --image).', dependsOn: ['image'] }),
     fresh: Flags.boolean({ summary: 'Remove a local copy of the image first, so the pull really goes to the network.', dependsOn: ['pull'] }),
     // Not the shared --timeout (60 s for the daemon to come back): this one bounds each network probe.
-    timeout: Flags.custom<number>({
-      summary: 'Seconds each network probe may take.',
-      default: 5,
-      helpValue: '<seconds>',
-      parse: async (input) => {
-        const seconds = Number(input);
-        if (!Number.isFinite(seconds) || seconds <= 0) throw new Error(`--timeout ${input} is not a positive number of seconds`);
-        return seconds;
-      },
-    })(),
+    timeout: secondsFlag({ summary: 'Seconds each network probe may take.', default: 5 }),
   };
 
   async run(): Promise<VerifyReport> {
@@ -49,7 +40,8 @@ export default class MirrorVerify extends BaseCommand {
       ...(flags.image === undefined ? {} : { image: flags.image }),
       pull: flags.pull,
       fresh: flags.fresh,
-      timeoutMs: Math.round(flags.timeout * 1000),
+      // Never 0 ms, which some timers read as no timeout at all.
+      timeoutMs: Math.max(1, Math.round(flags.timeout * 1000)),
     });
     for (const line of describeVerify(report)) this.say(line);
     // The report is the answer either way (printed as JSON by oclif with --json); failure is only the exit code.

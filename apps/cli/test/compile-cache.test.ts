@@ -1,0 +1,108 @@
+// The compile cache is an attack surface: Node runs what it finds there. Another user pre-creates
+// `$TMPDIR/node-compile-cache` with a planted entry and root runs dockmirror: nothing in it may be used or written,
+// and the cache must go to root's own proven folder instead. The check that proves a folder is unit-tested on
+// folders that fail each rule.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ownCompileCacheDir, untrustedReason } from '../src/compile-cache.js';
+
+const bin = fileURLToPath(new URL('../bin/run.js', import.meta.url));
+const uid = process.getuid?.() ?? -1;
+const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
+const cleanup: string[] = [];
+afterAll(() => cleanup.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+/** A fresh folder in the passwd home of this uid, so every component above it passes the check. */
+function homeDir(): string {
+  const dir = mkdtempSync(path.join(userInfo().homedir, '.dm-cache-test-'));
+  cleanup.push(dir);
+  return dir;
+}
+
+/** Every path under `dir` with its size and mtime, to show nothing changed. */
+function snapshot(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .map((entry) => path.join(entry.parentPath, entry.name))
+    .map((file) => {
+      const info = statSync(file);
+      return `${path.relative(dir, file)} ${info.size} ${info.mtimeMs} ${info.uid}`;
+    })
+    .sort();
+}
+
+describe('untrustedReason', () => {
+  it('accepts a real folder owned by this uid or root that nobody else can write', () => {
+    expect(untrustedReason('/', uid)).toBeUndefined();
+    const dir = homeDir();
+    chmodSync(dir, 0o700);
+    expect(untrustedReason(dir, uid)).toBeUndefined();
+  });
+
+  it('refuses a world-writable folder, even a sticky one like /tmp, and anything under it', () => {
+    const dir = homeDir();
+    chmodSync(dir, 0o777);
+    expect(untrustedReason(dir, uid)).toBe(`${dir} is writable by group or others`);
+    mkdirSync(path.join(dir, 'inner'), { mode: 0o700 });
+    expect(untrustedReason(path.join(dir, 'inner'), uid)).toBe(`${dir} is writable by group or others`);
+    expect(untrustedReason('/tmp/node-compile-cache', uid)).toBe('/tmp is writable by group or others');
+  });
+
+  it('refuses a group-writable folder', () => {
+    const dir = homeDir();
+    chmodSync(dir, 0o770);
+    expect(untrustedReason(dir, uid)).toMatch(/writable by group or others$/);
+  });
+
+  it.runIf(uid === 0)('refuses a folder owned by another user', () => {
+    const dir = homeDir();
+    chownSync(dir, 65534, 65534);
+    expect(untrustedReason(dir, uid)).toBe(`${dir} is owned by uid 65534`);
+  });
+
+  it('refuses a symlink, even to a good folder, and a file', () => {
+    const dir = homeDir();
+    mkdirSync(path.join(dir, 'real'), { mode: 0o700 });
+    symlinkSync(path.join(dir, 'real'), path.join(dir, 'link'));
+    expect(untrustedReason(path.join(dir, 'link'), uid)).toBe(`${path.join(dir, 'link')} is a symlink`);
+    expect(untrustedReason(path.join(dir, 'link', 'below'), uid)).toBe(`${path.join(dir, 'link')} is a symlink`);
+    writeFileSync(path.join(dir, 'file'), '');
+    expect(untrustedReason(path.join(dir, 'file'), uid)).toBe(`${path.join(dir, 'file')} is not a folder`);
+    expect(untrustedReason('relative/dir', uid)).toBe('relative/dir is not an absolute path');
+  });
+});
+
+describe('ownCompileCacheDir', () => {
+  it('is <passwd home>/.cache/dockmirror/compile-cache, 0700, whatever $HOME says', () => {
+    const dir = ownCompileCacheDir();
+    expect(dir).toBe(path.join(userInfo().homedir, '.cache', 'dockmirror', 'compile-cache'));
+    expect(statSync(dir as string).mode & 0o777).toBe(0o700);
+  });
+});
+
+describe.runIf(uid === 0)('a compile cache planted by another user', () => {
+  it('root ignores $TMPDIR/node-compile-cache made by nobody, writes nothing there, and caches in its own folder', () => {
+    // The attacker's folder: made by nobody in /tmp, holding a pre-created cache folder with a planted entry.
+    const attacker = path.join(tmpdir(), `dm-cache-attack-${process.pid}-${Date.now()}`);
+    cleanup.push(attacker);
+    execFileSync('setpriv', [...NOBODY, 'mkdir', '-m', '0777', '-p', path.join(attacker, 'node-compile-cache', `${process.version}-planted`)]);
+    execFileSync('setpriv', [...NOBODY, 'sh', '-c', `printf planted > '${path.join(attacker, 'node-compile-cache', `${process.version}-planted`, 'entry')}'`]);
+    const before = snapshot(attacker);
+
+    const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: attacker, HOME: attacker, NO_COLOR: '1' };
+    delete env.NODE_COMPILE_CACHE;
+    delete env.NODE_DISABLE_COMPILE_CACHE;
+    for (const args of [['--version'], ['presets', '--config-file', path.join(attacker, 'absent.json')]]) {
+      const run = spawnSync(process.execPath, [bin, ...args], { env, encoding: 'utf8' });
+      expect(run.status, run.stderr).toBe(0);
+    }
+
+    // Node would have made `<TMPDIR>/node-compile-cache/<version>-<arch>-<hash>-<uid>/` with entries in it.
+    expect(snapshot(attacker)).toEqual(before);
+    const own = path.join(userInfo().homedir, '.cache', 'dockmirror', 'compile-cache');
+    expect(readdirSync(own).some((name) => name.startsWith(`${process.version}-`))).toBe(true);
+  });
+});
