@@ -87,10 +87,13 @@ export function unixSocketPath(endpoint: string): string | undefined {
   return endpoint.slice('unix://'.length) || '/var/run/docker.sock';
 }
 
-/** A path as the kernel would resolve it, so `/var/run/docker.sock` and `/run/docker.sock` compare equal. */
-function canonicalPath(path: string, resolveLast: boolean): string {
+/**
+ * A socket path with its folder resolved, so `/var/run/docker.sock` and `/run/docker.sock` compare equal. The
+ * last component is kept as it is: a symlink to a socket names no listener, so what is behind it stays unproven.
+ */
+function canonicalPath(path: string): string {
   try {
-    return resolveLast ? realpathSync(path) : join(realpathSync(dirname(path)), basename(path));
+    return join(realpathSync(dirname(path)), basename(path));
   } catch {
     return posix.normalize(path).replace(/^\/var\/run\//, '/run/');
   }
@@ -108,7 +111,7 @@ function unixSockets(socketPath: string, netDir: string, trusted: Set<number>): 
   } catch {
     // No socket file: nothing answers there, and nothing can be proven to; the inode search below finds none.
   }
-  const wanted = canonicalPath(socketPath, true);
+  const wanted = canonicalPath(socketPath);
   const warning = folderWarning(dirname(wanted), trusted, `the socket ${socketPath}`);
   if (warning) result.warning = warning;
   const seen = new Map<number, number>();
@@ -119,7 +122,7 @@ function unixSockets(socketPath: string, netDir: string, trusted: Set<number>): 
     const inode = Number(m[2]);
     seen.set(inode, (seen.get(inode) ?? 0) + 1);
     if ((Number.parseInt(m[1] ?? '0', 16) & SO_ACCEPTCON) === 0) continue;
-    if (canonicalPath(m[3] ?? '', false) === wanted) result.inodes.add(inode);
+    if (canonicalPath(m[3] ?? '') === wanted) result.inodes.add(inode);
   }
   // A path with a newline can forge a line; an inode listed twice is one someone forged, so it proves nothing.
   for (const inode of result.inodes) if ((seen.get(inode) ?? 0) > 1) result.inodes.delete(inode);
