@@ -5,6 +5,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, chown, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -98,8 +99,21 @@ async function snapshot(): Promise<Record<string, string>> {
   return out;
 }
 
+/** A free loopback port. */
+function freePort(): Promise<number> {
+  return new Promise((done) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => done(port));
+    });
+  });
+}
+
+let tcpPort: number;
+
 beforeAll(async () => {
-  tb = await startTestbed();
+  tcpPort = await freePort();
+  tb = await startTestbed({ extraDaemonArgs: ['-H', `tcp://127.0.0.1:${tcpPort}`] });
   attacker = await mkdtemp('/tmp/dm-attacker-');
   await chown(attacker, 65534, 65534);
   await chmod(attacker, 0o755);
@@ -207,6 +221,16 @@ describe('fake dockerd processes of another user', () => {
       expect(alive(f.pid)).toBe(true);
       expect(existsSync(f.marker)).toBe(false);
     }
+  });
+});
+
+describe('a tcp endpoint', () => {
+  it('is proven through /proc/net/tcp: the real daemon holds the listener, the fakes do not', async () => {
+    const scan = await scanDockerd(`tcp://127.0.0.1:${tcpPort}`);
+    expect(scan.process?.pid).toBe(tb.pid);
+    expect((await scanDockerd(`tcp://localhost:${tcpPort}`)).process?.pid).toBe(tb.pid);
+    // Nothing listens on the next port: no process, whatever argv claims it.
+    expect((await scanDockerd(`tcp://127.0.0.1:${tcpPort === 65535 ? 1 : tcpPort + 1}`)).process).toBeUndefined();
   });
 });
 
