@@ -16,6 +16,7 @@ import { detectSetup } from '../../src/daemon/setup.js';
 import { ApplyError } from '../../src/errors.js';
 import { addMirror } from '../../src/operations/mirrors.js';
 import { locateTarget } from '../../src/operations/options.js';
+import { getStatus } from '../../src/operations/status.js';
 import { startTestbed, type Testbed } from '../support/testbed.js';
 
 const run = promisify(execFile);
@@ -169,6 +170,10 @@ describe('fake dockerd processes of another user', () => {
     expect(setup).toMatchObject({ kind: 'plain', pid: tb.pid, configFile: tb.configFile, pidFile: tb.pidFile });
     expect(setup.untrustedDaemons?.map((d) => d.pid)).toEqual(expect.arrayContaining([fake.pid, rootImpostor.pid]));
     expect(setup.logHint).toContain(tb.logFile);
+    const status = await getStatus({ dockerHost: tb.dockerHost, env: {} });
+    expect(status.configFile).toBe(tb.configFile);
+    expect(status.daemon).toMatchObject({ reachable: true, setup: 'plain' });
+    expect(status.daemon.reachable && status.daemon.untrustedDaemons).toContainEqual({ pid: fake.pid, reason: 'it runs as uid 65534, not root' });
   });
 
   it('never name the file: without --config-file, dockmirror edits the real daemon.json', async () => {
