@@ -8,7 +8,7 @@
 import { readdirSync, readlinkSync } from 'node:fs';
 import { basename, join, posix } from 'node:path';
 import { readBounded } from '../support/bounded-read.js';
-import { endpointSockets, holdsSocket, processUids, readSmall, trustedUids, untrustedUids } from './socket-proof.js';
+import { type EndpointSockets, endpointSockets, holdsSocket, processUids, readSmall, trustedUids, untrustedUids } from './socket-proof.js';
 
 /** A dockerd process found in /proc. */
 export interface DockerdProcess {
@@ -108,7 +108,7 @@ export async function findDockerdProcess(endpoint: string, procRoot = '/proc'): 
  * Cheap on purpose (it runs on every command): only the first bytes of each argv are read, and only a process
  * named dockerd with trusted uids has its fds listed.
  */
-export async function scanDockerd(endpoint: string, procRoot = '/proc'): Promise<DockerdScan> {
+export async function scanDockerd(endpoint: string, procRoot = '/proc', callerUid = process.getuid?.() ?? 0): Promise<DockerdScan> {
   const untrusted: UntrustedDockerd[] = [];
   let entries: string[];
   try {
@@ -116,16 +116,20 @@ export async function scanDockerd(endpoint: string, procRoot = '/proc'): Promise
   } catch {
     return { untrusted };
   }
-  const trusted = trustedUids();
+  const trusted = trustedUids(callerUid);
   const sockets = endpointSockets(endpoint, join(procRoot, 'net'), trusted);
   const pids = entries.filter((e) => /^\d+$/.test(e)).map(Number).sort((a, b) => a - b);
   for (const pid of pids) {
     const head = dockerdArgvHead(procRoot, pid);
     if (!head) continue;
     // The uid first: an untrusted process's argv is never read past its head.
-    const uids = untrustedUids(processUids(procRoot, pid), trusted);
-    const cmdline = uids === undefined ? readCmdline(procRoot, pid) : undefined;
-    const reason = cmdline ? await distrust(procRoot, pid, cmdline, endpoint, sockets, trusted) : claimed(head, endpoint, uids ?? 'it exited');
+    const uids = processUids(procRoot, pid);
+    const foreign = untrustedUids(uids, trusted);
+    const cmdline = foreign === undefined ? readCmdline(procRoot, pid) : undefined;
+    const reason =
+      cmdline && uids
+        ? await distrust({ procRoot, pid, uids, cmdline, endpoint, sockets, trusted, callerUid })
+        : claimed(head, endpoint, foreign ?? 'it exited');
     if (reason !== undefined || !cmdline) {
       if (reason !== undefined && reason !== NOT_OURS) untrusted.push({ pid, reason });
       continue;
@@ -148,15 +152,22 @@ export async function scanDockerd(endpoint: string, procRoot = '/proc'): Promise
  * Why process `pid` must not be signalled or believed as the dockerd behind `endpoint`, or `undefined` when it
  * may. Used again right before a SIGHUP, since a pid can be reused between the scan and the signal.
  */
-export async function distrustPid(pid: number, endpoint: string | undefined, procRoot = '/proc'): Promise<string | undefined> {
+export async function distrustPid(
+  pid: number,
+  endpoint: string | undefined,
+  procRoot = '/proc',
+  callerUid = process.getuid?.() ?? 0,
+): Promise<string | undefined> {
   if (!dockerdArgvHead(procRoot, pid)) return 'it is not a running dockerd';
-  const trusted = trustedUids();
-  const uids = untrustedUids(processUids(procRoot, pid), trusted);
-  if (uids !== undefined) return uids;
+  const trusted = trustedUids(callerUid);
+  const uids = processUids(procRoot, pid);
+  const foreign = untrustedUids(uids, trusted);
+  if (foreign !== undefined) return foreign;
   const cmdline = readCmdline(procRoot, pid);
-  if (!cmdline) return 'it is not a running dockerd';
+  if (!cmdline || !uids) return 'it is not a running dockerd';
   if (endpoint === undefined) return undefined;
-  const reason = await distrust(procRoot, pid, cmdline, endpoint, endpointSockets(endpoint, join(procRoot, 'net'), trusted), trusted);
+  const sockets = endpointSockets(endpoint, join(procRoot, 'net'), trusted);
+  const reason = await distrust({ procRoot, pid, uids, cmdline, endpoint, sockets, trusted, callerUid });
   return reason === NOT_OURS ? `it does not serve ${endpoint}` : reason;
 }
 
@@ -168,28 +179,44 @@ function claimed(head: string[], endpoint: string, reason: string): string {
   return flagValues(head, '--host', '-H').some((h) => hostMatches(h, endpoint)) ? reason : NOT_OURS;
 }
 
-async function distrust(
-  procRoot: string,
-  pid: number,
-  cmdline: string[],
-  endpoint: string,
-  sockets: ReturnType<typeof endpointSockets>,
-  trusted: Set<number>,
-): Promise<string | undefined> {
+/** What {@link distrust} weighs about one process whose uids are already trusted. */
+interface Candidate {
+  procRoot: string;
+  pid: number;
+  uids: number[];
+  cmdline: string[];
+  endpoint: string;
+  /** The endpoint's listeners in the caller's network namespace. */
+  sockets: EndpointSockets | undefined;
+  trusted: Set<number>;
+  callerUid: number;
+}
+
+/** Why a process with trusted uids is still not the dockerd behind the endpoint, or `undefined` when it is. */
+async function distrust(c: Candidate): Promise<string | undefined> {
+  const { procRoot, pid, cmdline, endpoint, sockets, trusted } = c;
   const claims = flagValues(cmdline, '--host', '-H').some((h) => hostMatches(h, endpoint));
   if (!sockets) return claims ? `nothing shows it serves ${endpoint}` : NOT_OURS;
   if (sockets.problem) return claims ? sockets.problem : NOT_OURS;
-  if (sockets.inodes.size === 0) return claims ? `no socket listens on ${endpoint}` : NOT_OURS;
-  const holds = holdsSocket(procRoot, pid, sockets.inodes);
+  const holds = sockets.inodes.size > 0 ? holdsSocket(procRoot, pid, sockets.inodes) : false;
   if (holds === true) return undefined;
-  if (holds === false) return claims ? `it does not hold the socket of ${endpoint}` : NOT_OURS;
-  // A caller who is not root cannot list root's fds. Then the process must claim the endpoint and its network
-  // namespace must hold the very listener (a dind dockerd has its own namespace, and its own socket).
-  const configHosts = claims ? [] : await configFileHosts(cmdline);
-  if (!daemonHosts(cmdline, configHosts).some((h) => hostMatches(h, endpoint))) return NOT_OURS;
-  const theirs = endpointSockets(endpoint, join(procRoot, String(pid), 'net'), trusted);
-  if ([...(theirs?.inodes ?? [])].some((i) => sockets.inodes.has(i))) return undefined;
-  return `its network namespace does not hold the socket of ${endpoint}`;
+  if (holds === 'unreadable') {
+    // A caller who is not root cannot list root's fds. Then the process must claim the endpoint and its network
+    // namespace must hold the very listener (a dind dockerd has its own namespace, and its own socket).
+    const configHosts = claims ? [] : await configFileHosts(cmdline);
+    if (!daemonHosts(cmdline, configHosts).some((h) => hostMatches(h, endpoint))) return NOT_OURS;
+    const theirs = endpointSockets(endpoint, join(procRoot, String(pid), 'net'), trusted);
+    if ([...(theirs?.inodes ?? [])].some((i) => sockets.inodes.has(i))) return undefined;
+    return `its network namespace does not hold the socket of ${endpoint}`;
+  }
+  // A rootless dockerd listens inside rootlesskit's network namespace, so its socket is listed there, not here.
+  // Only the caller's own process is looked at that way: its fds are readable and prove the holding.
+  if (c.callerUid !== 0 && c.uids.every((u) => u === c.callerUid)) {
+    const theirs = endpointSockets(endpoint, join(procRoot, String(pid), 'net'), trusted);
+    if (theirs && !theirs.problem && theirs.inodes.size > 0 && holdsSocket(procRoot, pid, theirs.inodes) === true) return undefined;
+  }
+  if (!claims) return NOT_OURS;
+  return sockets.inodes.size === 0 ? `no socket listens on ${endpoint}` : `it does not hold the socket of ${endpoint}`;
 }
 
 /** The argv head (first 4 KiB) when argv[0] is dockerd: another user's argv can be megabytes long. */

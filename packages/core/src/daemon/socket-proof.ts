@@ -21,8 +21,8 @@ export interface EndpointSockets {
 }
 
 /** The uids a dockerd may run as and still be trusted: root's, and the caller's own (a rootless daemon). */
-export function trustedUids(): Set<number> {
-  return new Set([0, process.getuid?.() ?? 0]);
+export function trustedUids(callerUid = process.getuid?.() ?? 0): Set<number> {
+  return new Set([0, callerUid]);
 }
 
 /** The real, effective, saved and filesystem uids of a process, from `<procRoot>/<pid>/status`. */

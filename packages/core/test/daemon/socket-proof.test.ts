@@ -1,6 +1,6 @@
 // The proof rules on a fake /proc (the kernel's formats written by hand), for what a real machine cannot stage:
 // a forged /proc/net/unix line, a setuid impostor, a caller who cannot read root's fds, tcp listeners.
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -84,6 +84,36 @@ describe('which dockerd is trusted', () => {
     const scan = await scanDockerd('unix:///tmp/p/docker.sock', proc);
     expect(scan.process?.pid).toBe(20);
     expect(scan.untrusted).toEqual([{ pid: 10, reason: 'its network namespace does not hold the socket of unix:///tmp/p/docker.sock' }]);
+  });
+
+  it('trusts the holder of a socket in a folder others can write, but says so', async () => {
+    const open = join(proc, 'open');
+    await mkdir(open);
+    await chmod(open, 0o777);
+    const path = join(open, 'docker.sock');
+    await writeFile(join(proc, 'net', 'unix'), UNIX_HEAD + unixLine(900, path));
+    await fakeProcess(20, ['dockerd', '-H', `unix://${path}`], [0, 0, 0, 0], [900]);
+    const scan = await scanDockerd(`unix://${path}`, proc);
+    expect(scan.process?.pid).toBe(20);
+    expect(scan.warning).toBe(`the socket ${path} is in ${open}, which other users can write`);
+    // With the sticky bit (as /tmp) nobody can replace root's socket: no warning.
+    await chmod(open, 0o1777);
+    expect((await scanDockerd(`unix://${path}`, proc)).warning).toBeUndefined();
+  });
+
+  it("a rootless dockerd (the caller's own) is proven inside its own network namespace", async () => {
+    const sock = 'unix:///run/user/1000/docker.sock';
+    for (const [pid, held] of [[40, [950]], [41, []]] as const) {
+      await fakeProcess(pid, ['dockerd', '-H', sock], [1000, 1000, 1000, 1000], [...held]);
+      await mkdir(join(proc, String(pid), 'net'));
+      await writeFile(join(proc, String(pid), 'net', 'unix'), UNIX_HEAD + unixLine(950, '/run/user/1000/docker.sock'));
+    }
+    expect((await scanDockerd(sock, proc, 1000)).process?.pid).toBe(40);
+    // Root's dockmirror does not trust uid 1000's daemon at all.
+    expect((await scanDockerd(sock, proc, 0)).untrusted).toEqual([
+      { pid: 40, reason: 'it runs as uid 1000, not root' },
+      { pid: 41, reason: 'it runs as uid 1000, not root' },
+    ]);
   });
 
   it('tcp: the listener on the port, on the address or a wildcard, proves the holder', async () => {
