@@ -19,10 +19,8 @@ await build({
   input,
   cwd: cliDir,
   platform: 'node',
-  // dockerode pulls in ssh2 with an optional native addon, and is loaded only when a daemon is reached: it stays
-  // an installed dependency (package.json `dependencies`, same range as core's). typescript is only probed for
-  // by oclif in development and must not be bundled.
-  external: [/^dockerode(\/|$)/, /^typescript(\/|$)/],
+  // typescript is only probed for by oclif in development and must not be bundled.
+  external: [/^typescript(\/|$)/],
   // Prefer a package's ESM build: jsonc-parser's `main` is a UMD wrapper whose requires a bundler cannot follow.
   resolve: { mainFields: ['module', 'main'] },
   // CommonJS dependencies bundled into ESM chunks may still name __filename/__dirname; give them the chunk's own

@@ -35,6 +35,7 @@ export type { DockmirrorStatus, DaemonStatus } from './operations/status.js';
 export type { ConnectOptions } from './apply/connect.js';
 export type { LiveRegistry } from './daemon/registry-config.js';
 export type { FlagConflict } from './daemon/conflicts.js';
+export type { UntrustedDockerd } from './daemon/dockerd-process.js';
 export type { VerifyMirrorOptions, VerifyReport } from './operations/verify.js';
 export type { ShowPresetsOptions, PresetsReport } from './operations/presets.js';
 export type { DoctorReport, DoctorFinding } from './operations/doctor.js';

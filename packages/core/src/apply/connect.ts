@@ -49,8 +49,8 @@ export async function connectDaemon(options: ConnectOptions, lenient: boolean): 
 
 /**
  * Whether the endpoint is a unix socket with no file behind it: then no daemon can answer, and saying so
- * without loading the client saves about 100 ms of start-up.
+ * at once spares a connection attempt.
  */
 export function socketMissing(endpoint: string): boolean {
-  return endpoint.startsWith('unix://') && !existsSync(endpoint.slice('unix://'.length));
+  return endpoint.startsWith('unix://') && !existsSync(endpoint.slice('unix://'.length) || '/var/run/docker.sock');
 }

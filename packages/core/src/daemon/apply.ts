@@ -4,20 +4,28 @@
  * reload is only logged by dockerd and `systemctl reload` still exits 0.
  */
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { lstat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { ApplyError, InvalidMirrorError, UsageError } from '../errors.js';
+import { readBounded } from '../support/bounded-read.js';
+import { distrustPid } from './dockerd-process.js';
 import type { DaemonSetup } from './setup.js';
+import { folderWarning, trustedUids } from './socket-proof.js';
 
 /** What the caller asked for: `auto` reloads where possible and restarts otherwise. */
 export type ApplyRequest = 'auto' | 'reload' | 'restart';
 
-/** A SIGHUP to a dockerd; `pidFile` is re-read at run time because a restart changes the pid. */
+/**
+ * A SIGHUP to a dockerd; `pidFile` is re-read at run time because a restart changes the pid. Whichever pid is
+ * used must still be a trusted dockerd (root's or the caller's) and, when `endpoint` is set, hold its socket.
+ */
 export interface SignalCommand {
   signal: 'SIGHUP';
   pid: number;
   pidFile?: string;
+  /** The endpoint the dockerd must be proven to serve. */
+  endpoint?: string;
 }
 
 /** How a change will be applied. */
@@ -45,7 +53,14 @@ export function applyMethodFor(setup: DaemonSetup, requested: ApplyRequest): App
   });
   const reload = (command: string[] | SignalCommand, why: string): ApplyPlan => ({ method: 'reload', command, stopsContainers: false, why });
   const sighup = (): SignalCommand | undefined =>
-    setup.pid === undefined ? undefined : { signal: 'SIGHUP', pid: setup.pid, ...(setup.pidFile ? { pidFile: setup.pidFile } : {}) };
+    setup.pid === undefined
+      ? undefined
+      : {
+          signal: 'SIGHUP',
+          pid: setup.pid,
+          ...(setup.pidFile ? { pidFile: setup.pidFile } : {}),
+          ...(setup.endpoint ? { endpoint: setup.endpoint } : {}),
+        };
   const cannot = (what: string, reason: string, hint: string): never => {
     throw new UsageError(`Cannot ${what} this Docker daemon (setup: ${setup.kind}): ${reason}.`, {
       hint,
@@ -127,16 +142,22 @@ export async function runApply(plan: ApplyPlan, options: { timeoutMs?: number; e
   }
 }
 
-async function sendSignal(command: SignalCommand): Promise<ApplyOutcome> {
-  const fromFile = command.pidFile ? Number.parseInt(await readFile(command.pidFile, 'utf8').catch(() => ''), 10) : Number.NaN;
-  // A stale pid file can name a pid reused by another program, which SIGHUP would kill: only a dockerd is signalled.
-  const candidates = [fromFile, command.pid].filter((p) => Number.isInteger(p) && p > 0);
+async function sendSignal(command: SignalCommand, procRoot = '/proc'): Promise<ApplyOutcome> {
+  // A stale pid file can name a pid reused by another program, and a pid file others can write can name any
+  // process: only a pid that is still a trusted dockerd serving the endpoint is signalled.
+  const refused: string[] = [];
+  const fromFile = command.pidFile ? await readPidFile(command.pidFile, refused) : undefined;
   let pid: number | undefined;
-  for (const candidate of candidates) if (pid === undefined && (await isDockerd(candidate))) pid = candidate;
+  for (const candidate of new Set([fromFile, command.pid])) {
+    if (candidate === undefined || pid !== undefined || !Number.isInteger(candidate) || candidate <= 0) continue;
+    const why = process.platform === 'linux' ? await distrustPid(candidate, command.endpoint, procRoot) : undefined;
+    if (why === undefined) pid = candidate;
+    else refused.push(`pid ${candidate}: ${why}`);
+  }
   if (pid === undefined) {
-    throw new ApplyError(`No running dockerd found to reload (pid file ${command.pidFile ?? 'none'}, pid ${command.pid}).`, {
-      hint: 'Is dockerd still running? Check its pid file, or pass --apply restart.',
-      details: { pid: command.pid, pidFile: command.pidFile },
+    throw new ApplyError(`No trusted dockerd found to reload (pid file ${command.pidFile ?? 'none'}, pid ${command.pid}): ${refused.join('; ')}.`, {
+      hint: 'Is dockerd still running, as root, on this endpoint? Check its pid file, or pass --apply restart.',
+      details: { pid: command.pid, pidFile: command.pidFile, refused },
     });
   }
   try {
@@ -152,11 +173,28 @@ async function sendSignal(command: SignalCommand): Promise<ApplyOutcome> {
   return { ran: ['kill', '-HUP', String(pid)], stdout: '', stderr: '' };
 }
 
-/** Whether `pid` is a dockerd, from its command line in /proc (elsewhere there is nothing to ask: trust it). */
-async function isDockerd(pid: number): Promise<boolean> {
-  if (process.platform !== 'linux') return true;
-  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-  return basename(cmdline.split('\0')[0] ?? '') === 'dockerd';
+/**
+ * The pid in a dockerd pid file, or `undefined` (with the reason in `refused`) when the file cannot be
+ * believed: not a regular file owned by root or the caller, or in a folder other users can write.
+ */
+async function readPidFile(file: string, refused: string[]): Promise<number | undefined> {
+  const trusted = trustedUids();
+  try {
+    const info = await lstat(file);
+    const folder = folderWarning(dirname(file), trusted, `the pid file ${file}`);
+    if (!info.isFile()) refused.push(`${file} is not a regular file`);
+    else if (process.platform !== 'win32' && !trusted.has(info.uid)) refused.push(`${file} belongs to uid ${info.uid}`);
+    else if (process.platform !== 'win32' && folder) refused.push(folder);
+    else {
+      const text = (await readBounded(file, { maxBytes: 64, followSymlinks: false }))?.toString('utf8') ?? '';
+      const pid = /^\s*(\d{1,10})\s*$/.exec(text)?.[1];
+      if (pid !== undefined) return Number(pid);
+      refused.push(`${file} holds no pid`);
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') refused.push(`${file} cannot be read (${String((error as Error).message)})`);
+  }
+  return undefined;
 }
 
 /**

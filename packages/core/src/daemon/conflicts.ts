@@ -3,9 +3,9 @@
  * and only logs the conflict on reload, so dockmirror must find these before it writes.
  */
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { readBounded } from '../support/bounded-read.js';
 import { flagValues } from './dockerd-process.js';
 import type { DaemonSetup } from './setup.js';
 
@@ -44,7 +44,8 @@ export function registryFlagsIn(args: readonly string[], source: string): FlagCo
 
 /**
  * Every registry flag that would clash with daemon.json: in the unit files (systemd), the init defaults file,
- * and the running dockerd's own command line. A value already attributed to a file is not repeated for the
+ * and the running dockerd's own command line (only a trusted one: detectSetup passes over a dockerd
+ * another user started). A value already attributed to a file is not repeated for the
  * command line, since the file is what the user has to edit.
  */
 export async function findFlagConflicts(setup: DaemonSetup, options: FindFlagConflictsOptions = {}): Promise<FlagConflict[]> {
@@ -127,7 +128,10 @@ export function splitWords(command: string): string[] {
 
 /** `DOCKER_OPTS="..."` from a shell defaults file, ignoring commented lines. */
 async function readDockerOpts(file: string): Promise<string[] | undefined> {
-  const text = await readFile(file, 'utf8').catch(() => undefined);
+  const text = await readBounded(file, { maxBytes: 1024 * 1024 }).then(
+    (bytes) => bytes?.toString('utf8'),
+    () => undefined,
+  );
   if (text === undefined) return undefined;
   let value: string | undefined;
   for (const line of text.split(/\r?\n/)) {

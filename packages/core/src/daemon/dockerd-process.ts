@@ -1,9 +1,14 @@
 /**
  * Finding the dockerd process behind an endpoint by scanning /proc. Several daemons can run on one machine
- * (tests, dind, rootless next to rootful), so the process is matched by the socket it serves, not by name.
+ * (tests, dind, rootless next to rootful), and any user can start a process called `dockerd` that claims any
+ * `-H`, so a process is trusted only when it is root's (or the caller's own, for a rootless daemon) and the
+ * kernel shows it holding the socket the endpoint listens on. Only a trusted process ever names a file, a
+ * folder or a signal target.
  */
-import { readdir, readFile, readlink } from 'node:fs/promises';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { basename, join, posix } from 'node:path';
+import { readBounded } from '../support/bounded-read.js';
+import { type EndpointSockets, endpointSockets, holdsSocket, processUids, readSmall, trustedUids, untrustedUids } from './socket-proof.js';
 
 /** A dockerd process found in /proc. */
 export interface DockerdProcess {
@@ -40,6 +45,24 @@ export function flagValues(args: readonly string[], long: string, short?: string
   return values;
 }
 
+/** A process named dockerd that claims the endpoint but was not trusted, and why: shown so users see why it was passed over. */
+export interface UntrustedDockerd {
+  /** Its pid. */
+  pid: number;
+  /** Why it was not trusted, e.g. `it runs as uid 65534, not root`. */
+  reason: string;
+}
+
+/** What a /proc scan found behind an endpoint. */
+export interface DockerdScan {
+  /** The trusted dockerd serving the endpoint, if one is visible. */
+  process?: DockerdProcess;
+  /** dockerd processes that claim the endpoint on their command line but were not trusted. */
+  untrusted: UntrustedDockerd[];
+  /** A doubt about the endpoint itself (its socket in a folder others can write), or why nothing could be trusted. */
+  warning?: string;
+}
+
 /** Canonical form of a unix socket path for comparison: `/var/run` is a symlink to `/run` on modern systems. */
 function canonicalSocket(endpoint: string): string | undefined {
   if (endpoint === 'fd://' || endpoint.startsWith('fd://')) return '/run/docker.sock';
@@ -48,17 +71,24 @@ function canonicalSocket(endpoint: string): string | undefined {
   return path.replace(/^\/var\/run\//, '/run/');
 }
 
-/** Does a dockerd `-H` value serve `endpoint`? tcp matches on port when dockerd listens on every address. */
+/**
+ * Does a dockerd `-H` value claim `endpoint`? tcp matches on port when dockerd listens on every address. A
+ * claim only: the argv is whatever its starter wrote; {@link scanDockerd} proves the socket. Never throws.
+ */
 export function hostMatches(daemonHost: string, endpoint: string): boolean {
   const a = canonicalSocket(daemonHost);
   const b = canonicalSocket(endpoint);
   if (a !== undefined || b !== undefined) return a === b;
   if (!/^(tcp|http):\/\//.test(daemonHost) || !/^(tcp|http):\/\//.test(endpoint)) return daemonHost === endpoint;
-  const d = new URL(daemonHost.replace(/^tcp:/, 'http:'));
-  const e = new URL(endpoint.replace(/^tcp:/, 'http:'));
-  if ((d.port || '2375') !== (e.port || '2375')) return false;
-  const wildcard = ['0.0.0.0', '[::]', ''].includes(d.hostname);
-  return wildcard || d.hostname === e.hostname;
+  try {
+    const d = new URL(daemonHost.replace(/^tcp:/, 'http:'));
+    const e = new URL(endpoint.replace(/^tcp:/, 'http:'));
+    if ((d.port || '2375') !== (e.port || '2375')) return false;
+    const wildcard = ['0.0.0.0', '[::]', ''].includes(d.hostname);
+    return wildcard || d.hostname === e.hostname;
+  } catch {
+    return false; // Another process's argv may hold anything.
+  }
 }
 
 /** The hosts a dockerd serves: its `-H` flags, else the default socket (or the config file's `hosts`). */
@@ -68,39 +98,155 @@ export function daemonHosts(cmdline: readonly string[], configHosts: readonly st
   return configHosts.length > 0 ? [...configHosts] : ['unix:///var/run/docker.sock'];
 }
 
-/** Scan `<procRoot>/<pid>/cmdline` for dockerd processes serving `endpoint`; the lowest pid wins. */
+/** Scan /proc for the trusted dockerd serving `endpoint`; the lowest trusted pid wins. */
 export async function findDockerdProcess(endpoint: string, procRoot = '/proc'): Promise<DockerdProcess | undefined> {
+  return (await scanDockerd(endpoint, procRoot)).process;
+}
+
+/**
+ * Scan `<procRoot>` for dockerd processes and keep the one that is trusted and proven to serve `endpoint`.
+ * Cheap on purpose (it runs on every command): only the first bytes of each argv are read, and only a process
+ * named dockerd with trusted uids has its fds listed.
+ */
+export async function scanDockerd(endpoint: string, procRoot = '/proc', callerUid = process.getuid?.() ?? 0): Promise<DockerdScan> {
+  const untrusted: UntrustedDockerd[] = [];
   let entries: string[];
   try {
-    entries = await readdir(procRoot);
+    entries = readdirSync(procRoot);
   } catch {
-    return undefined;
+    return { untrusted };
   }
+  const trusted = trustedUids(callerUid);
+  const sockets = endpointSockets(endpoint, join(procRoot, 'net'), trusted);
   const pids = entries.filter((e) => /^\d+$/.test(e)).map(Number).sort((a, b) => a - b);
   for (const pid of pids) {
-    const raw = await readFile(join(procRoot, String(pid), 'cmdline'), 'utf8').catch(() => '');
-    const cmdline = raw.split('\0').filter((a, i, all) => a !== '' || i < all.length - 1);
-    if (!cmdline[0] || basename(cmdline[0]) !== 'dockerd') continue;
-    const configHosts = await configFileHosts(cmdline);
-    if (!daemonHosts(cmdline, configHosts).some((h) => hostMatches(h, endpoint))) continue;
-    const cgroup = await readFile(join(procRoot, String(pid), 'cgroup'), 'utf8').catch(() => undefined);
-    const stderr = await readlink(join(procRoot, String(pid), 'fd', '2')).catch(() => undefined);
-    return {
+    const head = dockerdArgvHead(procRoot, pid);
+    if (!head) continue;
+    // The uid first: an untrusted process's argv is never read past its head.
+    const uids = processUids(procRoot, pid);
+    const foreign = untrustedUids(uids, trusted);
+    const cmdline = foreign === undefined ? readCmdline(procRoot, pid) : undefined;
+    const reason =
+      cmdline && uids
+        ? await distrust({ procRoot, pid, uids, cmdline, endpoint, sockets, trusted, callerUid })
+        : claimed(head, endpoint, foreign ?? 'it exited');
+    if (reason !== undefined || !cmdline) {
+      if (reason !== undefined && reason !== NOT_OURS) untrusted.push({ pid, reason });
+      continue;
+    }
+    const cgroup = readSmall(join(procRoot, String(pid), 'cgroup'), 64 * 1024);
+    const stderr = readLink(join(procRoot, String(pid), 'fd', '2'));
+    const found: DockerdProcess = {
       pid,
       cmdline,
       ...(cgroup === undefined ? {} : { cgroup }),
       ...(stderr?.startsWith('/') ? { stderrPath: stderr } : {}),
     };
+    return { process: found, untrusted, ...(sockets?.warning ? { warning: sockets.warning } : {}) };
   }
-  return undefined;
+  const warning = sockets?.problem ?? sockets?.warning;
+  return { untrusted, ...(warning ? { warning } : {}) };
 }
 
-/** `hosts` from the daemon's config file: without `-H` flags that is where dockerd takes its sockets from. */
+/**
+ * Why process `pid` must not be signalled or believed as the dockerd behind `endpoint`, or `undefined` when it
+ * may. Used again right before a SIGHUP, since a pid can be reused between the scan and the signal.
+ */
+export async function distrustPid(
+  pid: number,
+  endpoint: string | undefined,
+  procRoot = '/proc',
+  callerUid = process.getuid?.() ?? 0,
+): Promise<string | undefined> {
+  if (!dockerdArgvHead(procRoot, pid)) return 'it is not a running dockerd';
+  const trusted = trustedUids(callerUid);
+  const uids = processUids(procRoot, pid);
+  const foreign = untrustedUids(uids, trusted);
+  if (foreign !== undefined) return foreign;
+  const cmdline = readCmdline(procRoot, pid);
+  if (!cmdline || !uids) return 'it is not a running dockerd';
+  if (endpoint === undefined) return undefined;
+  const sockets = endpointSockets(endpoint, join(procRoot, 'net'), trusted);
+  const reason = await distrust({ procRoot, pid, uids, cmdline, endpoint, sockets, trusted, callerUid });
+  return reason === NOT_OURS ? `it does not serve ${endpoint}` : reason;
+}
+
+/** A dockerd that neither claims nor serves the endpoint: not worth a line to the user. */
+const NOT_OURS = '';
+
+/** `reason` when the argv head claims the endpoint, else {@link NOT_OURS}. */
+function claimed(head: string[], endpoint: string, reason: string): string {
+  return flagValues(head, '--host', '-H').some((h) => hostMatches(h, endpoint)) ? reason : NOT_OURS;
+}
+
+/** What {@link distrust} weighs about one process whose uids are already trusted. */
+interface Candidate {
+  procRoot: string;
+  pid: number;
+  uids: number[];
+  cmdline: string[];
+  endpoint: string;
+  /** The endpoint's listeners in the caller's network namespace. */
+  sockets: EndpointSockets | undefined;
+  trusted: Set<number>;
+  callerUid: number;
+}
+
+/** Why a process with trusted uids is still not the dockerd behind the endpoint, or `undefined` when it is. */
+async function distrust(c: Candidate): Promise<string | undefined> {
+  const { procRoot, pid, cmdline, endpoint, sockets, trusted } = c;
+  const claims = flagValues(cmdline, '--host', '-H').some((h) => hostMatches(h, endpoint));
+  if (!sockets) return claims ? `nothing shows it serves ${endpoint}` : NOT_OURS;
+  if (sockets.problem) return claims ? sockets.problem : NOT_OURS;
+  const holds = sockets.inodes.size > 0 ? holdsSocket(procRoot, pid, sockets.inodes) : false;
+  if (holds === true) return undefined;
+  if (holds === 'unreadable') {
+    // A caller who is not root cannot list root's fds. Then the process must claim the endpoint and its network
+    // namespace must hold the very listener (a dind dockerd has its own namespace, and its own socket).
+    const configHosts = claims ? [] : await configFileHosts(cmdline);
+    if (!daemonHosts(cmdline, configHosts).some((h) => hostMatches(h, endpoint))) return NOT_OURS;
+    const theirs = endpointSockets(endpoint, join(procRoot, String(pid), 'net'), trusted);
+    if ([...(theirs?.inodes ?? [])].some((i) => sockets.inodes.has(i))) return undefined;
+    return `its network namespace does not hold the socket of ${endpoint}`;
+  }
+  // A rootless dockerd listens inside rootlesskit's network namespace, so its socket is listed there, not here.
+  // Only the caller's own process is looked at that way: its fds are readable and prove the holding.
+  if (c.callerUid !== 0 && c.uids.every((u) => u === c.callerUid)) {
+    const theirs = endpointSockets(endpoint, join(procRoot, String(pid), 'net'), trusted);
+    if (theirs && !theirs.problem && theirs.inodes.size > 0 && holdsSocket(procRoot, pid, theirs.inodes) === true) return undefined;
+  }
+  if (!claims) return NOT_OURS;
+  return sockets.inodes.size === 0 ? `no socket listens on ${endpoint}` : `it does not hold the socket of ${endpoint}`;
+}
+
+/** The argv head (first 4 KiB) when argv[0] is dockerd: another user's argv can be megabytes long. */
+function dockerdArgvHead(procRoot: string, pid: number): string[] | undefined {
+  const argv = readSmall(join(procRoot, String(pid), 'cmdline'), 4096)?.split('\0');
+  return argv?.[0] !== undefined && basename(argv[0]) === 'dockerd' ? argv : undefined;
+}
+
+/** The argv of a trusted process whose argv[0] is dockerd; a real dockerd's fits well within 1 MiB. */
+function readCmdline(procRoot: string, pid: number): string[] | undefined {
+  const raw = readSmall(join(procRoot, String(pid), 'cmdline'), 1024 * 1024);
+  if (raw === undefined) return undefined;
+  return raw.split('\0').filter((a, i, all) => a !== '' || i < all.length - 1);
+}
+
+function readLink(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `hosts` from a trusted daemon's config file: without `-H` flags that is where dockerd takes its sockets from. */
 async function configFileHosts(cmdline: readonly string[]): Promise<string[]> {
   if (flagValues(cmdline, '--host', '-H').length > 0) return [];
   const file = flagValues(cmdline, '--config-file').at(-1) ?? '/etc/docker/daemon.json';
   try {
-    const parsed = JSON.parse((await readFile(file, 'utf8')).replace(/^\uFEFF/, '')) as { hosts?: unknown };
+    const bytes = await readBounded(file, { maxBytes: 1024 * 1024 });
+    const parsed = JSON.parse((bytes?.toString('utf8') ?? '').replace(/^\uFEFF/, '')) as { hosts?: unknown };
     return Array.isArray(parsed.hosts) ? parsed.hosts.filter((h): h is string => typeof h === 'string') : [];
   } catch {
     return [];

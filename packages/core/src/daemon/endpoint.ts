@@ -3,10 +3,13 @@
  * and checks the same daemon `docker info` shows.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { homedir as osHomedir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
+import { readBounded } from '../support/bounded-read.js';
+
+/** The docker CLI's config.json can hold many credentials; a few MiB is far more than any real one. */
+const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 
 /** Where the endpoint came from, strongest first. */
 export type DockerHostSource = 'option' | 'DOCKER_HOST' | 'context' | 'default';
@@ -71,7 +74,7 @@ async function readContextHost(configDir: string, context: string): Promise<stri
   const metaFile = join(configDir, 'contexts', 'meta', digest, 'meta.json');
   const meta = await readJson(metaFile);
   if (meta === undefined) {
-    throw new UsageError(`Docker context "${context}" does not exist (no ${metaFile}).`, {
+    throw new UsageError(`Docker context "${context}" does not exist (no readable ${metaFile}).`, {
       hint: 'Run `docker context ls`, then `docker context use <name>`, or pass --docker-host.',
       details: { context, metaFile },
     });
@@ -83,11 +86,16 @@ async function readContextHost(configDir: string, context: string): Promise<stri
   return typeof host === 'string' && host !== '' ? host : undefined;
 }
 
-/** Missing or unparseable files read as `undefined`: the CLI also ignores a broken config for context lookup. */
+/**
+ * Missing or unparseable files read as `undefined`: the CLI also ignores a broken config for context lookup.
+ * Under sudo these files are the invoking user's, so they are read bounded: a FIFO or /dev/zero there must
+ * neither hang nor fill memory.
+ */
 async function readJson(file: string): Promise<unknown> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = (await readBounded(file, { maxBytes: MAX_CONFIG_BYTES }))?.toString('utf8') ?? '';
+    if (text === '') return undefined;
   } catch {
     return undefined;
   }

@@ -1,12 +1,13 @@
 /**
- * A small Engine API client over dockerode, with a timeout on every call and connection failures turned into
- * {@link DaemonUnreachableError}. dockerode is loaded on first use, so commands that never reach the daemon
- * (list without a daemon socket, presets, backups, dry runs) do not pay for loading it.
+ * What dockmirror asks of a Docker Engine, and where the Engine is. The client itself (engine-http.ts) is a few
+ * calls over node:http with a deadline and a byte bound on every response, because an endpoint may be anyone's
+ * socket: a general-purpose client (dockerode) buffers whole bodies and an endless one exhausts memory.
  */
-import type Dockerode from 'dockerode';
 import { UsageError } from '../errors.js';
-import { DockerodeEngine } from './engine-dockerode.js';
+import { type EngineAddress, HttpEngine } from './engine-http.js';
 import type { LiveRegistry } from './registry-config.js';
+
+export type { EngineAddress } from './engine-http.js';
 
 /** The subset of `GET /version` dockmirror reads. */
 export interface EngineVersion {
@@ -56,7 +57,11 @@ export interface RunningContainer {
   status: string;
 }
 
-/** Everything dockmirror asks of a Docker daemon; implemented by {@link createEngine}. */
+/**
+ * Everything dockmirror asks of a Docker daemon; implemented by {@link createEngine}. Every call has a deadline
+ * and a size bound: a daemon that does not answer in time is a DaemonUnreachableError, one that answers too
+ * much, or not in HTTP and JSON, a DaemonError.
+ */
 export interface Engine {
   /** The endpoint this engine talks to. */
   readonly endpoint: string;
@@ -86,32 +91,56 @@ export interface CreateEngineOptions {
   defaultTimeoutMs?: number;
   /** Timeout of a pull; default 5 minutes. */
   pullTimeoutMs?: number;
+  /**
+   * Largest response body accepted, and largest line of a pull's progress stream; default 8 MiB (a real
+   * daemon's `/info` is a few KB). A larger one is a DaemonError.
+   */
+  maxBodyBytes?: number;
+}
+
+/** How an endpoint may be written, for hints. */
+const ENDPOINT_FORMS = 'unix:///path/to/docker.sock, npipe:////./pipe/docker_engine or tcp://HOST:PORT (plain http)';
+
+/**
+ * Where `endpoint` is: a unix socket, a Windows named pipe, or a host and port. `tcp://HOST` means port 2375,
+ * as for the docker CLI; an endpoint with no host (`tcp://`), a bad port, a path, or a scheme dockmirror cannot
+ * speak (ssh://, TLS) is refused rather than guessed at.
+ * @throws UsageError naming the endpoint and how to write one.
+ */
+export function parseEndpoint(endpoint: string): EngineAddress {
+  const refuse = (why: string, hint = `Write it as ${ENDPOINT_FORMS}.`): never => {
+    throw new UsageError(`Docker endpoint "${endpoint}" ${why}.`, { hint, details: { endpoint } });
+  };
+  if (endpoint.includes('\0')) refuse('contains a NUL byte');
+  if (endpoint.startsWith('unix://')) return { socketPath: endpoint.slice('unix://'.length) || '/var/run/docker.sock' };
+  if (endpoint.startsWith('npipe://')) {
+    // The docker CLI writes pipes with forward slashes; Windows wants \\.\pipe\name.
+    return { socketPath: (endpoint.slice('npipe://'.length) || '//./pipe/docker_engine').replaceAll('/', '\\') };
+  }
+  if (endpoint.startsWith('tcp://') || endpoint.startsWith('http://')) {
+    const m = /^[a-z]+:\/\/(\[[0-9a-fA-F:.]+\]|[^/:?#@[\]]*)(?::([^/]*))?(\/?.*)$/.exec(endpoint);
+    const host = m?.[1]?.replace(/^\[|\]$/g, '') ?? '';
+    if (host === '') refuse('names no host', 'Write it as tcp://HOST:PORT, e.g. tcp://127.0.0.1:2375.');
+    const portText = m?.[2] || '2375';
+    const port = /^\d{1,5}$/.test(portText) ? Number(portText) : Number.NaN;
+    if (!(port >= 1 && port <= 65535)) refuse(`has no valid port ("${portText}")`, 'Write it as tcp://HOST:PORT with a port from 1 to 65535.');
+    if (m?.[3] !== '' && m?.[3] !== '/') refuse('has a path, which dockmirror does not support', 'Write it as tcp://HOST:PORT.');
+    return { host, port };
+  }
+  return refuse(
+    'uses a scheme dockmirror cannot speak',
+    'Use unix://, npipe:// or tcp:// (plain http); for ssh:// or TLS, point DOCKER_HOST at a local socket.',
+  );
 }
 
 /**
- * Build dockerode connection options from an endpoint URL. Every field is set explicitly because docker-modem
- * otherwise merges in `DOCKER_HOST` from the environment, which may name a different daemon.
+ * Create an {@link Engine} for `endpoint`; no connection is made until the first call.
+ * @throws UsageError for an endpoint {@link parseEndpoint} refuses.
  */
-export function connectionOptions(endpoint: string): Dockerode.DockerOptions {
-  const none = { host: undefined, port: undefined, socketPath: undefined, ca: undefined, cert: undefined, key: undefined };
-  if (endpoint.startsWith('unix://')) {
-    return { ...none, socketPath: endpoint.slice('unix://'.length) || '/var/run/docker.sock', protocol: 'http' };
-  }
-  if (endpoint.startsWith('npipe://')) {
-    return { ...none, socketPath: endpoint.slice('npipe://'.length) || '//./pipe/docker_engine', protocol: 'http' };
-  }
-  if (endpoint.startsWith('tcp://') || endpoint.startsWith('http://')) {
-    const url = new URL(endpoint.replace(/^tcp:/, 'http:'));
-    return { ...none, host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port || '2375', protocol: 'http' };
-  }
-  throw new UsageError(`Unsupported Docker endpoint "${endpoint}".`, {
-    hint: 'Use unix://, npipe:// or tcp:// (plain http); for ssh:// or TLS, point DOCKER_HOST at a local socket.',
-    details: { endpoint },
-  });
-}
-
-/** Create an {@link Engine} for `endpoint`; no connection is made until the first call. */
 export function createEngine(endpoint: string, options: CreateEngineOptions = {}): Engine {
-  const modemOptions = connectionOptions(endpoint);
-  return new DockerodeEngine(endpoint, modemOptions, options.defaultTimeoutMs ?? 10_000, options.pullTimeoutMs ?? 300_000);
+  return new HttpEngine(endpoint, parseEndpoint(endpoint), {
+    defaultTimeoutMs: options.defaultTimeoutMs ?? 10_000,
+    pullTimeoutMs: options.pullTimeoutMs ?? 300_000,
+    maxBodyBytes: options.maxBodyBytes ?? 8 * 1024 * 1024,
+  });
 }

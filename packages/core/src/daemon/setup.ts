@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
-import { type DockerdProcess, findDockerdProcess, flagValues } from './dockerd-process.js';
+import { type DockerdProcess, flagValues, scanDockerd, type UntrustedDockerd } from './dockerd-process.js';
 import type { EngineInfo } from './engine.js';
 
 /** The ways a Docker daemon can be run that dockmirror knows how to apply changes to. */
@@ -18,7 +18,9 @@ export const SETUP_KINDS: readonly SetupKind[] = ['systemd', 'rootless', 'snap',
 export interface DaemonSetup {
   /** How the daemon is run. */
   kind: SetupKind;
-  /** The dockerd pid, when the process is visible from here. */
+  /** The endpoint the setup was detected for; a SIGHUP goes only to a dockerd proven to serve it. */
+  endpoint?: string;
+  /** The dockerd pid, when a trusted process is visible from here (see {@link UntrustedDockerd}). */
   pid?: number;
   /** The dockerd argv, when visible. */
   cmdline?: string[];
@@ -32,6 +34,10 @@ export interface DaemonSetup {
   restartStopsContainers: boolean;
   /** Whether a reload (SIGHUP, no container impact) is possible. */
   canReload: boolean;
+  /** dockerd processes that claim the endpoint but were passed over (another user's, or not holding its socket). */
+  untrustedDaemons?: UntrustedDockerd[];
+  /** A doubt about the endpoint itself, e.g. its socket sits in a folder other users can write. */
+  trustWarning?: string;
 }
 
 /** Inputs of {@link detectSetup}; all injectable so every kind can be tested on one machine. */
@@ -62,19 +68,23 @@ export async function detectSetup(options: DetectSetupOptions): Promise<DaemonSe
   const exists = options.exists ?? ((path: string) => existsSync(join(rootDir, path)));
   const info = options.info;
   const liveRestore = info?.LiveRestoreEnabled === true;
-  const proc = platform === 'linux' ? await findDockerdProcess(options.endpoint, options.procRoot ?? '/proc') : undefined;
+  const scan = platform === 'linux' ? await scanDockerd(options.endpoint, options.procRoot ?? '/proc') : undefined;
+  const proc = scan?.process;
 
   const kind = forcedKind(env) ?? decideKind({ platform, info, proc, exists, endpoint: options.endpoint });
   const configFile = proc ? flagValues(proc.cmdline, '--config-file').at(-1) : undefined;
   const pidFile = proc ? (flagValues(proc.cmdline, '--pidfile', '-p').at(-1) ?? defaultPidFile(kind, env)) : undefined;
   return {
     kind,
+    endpoint: options.endpoint,
     ...(proc ? { pid: proc.pid, cmdline: proc.cmdline } : {}),
     ...(configFile ? { configFile } : {}),
     ...(pidFile ? { pidFile } : {}),
     logHint: logHintFor(kind, proc, platform),
     restartStopsContainers: kind === 'desktop' || kind === 'windows-engine' || !liveRestore,
     canReload: ['systemd', 'rootless', 'openrc'].includes(kind) || (['snap', 'plain', 'sysvinit'].includes(kind) && proc !== undefined),
+    ...(scan && scan.untrusted.length > 0 ? { untrustedDaemons: scan.untrusted } : {}),
+    ...(scan?.warning ? { trustWarning: scan.warning } : {}),
   };
 }
 

@@ -2,6 +2,7 @@ import { readDaemonConfig } from '../config/io.js';
 import { DockmirrorError } from '../errors.js';
 import { connectDaemon, socketMissing, type ConnectOptions } from '../apply/connect.js';
 import { findFlagConflicts, type FlagConflict } from '../daemon/conflicts.js';
+import type { UntrustedDockerd } from '../daemon/dockerd-process.js';
 import { resolveDockerHost } from '../daemon/endpoint.js';
 import { createEngine } from '../daemon/engine.js';
 import { registryMismatch, type LiveRegistry } from '../daemon/registry-config.js';
@@ -19,6 +20,10 @@ export type DaemonStatus =
       logHint: string;
       live: LiveRegistry;
       flagConflicts: FlagConflict[];
+      /** dockerd processes that claim the endpoint but were not trusted, with the reason. */
+      untrustedDaemons?: UntrustedDockerd[];
+      /** A doubt about the endpoint itself (its socket in a folder others can write, owned by another user). */
+      trustWarning?: string;
     }
   | { reachable: false; endpoint: string; error: string };
 
@@ -87,6 +92,8 @@ async function daemonStatus(options: ConnectOptions): Promise<DaemonStatus> {
       logHint: connection.setup.logHint,
       live: await connection.engine.liveRegistry(),
       flagConflicts: await findFlagConflicts(connection.setup),
+      ...(connection.setup.untrustedDaemons ? { untrustedDaemons: connection.setup.untrustedDaemons } : {}),
+      ...(connection.setup.trustWarning ? { trustWarning: connection.setup.trustWarning } : {}),
     };
   } catch (error) {
     const endpoint = error instanceof DockmirrorError ? String(error.details?.endpoint ?? '') : '';

@@ -1,11 +1,14 @@
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resolveDockerHost } from '../../src/daemon/endpoint.js';
 import { UsageError } from '../../src/errors.js';
 
+const run = promisify(execFile);
 let home: string;
 
 /** Write a docker CLI context the way `docker context create` stores it. */
@@ -23,6 +26,21 @@ afterEach(async () => {
 });
 
 describe('resolveDockerHost', () => {
+  it('reads the docker CLI files bounded: a FIFO or an oversized config.json neither hangs nor counts', async () => {
+    const cfg = join(home, '.docker');
+    await mkdir(cfg);
+    await run('mkfifo', [join(cfg, 'config.json')]);
+    expect(await resolveDockerHost({ env: {}, homedir: home, platform: 'linux' })).toEqual({ endpoint: 'unix:///var/run/docker.sock', source: 'default' });
+    await rm(join(cfg, 'config.json'));
+    await writeFile(join(cfg, 'config.json'), `{"currentContext": "big", "pad": "${'x'.repeat(5 * 1024 * 1024)}"}`);
+    expect((await resolveDockerHost({ env: {}, homedir: home, platform: 'linux' })).source).toBe('default');
+    // A context whose meta.json is a FIFO is reported, not waited on.
+    const metaDir = join(cfg, 'contexts', 'meta', createHash('sha256').update('c').digest('hex'));
+    await mkdir(metaDir, { recursive: true });
+    await run('mkfifo', [join(metaDir, 'meta.json')]);
+    await expect(resolveDockerHost({ env: { DOCKER_CONTEXT: 'c' }, homedir: home })).rejects.toBeInstanceOf(UsageError);
+  });
+
   it('prefers the explicit option over everything', async () => {
     const r = await resolveDockerHost({ dockerHost: 'tcp://127.0.0.1:2375', env: { DOCKER_HOST: 'unix:///x.sock', DOCKER_CONTEXT: 'c' }, homedir: home });
     expect(r).toEqual({ endpoint: 'tcp://127.0.0.1:2375', source: 'option' });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { liveRegistryFromInfo, registryMismatch } from '../../src/daemon/registry-config.js';
 import { normalizeInsecureEntry, normalizeMirror } from '../../src/mirror/url.js';
-import { connectionOptions } from '../../src/daemon/engine.js';
+import { parseEndpoint } from '../../src/daemon/engine.js';
 import { UsageError } from '../../src/errors.js';
 
 // Shape of a real 20.10 /info RegistryConfig after insecure-registries ["myreg:5000","10.1.2.3/8","http://other:80"].
@@ -44,11 +44,21 @@ describe('live registry config', () => {
   });
 });
 
-describe('connectionOptions', () => {
-  it('maps unix, npipe and tcp endpoints and clears what DOCKER_HOST could merge in', () => {
-    expect(connectionOptions('unix:///tmp/d.sock')).toMatchObject({ socketPath: '/tmp/d.sock', host: undefined });
-    expect(connectionOptions('npipe:////./pipe/docker_engine')).toMatchObject({ socketPath: '//./pipe/docker_engine' });
-    expect(connectionOptions('tcp://127.0.0.1:2375')).toMatchObject({ host: '127.0.0.1', port: '2375', protocol: 'http', socketPath: undefined });
-    expect(() => connectionOptions('ssh://u@h')).toThrow(UsageError);
+describe('parseEndpoint', () => {
+  it('maps unix, npipe and tcp endpoints, with the docker CLI defaults', () => {
+    expect(parseEndpoint('unix:///tmp/d.sock')).toEqual({ socketPath: '/tmp/d.sock' });
+    expect(parseEndpoint('unix://')).toEqual({ socketPath: '/var/run/docker.sock' });
+    expect(parseEndpoint('npipe:////./pipe/docker_engine')).toEqual({ socketPath: '\\\\.\\pipe\\docker_engine' });
+    expect(parseEndpoint('tcp://127.0.0.1:2375')).toEqual({ host: '127.0.0.1', port: 2375 });
+    expect(parseEndpoint('tcp://docker.test')).toEqual({ host: 'docker.test', port: 2375 });
+    expect(parseEndpoint('http://[::1]:2376/')).toEqual({ host: '::1', port: 2376 });
   });
+
+  it.each(['tcp://', 'tcp://:2375', 'tcp://h:abc', 'tcp://h:0', 'tcp://h:70000', 'tcp://h:1/path', 'ssh://u@h', 'https://h:2376', 'fd://', 'nonsense'])(
+    'refuses %s as a usage error with a hint',
+    (endpoint) => {
+      expect(() => parseEndpoint(endpoint)).toThrow(UsageError);
+      expect(() => parseEndpoint(endpoint)).toThrow(expect.objectContaining({ hint: expect.stringMatching(/\S/), details: { endpoint } }));
+    },
+  );
 });

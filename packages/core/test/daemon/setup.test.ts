@@ -1,7 +1,8 @@
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { flagValues } from '../../src/daemon/dockerd-process.js';
 import { detectSetup } from '../../src/daemon/setup.js';
 import { UsageError } from '../../src/errors.js';
 
@@ -9,13 +10,24 @@ let base: string;
 let proc: string;
 let root: string;
 
-/** A fake /proc/<pid> with argv, cgroup and stderr. */
+/**
+ * A fake /proc/<pid> with argv, cgroup and stderr, owned by root, that really holds a listening socket for each
+ * unix `-H` it names (fd:// is systemd's /run/docker.sock; no -H is the default socket), as the kernel shows it.
+ */
 async function fakeProcess(pid: number, argv: string[], cgroup = '0::/\n', stderr?: string): Promise<void> {
   const dir = join(proc, String(pid));
   await mkdir(join(dir, 'fd'), { recursive: true });
   await writeFile(join(dir, 'cmdline'), `${argv.join('\0')}\0`);
   await writeFile(join(dir, 'cgroup'), cgroup);
+  await writeFile(join(dir, 'status'), `Name:\t${argv[0]}\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n`);
   if (stderr) await symlink(stderr, join(dir, 'fd', '2'));
+  const hosts = flagValues(argv, '--host', '-H');
+  for (const [i, host] of (hosts.length > 0 ? hosts : ['unix:///var/run/docker.sock']).entries()) {
+    const path = host.startsWith('fd://') ? '/run/docker.sock' : host.replace(/^unix:\/\//, '');
+    const inode = pid * 100 + i;
+    await appendFile(join(proc, 'net', 'unix'), `0000000000000000: 00000002 00000000 00010000 0001 01 ${inode} ${path}\n`);
+    await symlink(`socket:[${inode}]`, join(dir, 'fd', String(10 + i)));
+  }
 }
 
 /** Marker paths under the fake root (`/run/systemd/system`, `/etc/init.d/docker`...). */
@@ -30,7 +42,8 @@ beforeEach(async () => {
   base = await mkdtemp(join(tmpdir(), 'dm-setup-'));
   proc = join(base, 'proc');
   root = join(base, 'root');
-  await mkdir(proc);
+  await mkdir(join(proc, 'net'), { recursive: true });
+  await writeFile(join(proc, 'net', 'unix'), 'Num       RefCount Protocol Flags    Type St Inode Path\n');
   await mkdir(root);
   await fakeProcess(1, ['/sbin/init']);
   await fakeProcess(77, ['bash']);

@@ -1,0 +1,314 @@
+/**
+ * The {@link Engine} over node:http. Whoever listens on the endpoint decides what comes back, so every call has
+ * one deadline for connect, headers and body together, every body a byte bound, and a pull's progress stream a
+ * bound on each line (and no memory of the lines already seen). Kept apart from engine.ts so the public types
+ * carry no runtime code.
+ */
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { StringDecoder } from 'node:string_decoder';
+import { DaemonError, DaemonUnreachableError, DockmirrorError } from '../errors.js';
+import type { Engine, EngineInfo, EngineVersion, ImageSummary, RunningContainer } from './engine.js';
+import { type LiveRegistry, liveRegistryFromInfo } from './registry-config.js';
+
+/** Where an Engine listens: a unix socket or Windows named pipe, or a host and port. */
+export type EngineAddress = { socketPath: string } | { host: string; port: number };
+
+/** Deadlines and bounds of an {@link HttpEngine}. */
+export interface EngineLimits {
+  /** Deadline of a call that names none. */
+  defaultTimeoutMs: number;
+  /** Deadline of a whole pull. */
+  pullTimeoutMs: number;
+  /** Largest body, and largest progress line, accepted. */
+  maxBodyBytes: number;
+}
+
+/** Error codes Node reports when nothing listens at the endpoint or the connection drops. */
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ETIMEDOUT', 'EACCES', 'ENOTFOUND', 'ENETUNREACH',
+  'EADDRNOTAVAIL', 'ECONNABORTED', 'ENOTSOCK', 'ENOTDIR', 'EAI_AGAIN', 'ENAMETOOLONG',
+]);
+
+/** A body to read: chunks as they come, then a result from the status code. */
+interface BodyReader<T> {
+  chunk(data: Buffer, status: number): void;
+  end(status: number): T;
+}
+
+/** The timer fired: told apart from connection errors by identity. */
+const TIMED_OUT = new Error('deadline');
+
+/** @internal Use createEngine. */
+export class HttpEngine implements Engine {
+  constructor(
+    readonly endpoint: string,
+    private readonly address: EngineAddress,
+    private readonly limits: EngineLimits,
+  ) {}
+
+  async ping(timeoutMs = this.limits.defaultTimeoutMs): Promise<boolean> {
+    try {
+      // `OK` is all a daemon answers; a few bytes more are someone else.
+      const { status, text } = await this.exchange('GET /_ping', 'GET', '/_ping', timeoutMs, this.collect(64));
+      return status === 200 && text === 'OK';
+    } catch {
+      return false;
+    }
+  }
+
+  async waitForPing(timeoutMs: number, onTick?: (elapsedMs: number) => void): Promise<boolean> {
+    const start = Date.now();
+    for (;;) {
+      const left = timeoutMs - (Date.now() - start);
+      if (await this.ping(Math.max(100, Math.min(left, 2_000)))) return true;
+      const elapsed = Date.now() - start;
+      onTick?.(elapsed);
+      if (elapsed >= timeoutMs) return false;
+      // A refused connection returns at once; sleep so a restarting daemon is not hammered.
+      await new Promise((r) => setTimeout(r, Math.min(200, timeoutMs - elapsed)));
+    }
+  }
+
+  version(timeoutMs = this.limits.defaultTimeoutMs): Promise<EngineVersion> {
+    return this.json<EngineVersion>('GET /version', 'GET', '/version', timeoutMs, isRecord);
+  }
+
+  info(timeoutMs = this.limits.defaultTimeoutMs): Promise<EngineInfo> {
+    return this.json<EngineInfo>('GET /info', 'GET', '/info', timeoutMs, isRecord);
+  }
+
+  async liveRegistry(timeoutMs = this.limits.defaultTimeoutMs): Promise<LiveRegistry> {
+    return liveRegistryFromInfo(await this.info(timeoutMs));
+  }
+
+  async pull(ref: string, timeoutMs = this.limits.pullTimeoutMs): Promise<void> {
+    const what = `pull ${ref}`;
+    const { repository, tag } = splitRef(ref);
+    const query = new URLSearchParams({ fromImage: repository, tag });
+    // The HTTP status is 200 even when the pull fails; the failure arrives as an `error` line in the stream.
+    const failed = await this.exchange(what, 'POST', `/images/create?${query}`, timeoutMs, this.progress(what));
+    if (failed !== undefined) {
+      throw new DaemonError(`docker pull ${ref} failed: ${failed}`, {
+        details: { ref, daemonError: failed },
+        hint: 'Check the mirror and the daemon log.',
+      });
+    }
+  }
+
+  async inspectImage(ref: string, timeoutMs = this.limits.defaultTimeoutMs): Promise<ImageSummary | undefined> {
+    try {
+      const data = await this.json<Record<string, unknown>>(`inspect image ${ref}`, 'GET', `/images/${pathPart(ref)}/json`, timeoutMs, isRecord);
+      return { id: String(data.Id ?? ''), repoDigests: strings(data.RepoDigests), repoTags: strings(data.RepoTags) };
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async removeImage(ref: string, timeoutMs = this.limits.defaultTimeoutMs): Promise<boolean> {
+    try {
+      await this.json(`remove image ${ref}`, 'DELETE', `/images/${pathPart(ref)}`, timeoutMs, Array.isArray);
+      return true;
+    } catch (error) {
+      if (statusOf(error) === 404) return false;
+      throw error;
+    }
+  }
+
+  async listRunningContainers(timeoutMs = this.limits.defaultTimeoutMs): Promise<RunningContainer[]> {
+    const list = await this.json<unknown[]>('list containers', 'GET', '/containers/json', timeoutMs, Array.isArray);
+    return list.filter(isRecord).map((c) => ({
+      id: String(c.Id ?? ''),
+      names: strings(c.Names).map((n) => n.replace(/^\//, '')),
+      image: String(c.Image ?? ''),
+      status: String(c.Status ?? ''),
+    }));
+  }
+
+  /** A JSON call: a 2xx body of the expected shape, else a {@link DaemonError} carrying the status code. */
+  private async json<T>(what: string, method: string, path: string, timeoutMs: number, shape: (v: unknown) => boolean): Promise<T> {
+    const { status, text } = await this.exchange(what, method, path, timeoutMs, this.collect(this.limits.maxBodyBytes, what));
+    const body = parseJson(text);
+    if (status < 200 || status > 299) throw httpError(this.endpoint, what, status, body, text);
+    if (body === undefined || !shape(body.value)) {
+      throw new DaemonError(`The endpoint ${this.endpoint} answered ${what} with something that is not Docker's JSON.`, {
+        hint: 'Is this endpoint really a Docker daemon? Check DOCKER_HOST / the docker context, or pass --docker-host.',
+        details: { endpoint: this.endpoint, request: what, status },
+      });
+    }
+    return body.value as T;
+  }
+
+  /** A reader keeping at most `maxBytes` of the body; one byte more is a {@link DaemonError}. */
+  private collect(maxBytes: number, what?: string): BodyReader<{ status: number; text: string }> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    return {
+      chunk: (data) => {
+        size += data.length;
+        if (size > maxBytes) throw this.tooLarge(what ?? 'GET /_ping', maxBytes, 'a body');
+        chunks.push(data);
+      },
+      end: (status) => ({ status, text: Buffer.concat(chunks).toString('utf8') }),
+    };
+  }
+
+  /** A pull's progress stream, one JSON object a line; resolves to the first `error` the daemon reported. */
+  private progress(what: string): BodyReader<string | undefined> {
+    const decoder = new StringDecoder('utf8');
+    let pending = '';
+    let failed: string | undefined;
+    let errorBody: BodyReader<{ status: number; text: string }> | undefined;
+    const line = (text: string): void => {
+      if (text.trim() === '' || failed !== undefined) return;
+      const event = parseJson(text)?.value;
+      if (isRecord(event) && 'error' in event) failed = String(event.error);
+    };
+    return {
+      chunk: (data, status) => {
+        if (status !== 200) {
+          errorBody ??= this.collect(this.limits.maxBodyBytes, what);
+          errorBody.chunk(data, status);
+          return;
+        }
+        const text = decoder.write(data);
+        let start = 0;
+        for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
+          line(pending + text.slice(start, end));
+          pending = '';
+          start = end + 1;
+        }
+        pending += text.slice(start);
+        if (pending.length > this.limits.maxBodyBytes) throw this.tooLarge(what, this.limits.maxBodyBytes, 'a progress line');
+      },
+      end: (status) => {
+        if (status !== 200) {
+          const text = errorBody?.end(status).text ?? '';
+          throw httpError(this.endpoint, what, status, parseJson(text), text);
+        }
+        line(pending + decoder.end());
+        return failed;
+      },
+    };
+  }
+
+  private tooLarge(what: string, maxBytes: number, thing: string): DaemonError {
+    return new DaemonError(`The endpoint ${this.endpoint} sent ${thing} of more than ${maxBytes} bytes for ${what}; a Docker daemon sends a few KB.`, {
+      hint: 'Is this endpoint really a Docker daemon? Check DOCKER_HOST / the docker context, or pass --docker-host.',
+      details: { endpoint: this.endpoint, request: what, maxBytes },
+    });
+  }
+
+  /** One request with one deadline over connect, headers and body; failures become documented errors. */
+  private exchange<T>(what: string, method: string, path: string, timeoutMs: number, reader: BodyReader<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const finish = (error: unknown, value?: T): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        req.destroy();
+        if (error === undefined) resolve(value as T);
+        else reject(this.failure(what, timeoutMs, error));
+      };
+      const req = httpRequest({
+        ...('socketPath' in this.address ? { socketPath: this.address.socketPath } : { host: this.address.host, port: this.address.port }),
+        method,
+        path,
+        agent: false,
+        headers: { Host: 'docker', 'User-Agent': 'dockmirror', ...(method === 'GET' ? {} : { 'Content-Length': 0 }) },
+      });
+      const timer = setTimeout(() => finish(TIMED_OUT), timeoutMs);
+      req.on('error', (error) => finish(error));
+      req.on('close', () => finish(Object.assign(new Error('connection closed before the answer ended'), { code: 'ECONNRESET' })));
+      req.on('response', (res: IncomingMessage) => {
+        const status = res.statusCode ?? 0;
+        res.on('data', (data: Buffer) => {
+          try {
+            reader.chunk(data, status);
+          } catch (error) {
+            finish(error);
+          }
+        });
+        res.on('end', () => {
+          try {
+            finish(undefined, reader.end(status));
+          } catch (error) {
+            finish(error);
+          }
+        });
+        res.on('error', (error) => finish(error));
+      });
+      req.end();
+    });
+  }
+
+  /** Timeouts and connection failures are DaemonUnreachableError; anything that is not HTTP is a DaemonError. */
+  private failure(what: string, timeoutMs: number, error: unknown): DockmirrorError {
+    if (error instanceof DockmirrorError) return error;
+    const details = { endpoint: this.endpoint, request: what };
+    const hint = 'Is Docker running? Check DOCKER_HOST / the docker context, or pass --docker-host.';
+    if (error === TIMED_OUT) {
+      return new DaemonUnreachableError(`The Docker daemon at ${this.endpoint} did not answer ${what} within ${timeoutMs} ms.`, { hint, details });
+    }
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && CONNECTION_CODES.has(code)) {
+      return new DaemonUnreachableError(`Cannot reach the Docker daemon at ${this.endpoint} (${code}).`, { cause: error, hint, details });
+    }
+    return new DaemonError(`The endpoint ${this.endpoint} did not answer ${what} in HTTP (${String(code ?? (error as Error).message)}).`, {
+      cause: error,
+      hint: 'Is this endpoint really a Docker daemon? Check DOCKER_HOST / the docker context, or pass --docker-host.',
+      details,
+    });
+  }
+}
+
+/** HTTP errors keep `statusCode` (in details and on the error) so callers (verify) can branch on 404 and friends. */
+function httpError(endpoint: string, what: string, status: number, body: { value: unknown } | undefined, text: string): DaemonError {
+  const message = isRecord(body?.value) && typeof body.value.message === 'string' ? body.value.message : text;
+  const shown = message.trim().slice(0, 1000) || `HTTP ${status}`;
+  return Object.assign(
+    new DaemonError(`The Docker daemon refused ${what}: ${shown}`, {
+      hint: 'See the daemon log (dockmirror status says where it is).',
+      details: { endpoint, request: what, statusCode: status },
+    }),
+    { statusCode: status },
+  );
+}
+
+/** `repo[:tag|@digest]` split the way the Engine's `POST /images/create` takes it (dockerode's rule). */
+function splitRef(ref: string): { repository: string; tag: string } {
+  const at = ref.indexOf('@');
+  const colon = ref.lastIndexOf(':');
+  const separator = at >= 0 ? at : colon;
+  if (separator >= 0 && !ref.slice(separator + 1).includes('/')) {
+    return { repository: ref.slice(0, separator), tag: ref.slice(separator + 1) };
+  }
+  return { repository: ref, tag: 'latest' };
+}
+
+/** An image reference as a path segment: its own `/`, `:` and `@` stay, anything else is escaped. */
+function pathPart(ref: string): string {
+  return ref.replace(/[^A-Za-z0-9._\-/:@]/g, (c) => encodeURIComponent(c));
+}
+
+function parseJson(text: string): { value: unknown } | undefined {
+  try {
+    return { value: JSON.parse(text) as unknown };
+  } catch {
+    return undefined;
+  }
+}
+
+function statusOf(error: unknown): number | undefined {
+  const status = (error as { statusCode?: unknown } | undefined)?.statusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+}

@@ -1,0 +1,139 @@
+// The proof rules on a fake /proc (the kernel's formats written by hand), for what a real machine cannot stage:
+// a forged /proc/net/unix line, a setuid impostor, a caller who cannot read root's fds, tcp listeners.
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { hostMatches, scanDockerd } from '../../src/daemon/dockerd-process.js';
+import { endpointSockets, untrustedUids } from '../../src/daemon/socket-proof.js';
+
+let proc: string;
+
+const UNIX_HEAD = 'Num       RefCount Protocol Flags    Type St Inode Path\n';
+const TCP_HEAD = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
+const unixLine = (inode: number, path: string, flags = '00010000') => `0000000000000000: 00000002 00000000 ${flags} 0001 01 ${inode} ${path}\n`;
+const tcpLine = (local: string, inode: number, st = '0A') => `   0: ${local} 00000000:0000 ${st} 00000000:00000000 00:00000000 00000000     0        0 ${inode} 1 0000000000000000 100 0 0 10 0\n`;
+
+/** A fake /proc/<pid>: argv, uids, and `socket:[N]` links for the inodes it holds (`fds: false` = unreadable). */
+async function fakeProcess(pid: number, argv: string[], uids: number[], inodes: number[] | false = []): Promise<void> {
+  const dir = join(proc, String(pid));
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'cmdline'), `${argv.join('\0')}\0`);
+  await writeFile(join(dir, 'status'), `Name:\tdockerd\nUid:\t${uids.join('\t')}\n`);
+  if (inodes === false) return;
+  await mkdir(join(dir, 'fd'));
+  for (const [i, inode] of inodes.entries()) await symlink(`socket:[${inode}]`, join(dir, 'fd', String(3 + i)));
+}
+
+beforeEach(async () => {
+  proc = await mkdtemp(join(tmpdir(), 'dm-proof-'));
+  await mkdir(join(proc, 'net'));
+  await writeFile(join(proc, 'net', 'unix'), UNIX_HEAD);
+  await writeFile(join(proc, 'net', 'tcp'), TCP_HEAD);
+  await writeFile(join(proc, 'net', 'tcp6'), TCP_HEAD);
+});
+afterEach(async () => {
+  await rm(proc, { recursive: true, force: true });
+});
+
+describe('which dockerd is trusted', () => {
+  it('takes the holder of the listening socket over a lower pid that only claims it', async () => {
+    await writeFile(join(proc, 'net', 'unix'), UNIX_HEAD + unixLine(900, '/tmp/p/docker.sock') + unixLine(901, '/tmp/p/docker.sock', '00000000'));
+    await fakeProcess(10, ['dockerd', '-H', 'unix:///tmp/p/docker.sock', '--config-file', '/tmp/evil.json'], [0, 0, 0, 0], [901]);
+    await fakeProcess(20, ['/usr/bin/dockerd', '-H', 'unix:///tmp/p/docker.sock'], [0, 0, 0, 0], [900]);
+    const scan = await scanDockerd('unix:///tmp/p/docker.sock', proc);
+    expect(scan.process?.pid).toBe(20);
+    // 901 is a connected socket with the same path (what accept() makes), not the listener.
+    expect(scan.untrusted).toEqual([{ pid: 10, reason: 'it does not hold the socket of unix:///tmp/p/docker.sock' }]);
+  });
+
+  it('refuses a setuid impostor: real uid another user, effective root', async () => {
+    await writeFile(join(proc, 'net', 'unix'), UNIX_HEAD + unixLine(900, '/tmp/p/docker.sock'));
+    await fakeProcess(10, ['dockerd', '-H', 'unix:///tmp/p/docker.sock'], [65534, 0, 0, 0], [900]);
+    const scan = await scanDockerd('unix:///tmp/p/docker.sock', proc);
+    expect(scan.process).toBeUndefined();
+    expect(scan.untrusted).toEqual([{ pid: 10, reason: 'it runs as uid 65534, not root' }]);
+    expect(untrustedUids([0, 0, 0, 0])).toBeUndefined();
+    expect(untrustedUids(undefined)).toBe('its owner could not be read');
+  });
+
+  it('an inode listed twice (a path with a newline forging a line) proves nothing', async () => {
+    const forged = unixLine(900, 'x\n' + unixLine(800, '/tmp/p/docker.sock').trimEnd());
+    await writeFile(join(proc, 'net', 'unix'), UNIX_HEAD + unixLine(800, '/run/docker.sock') + forged);
+    await fakeProcess(20, ['dockerd', '-H', 'fd://'], [0, 0, 0, 0], [800]);
+    expect((await scanDockerd('unix:///tmp/p/docker.sock', proc)).process).toBeUndefined();
+    expect((await scanDockerd('unix:///var/run/docker.sock', proc)).process).toBeUndefined();
+  });
+
+  it('does not read past the head of an untrusted argv', async () => {
+    const huge = ['dockerd', '-H', 'unix:///tmp/p/docker.sock', ...Array.from({ length: 2000 }, () => 'x'.repeat(1000))];
+    await fakeProcess(10, huge, [65534, 65534, 65534, 65534], []);
+    const scan = await scanDockerd('unix:///tmp/p/docker.sock', proc);
+    expect(scan.untrusted).toEqual([{ pid: 10, reason: 'it runs as uid 65534, not root' }]);
+  });
+
+  it("a caller who cannot list root's fds accepts root's dockerd only if its network namespace holds the listener", async () => {
+    await writeFile(join(proc, 'net', 'unix'), UNIX_HEAD + unixLine(900, '/tmp/p/docker.sock'));
+    // pid 10: a dind-like dockerd, same claim, its own namespace; pid 20: the real one, same namespace.
+    await fakeProcess(10, ['dockerd', '-H', 'unix:///tmp/p/docker.sock'], [0, 0, 0, 0], false);
+    await mkdir(join(proc, '10', 'net'));
+    await writeFile(join(proc, '10', 'net', 'unix'), UNIX_HEAD + unixLine(555, '/tmp/p/docker.sock'));
+    await fakeProcess(20, ['dockerd', '-H', 'unix:///tmp/p/docker.sock'], [0, 0, 0, 0], false);
+    await mkdir(join(proc, '20', 'net'));
+    await writeFile(join(proc, '20', 'net', 'unix'), UNIX_HEAD + unixLine(900, '/tmp/p/docker.sock'));
+    const scan = await scanDockerd('unix:///tmp/p/docker.sock', proc);
+    expect(scan.process?.pid).toBe(20);
+    expect(scan.untrusted).toEqual([{ pid: 10, reason: 'its network namespace does not hold the socket of unix:///tmp/p/docker.sock' }]);
+  });
+
+  it('trusts the holder of a socket in a folder others can write, but says so', async () => {
+    const open = join(proc, 'open');
+    await mkdir(open);
+    await chmod(open, 0o777);
+    const path = join(open, 'docker.sock');
+    await writeFile(join(proc, 'net', 'unix'), UNIX_HEAD + unixLine(900, path));
+    await fakeProcess(20, ['dockerd', '-H', `unix://${path}`], [0, 0, 0, 0], [900]);
+    const scan = await scanDockerd(`unix://${path}`, proc);
+    expect(scan.process?.pid).toBe(20);
+    expect(scan.warning).toBe(`the socket ${path} is in ${open}, which other users can write`);
+    // With the sticky bit (as /tmp) nobody can replace root's socket: no warning.
+    await chmod(open, 0o1777);
+    expect((await scanDockerd(`unix://${path}`, proc)).warning).toBeUndefined();
+  });
+
+  it("a rootless dockerd (the caller's own) is proven inside its own network namespace", async () => {
+    const sock = 'unix:///run/user/1000/docker.sock';
+    for (const [pid, held] of [[40, [950]], [41, []]] as const) {
+      await fakeProcess(pid, ['dockerd', '-H', sock], [1000, 1000, 1000, 1000], [...held]);
+      await mkdir(join(proc, String(pid), 'net'));
+      await writeFile(join(proc, String(pid), 'net', 'unix'), UNIX_HEAD + unixLine(950, '/run/user/1000/docker.sock'));
+    }
+    expect((await scanDockerd(sock, proc, 1000)).process?.pid).toBe(40);
+    // Root's dockmirror does not trust uid 1000's daemon at all.
+    expect((await scanDockerd(sock, proc, 0)).untrusted).toEqual([
+      { pid: 40, reason: 'it runs as uid 1000, not root' },
+      { pid: 41, reason: 'it runs as uid 1000, not root' },
+    ]);
+  });
+
+  it('tcp: the listener on the port, on the address or a wildcard, proves the holder', async () => {
+    // 127.0.0.1:2375 listening (0A), [::]:2376 listening, 127.0.0.1:2377 established only (01).
+    await writeFile(join(proc, 'net', 'tcp'), TCP_HEAD + tcpLine('0100007F:0947', 700) + tcpLine('0100007F:0949', 702, '01'));
+    await writeFile(join(proc, 'net', 'tcp6'), TCP_HEAD + tcpLine('00000000000000000000000000000000:0948', 701));
+    await fakeProcess(30, ['dockerd', '-H', 'tcp://127.0.0.1:2375', '-H', 'tcp://[::]:2376', '-H', 'tcp://127.0.0.1:2377'], [0, 0, 0, 0], [700, 701, 702]);
+    expect((await scanDockerd('tcp://127.0.0.1:2375', proc)).process?.pid).toBe(30);
+    expect((await scanDockerd('tcp://localhost:2376', proc)).process?.pid).toBe(30);
+    expect((await scanDockerd('tcp://[::1]:2376', proc)).process?.pid).toBe(30);
+    expect((await scanDockerd('tcp://127.0.0.1:2377', proc)).process).toBeUndefined();
+    // A host name or a remote address names no local listener.
+    expect(endpointSockets('tcp://10.255.255.1:2375', join(proc, 'net'))?.inodes.size).toBe(0);
+    expect(endpointSockets('tcp://docker.test:2375', join(proc, 'net'))).toBeUndefined();
+    expect(endpointSockets('npipe:////./pipe/docker_engine', join(proc, 'net'))).toBeUndefined();
+  });
+
+  it('hostMatches never throws on an argv someone else wrote', () => {
+    expect(hostMatches('tcp://[', 'tcp://127.0.0.1:2375')).toBe(false);
+    expect(hostMatches('tcp://0.0.0.0:2375', 'tcp://[')).toBe(false);
+    expect(hostMatches('fd://', 'unix:///var/run/docker.sock')).toBe(true);
+  });
+});
