@@ -10,6 +10,8 @@ export function describeStatus(status: DockmirrorStatus): string[] {
   if (daemon.reachable) {
     lines.push(`daemon       ${daemon.endpoint} ${paint('dim', `(${daemon.endpointSource})`)}, dockerd ${daemon.version}, setup: ${daemon.setup}`);
     lines.push(`log          ${daemon.logHint}`);
+    if (daemon.trustWarning) lines.push(`${paint('yellow', '!')} ${daemon.trustWarning}`);
+    for (const other of daemon.untrustedDaemons ?? []) lines.push(`${paint('yellow', '!')} ignored dockerd pid ${other.pid}: ${other.reason}`);
   } else {
     lines.push(`${mark(false)} daemon: ${daemon.error}`);
   }
@@ -23,6 +25,7 @@ export function describeStatus(status: DockmirrorStatus): string[] {
   for (const conflict of daemon.reachable ? daemon.flagConflicts : []) {
     lines.push(`${mark(false)} flag conflict: ${conflict.flag} ${conflict.values.join(' ')} from ${conflict.source}`);
   }
-  lines.push(`backups      ${status.backups} in ${status.stateDir}`);
+  if (status.stateError) lines.push(`${mark(false)} state folder: ${status.stateError}`);
+  else lines.push(`backups      ${status.backups} in ${status.stateDir}`);
   return lines;
 }

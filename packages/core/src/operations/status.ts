@@ -45,6 +45,8 @@ export interface DockmirrorStatus {
   /** The state folder and how many backups it holds. */
   stateDir: string;
   backups: number;
+  /** Why the state folder could not be read (another user owns it, a symlink...), when it could not; then `backups` is 0. */
+  stateError?: string;
 }
 
 /**
@@ -65,7 +67,13 @@ export async function getStatus(options: ConnectOptions = {}): Promise<Dockmirro
   }
   const daemon = await daemonStatus(options);
   const pending = daemon.reachable && 'mirrors' in file ? (registryMismatch(daemon.live, file) ?? null) : null;
-  const backups = (await new Journal(stateDir).entries()).filter((e) => e.status === 'committed').length;
+  const state = await new Journal(stateDir).entries().then(
+    (entries) => ({ backups: entries.filter((e) => e.status === 'committed').length }),
+    (error: unknown) => {
+      if (!(error instanceof DockmirrorError)) throw error;
+      return { backups: 0, stateError: error.message };
+    },
+  );
   return {
     configFile: located.path,
     configReason: located.reason,
@@ -75,7 +83,7 @@ export async function getStatus(options: ConnectOptions = {}): Promise<Dockmirro
     daemon,
     pending,
     stateDir,
-    backups,
+    ...state,
   };
 }
 

@@ -201,6 +201,8 @@ describe('fake dockerd processes of another user', () => {
     expect(await readFile(tb.configFile, 'utf8')).toContain('http://127.0.0.1:2');
     expect(existsSync(fake.marker) || existsSync(rootImpostor.marker)).toBe(false);
     expect(await snapshot()).toEqual(before);
+    const status = await run(process.execPath, [BIN, 'status', '--docker-host', tb.dockerHost], { env, timeout: 60_000 });
+    expect(status.stdout).toContain(`! ignored dockerd pid ${fake.pid}: it runs as uid 65534, not root`);
   });
 
   it('a SIGHUP plan naming a fake, or a pid file that names one, never signals it', async () => {
