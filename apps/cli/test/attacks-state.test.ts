@@ -10,10 +10,10 @@ import { existsSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { mountTinyDisk } from '../../../packages/core/test/support/tiny-disk.js';
+import { dockmirror as run, type CliRun as Run } from './verify-helpers.js';
 
-const BIN = fileURLToPath(new URL('../bin/run.js', import.meta.url));
 const NOBODY = 65534;
 const CONFIG = '{\n  "data-root": "/srv/docker",\n  "storage-driver": "overlay2"\n}\n';
 
@@ -30,25 +30,6 @@ beforeEach(async () => {
   dir = path.join(root, String(n++));
   await mkdir(dir, { mode: 0o755 });
 });
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DOCKMIRROR_')));
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...clean, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** `dockmirror <args>` on `file` with `--apply none`, as root. */
 function add(file: string, mirror: string, extra: string[] = []): Promise<Run> {
@@ -277,15 +258,11 @@ describe('a shared state folder', () => {
 
 describe('an unkind machine', () => {
   let disk: string;
+  let unmount: () => Promise<void>;
   beforeAll(async () => {
-    disk = await mkdtemp(path.join(tmpdir(), 'dm-full-'));
-    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0755', 'tmpfs', disk], { encoding: 'utf8' });
-    expect(m.status, `mounting a 64 KiB tmpfs needs root: ${m.stderr}`).toBe(0);
+    ({ dir: disk, unmount } = await mountTinyDisk());
   });
-  afterAll(async () => {
-    spawnSync('umount', [disk]);
-    await rm(disk, { recursive: true, force: true });
-  });
+  afterAll(() => unmount());
 
   it('a full disk refuses the change (exit 9) and leaves daemon.json byte for byte, with no temp file behind', async () => {
     const file = path.join(disk, 'daemon.json');

@@ -15,6 +15,7 @@ import { runChange } from '../../src/operations/transaction.js';
 import { Journal, isEntryId, newEntryId } from '../../src/state/journal.js';
 import { writeAtomic } from '../../src/support/atomic-write.js';
 import { trustedFolder } from '../../src/support/trusted-path.js';
+import { mountTinyDisk } from '../support/tiny-disk.js';
 
 const NOBODY = 65534;
 let dir: string;
@@ -76,15 +77,11 @@ describe('trustedFolder', () => {
 
 describe('writeAtomic on a full disk', () => {
   let disk: string;
+  let unmount: () => Promise<void>;
   beforeAll(async () => {
-    disk = await mkdtemp(path.join(tmpdir(), 'dm-integrity-disk-'));
-    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0755', 'tmpfs', disk], { encoding: 'utf8' });
-    expect(m.status, `mounting a 64 KiB tmpfs needs root: ${m.stderr}`).toBe(0);
+    ({ dir: disk, unmount } = await mountTinyDisk());
   });
-  afterAll(async () => {
-    spawnSync('umount', [disk]);
-    await rm(disk, { recursive: true, force: true });
-  });
+  afterAll(() => unmount());
 
   it('throws WRITE_FAILED, keeps the target, and leaves no temp file', async () => {
     const target = path.join(disk, 'daemon.json');
