@@ -1,11 +1,10 @@
 import type { Stats } from 'node:fs';
-import { lstat, readlink, unlink } from 'node:fs/promises';
-import path from 'node:path';
-import { DriftError, InvalidConfigError, UnsafePathError } from '../errors.js';
+import { lstat, unlink } from 'node:fs/promises';
+import { DriftError, InvalidConfigError } from '../errors.js';
 import { writeAtomic } from '../support/atomic-write.js';
 import { BoundedReadError, readBoundedWithStat } from '../support/bounded-read.js';
 import { fsError, isCode } from '../support/fs-errors.js';
-import { isTrustedUid, trustedFolder } from '../support/trusted-path.js';
+import { trustedPath } from '../support/trusted-path.js';
 import { parseDaemonConfig, type DaemonConfigDocument } from './document.js';
 
 export { fsError, isCode } from '../support/fs-errors.js';
@@ -94,25 +93,7 @@ function identityOf(info: Stats | undefined): Identity {
  * @throws UnsafePathError naming the folder or symlink another user controls.
  */
 export async function resolveWriteTarget(file: string, create = false): Promise<string> {
-  let candidate = path.resolve(file);
-  for (let hops = 0; ; hops++) {
-    const dir = await trustedFolder(path.dirname(candidate), { what: 'folder of daemon.json', ...(create ? { create: 0o755 } : {}) });
-    const full = path.join(dir, path.basename(candidate));
-    const info = await lstat(full).catch((error: unknown) => {
-      if (isCode(error, 'ENOENT')) return undefined;
-      throw fsError(error, full, 'read');
-    });
-    if (!info?.isSymbolicLink()) return full;
-    if (process.getuid !== undefined && !isTrustedUid(info.uid)) {
-      throw new UnsafePathError(`Refusing to write through ${full}: it is a symlink owned by uid ${info.uid}, who could point it at any file.`, {
-        location: { file: full },
-        hint: `Replace the symlink with the file itself, or have root own it (chown -h root ${full}).`,
-        details: { path: full, uid: info.uid },
-      });
-    }
-    if (hops >= 40) throw fsError(Object.assign(new Error('symlink loop'), { code: 'ELOOP' }), full, 'write');
-    candidate = path.resolve(dir, await readlink(full));
-  }
+  return (await trustedPath(file, { what: 'folder of daemon.json', ...(create ? { create: 0o755 } : {}) })).path;
 }
 
 /** Options of {@link writeDaemonConfig}. */

@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, lstat, readlink, stat } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { UnsafePathError } from '../errors.js';
+import { isTrustedUid, trustedPath } from '../support/trusted-path.js';
 
 /** What a finished external command produced. */
 export interface CommandOutput {
@@ -33,10 +35,6 @@ export type RunCommand = (file: string, args: readonly string[], options: RunCom
 const MAX_OUTPUT_BYTES = 1024 * 1024;
 /** How long past its timeout a killed program may take to close its output before it is given up on. */
 const CLOSE_GRACE_MS = 1000;
-/** The sticky bit: in such a folder only an entry's owner may rename or remove it. */
-const STICKY = 0o1000;
-/** Symlinks followed while proving a program's path, as the kernel's own limit. */
-const MAX_SYMLINK_HOPS = 40;
 
 /** The error of a program found on PATH that another user could have planted or changed. */
 function untrusted(message: string): NodeJS.ErrnoException {
@@ -86,7 +84,6 @@ export const runCommand: RunCommand = async (file, args, options) => {
  * when the first one found is not trusted (a later one is not tried: that is not the program the user meant).
  */
 export async function findTrustedProgram(name: string, env: NodeJS.ProcessEnv): Promise<string> {
-  const uid = process.getuid?.() ?? 0;
   for (const dir of (env.PATH ?? '').split(path.delimiter)) {
     if (!path.isAbsolute(dir)) continue;
     const candidate = path.join(dir, name);
@@ -96,7 +93,7 @@ export async function findTrustedProgram(name: string, env: NodeJS.ProcessEnv): 
     } catch {
       continue;
     }
-    const proven = await provePath(candidate, uid);
+    const proven = await proveProgram(candidate);
     if ('reason' in proven) throw untrusted(`${candidate} is not run: ${proven.reason}`);
     return proven.real;
   }
@@ -104,57 +101,27 @@ export async function findTrustedProgram(name: string, env: NodeJS.ProcessEnv): 
 }
 
 /** Why `file` could have been planted or changed by another user, or `undefined`; exported for tests. */
-export async function untrustedProgramReason(file: string, uid: number): Promise<string | undefined> {
-  const proven = await provePath(file, uid);
+export async function untrustedProgramReason(file: string): Promise<string | undefined> {
+  const proven = await proveProgram(file);
   return 'reason' in proven ? proven.reason : undefined;
 }
 
 /**
- * Walks `target` from `/` one component at a time, following symlinks by hand, and proves each folder on the way
- * and the file itself: owned by `uid` or root and writable by neither group nor others. A sticky folder such as
- * `/tmp` may be on the way, as long as what is taken from it is `uid`'s or root's, but not the folder holding
- * the program. A symlink is as trustworthy as the folder holding it, so its target is then proven from `/`.
+ * A program is trusted when every folder to it passes the rule root applies to everything it writes
+ * ({@link trustedPath}, strict: its own folder may not be writable by others even when sticky), and the file
+ * itself is root's or the caller's and writable by nobody else.
  */
-async function provePath(target: string, uid: number, hops = { left: MAX_SYMLINK_HOPS }): Promise<{ real: string } | { reason: string }> {
-  const parts = path.resolve(target).split(path.sep).filter(Boolean);
-  let dir: string = path.sep;
-  let dirInfo = await lstat(dir);
-  for (const [i, part] of parts.entries()) {
-    const last = i === parts.length - 1;
-    const next = path.join(dir, part);
-    let info;
-    try {
-      info = await lstat(next);
-    } catch (error) {
-      return { reason: `${next}: ${(error as NodeJS.ErrnoException).code ?? 'cannot stat'}` };
-    }
-    const foreign = info.uid !== uid && info.uid !== 0;
-    if (foreign) return { reason: `${next} is owned by uid ${info.uid}` };
-    if (writableByOthers(dirInfo.mode) && (last || !(dirInfo.mode & STICKY))) {
-      return { reason: `${dir} is writable by group or others` };
-    }
-    if (info.isSymbolicLink()) {
-      hops.left -= 1;
-      if (hops.left < 0) return { reason: `${target}: too many symlinks` };
-      const resolved = await provePath(path.resolve(dir, await readlink(next)), uid, hops);
-      if ('reason' in resolved) return resolved;
-      if (last) return resolved;
-      dir = resolved.real;
-      dirInfo = await lstat(dir);
-      continue;
-    }
-    if (last) {
-      if (!info.isFile()) return { reason: `${next} is not a regular file` };
-      if (writableByOthers(info.mode)) return { reason: `${next} is writable by group or others` };
-      return { real: next };
-    }
-    if (!info.isDirectory()) return { reason: `${next} is not a folder` };
-    dir = next;
-    dirInfo = info;
+async function proveProgram(file: string): Promise<{ real: string } | { reason: string }> {
+  let found;
+  try {
+    found = await trustedPath(file, { what: 'folder of the program', strict: true });
+  } catch (error) {
+    if (!(error instanceof UnsafePathError)) throw error;
+    return { reason: `${String(error.details?.path)} ${String(error.details?.reason)}` };
   }
-  return { reason: `${target} is not a file` };
-}
-
-function writableByOthers(mode: number): boolean {
-  return (mode & 0o022) !== 0;
+  const { path: real, info } = found;
+  if (!info?.isFile()) return { reason: `${real} is not a regular file` };
+  if (!isTrustedUid(info.uid)) return { reason: `${real} belongs to uid ${info.uid}, not to root or to you` };
+  if ((info.mode & 0o022) !== 0) return { reason: `${real} is writable by group or others` };
+  return { real };
 }

@@ -83,6 +83,24 @@ export async function trustedFolder(dir: string, options: TrustedFolderOptions):
   return current;
 }
 
+/**
+ * The real path of `file`, reached only through folders {@link trustedFolder} accepts and through symlinks
+ * owned by root or the caller, with the lstat of what is there (`undefined` when nothing is).
+ * @throws UnsafePathError naming the folder or symlink another user controls.
+ */
+export async function trustedPath(file: string, options: TrustedFolderOptions): Promise<{ path: string; info: Stats | undefined }> {
+  let candidate = path.resolve(file);
+  for (let hops = 0; ; hops++) {
+    const dir = await trustedFolder(path.dirname(candidate), options);
+    const full = path.join(dir, path.basename(candidate));
+    const info = await lstatOf(full);
+    if (!info?.isSymbolicLink()) return { path: full, info };
+    if (process.getuid !== undefined && !isTrustedUid(info.uid)) throw unsafe(full, `is a symlink owned by uid ${info.uid}`, options);
+    if (hops >= MAX_HOPS) throw unsafe(full, 'is part of a symlink loop', options);
+    candidate = path.resolve(dir, await readlink(full));
+  }
+}
+
 async function checkFolder(dir: string, info: Stats | undefined, options: TrustedFolderOptions, last: boolean): Promise<void> {
   if (info === undefined) throw missing(dir, options);
   if (!info.isDirectory()) throw unsafe(dir, 'is not a folder', options);
@@ -103,7 +121,7 @@ async function lstatOf(file: string): Promise<Stats | undefined> {
 }
 
 function unsafe(where: string, why: string, options: TrustedFolderOptions): UnsafePathError {
-  return new UnsafePathError(`Refusing to use the ${options.what}: ${where} ${why}, so another user could steer what dockmirror writes there.`, {
+  return new UnsafePathError(`Refusing to use the ${options.what}: ${where} ${why}, so another user could control what is there.`, {
     location: { file: where },
     hint: `Use a ${options.what} in folders only root (or you) can write, or fix ${where}'s owner and mode (chown root, chmod go-w).`,
     details: { path: where, reason: why },

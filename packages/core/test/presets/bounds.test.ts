@@ -100,7 +100,7 @@ describe('a pyrsia program on PATH', () => {
     const options = { platform: 'linux' as const, homedir: path.join(dir, 'home'), env: { PATH: bin }, presetsFile: path.join(dir, 'none.json') };
     let target = await resolveMirrorTarget('pyrsia', options);
     expect(target.url).toBe('http://127.0.0.1:7888');
-    expect(target.reasons).toContain(`pyrsia config --show did not run: ${path.join(bin, 'pyrsia')} is not run: ${path.join(bin, 'pyrsia')} is owned by uid 65534`);
+    expect(target.reasons).toContain(`pyrsia config --show did not run: ${path.join(bin, 'pyrsia')} is not run: ${path.join(bin, 'pyrsia')} belongs to uid 65534, not to root or to you`);
     // 2. A root-owned file in a folder nobody owns, planted there by nobody through a symlink from a good folder.
     const evil = path.join(dir, 'evil');
     await chmod(dir, 0o777); // let nobody make its folder; the folder above stays root's
@@ -110,24 +110,24 @@ describe('a pyrsia program on PATH', () => {
     await rm(path.join(bin, 'pyrsia'));
     await symlink(path.join(evil, 'pyrsia'), path.join(bin, 'pyrsia'));
     target = await resolveMirrorTarget('pyrsia', options);
-    expect(target.reasons).toContain(`pyrsia config --show did not run: ${path.join(bin, 'pyrsia')} is not run: ${evil} is owned by uid 65534`);
+    expect(target.reasons).toContain(`pyrsia config --show did not run: ${path.join(bin, 'pyrsia')} is not run: ${evil} belongs to uid 65534, not to root or to you`);
     // 3. A world-writable folder on PATH, even with the sticky bit: anyone could have put the program there.
     await rm(path.join(bin, 'pyrsia'));
     await writeFile(path.join(bin, 'pyrsia'), script, { mode: 0o755 });
     await chmod(bin, 0o1777);
     target = await resolveMirrorTarget('pyrsia', options);
-    expect(target.reasons).toContain(`pyrsia config --show did not run: ${path.join(bin, 'pyrsia')} is not run: ${bin} is writable by group or others`);
+    expect(target.reasons).toContain(`pyrsia config --show did not run: ${path.join(bin, 'pyrsia')} is not run: ${bin} is writable by everyone (mode 1777)`);
     expect(await readdir(dir)).not.toContain('ran');
   });
 
   it('a group- or world-writable program is refused; a sticky /tmp above a good folder is not a reason', async () => {
     const bin = path.join(dir, 'bin');
     const file = await writeFakePyrsiaCli(bin, { quotes: 'double', host: 'localhost', port: '1' });
-    expect(await untrustedProgramReason(file, uid)).toBeUndefined(); // dir is in the sticky /tmp
+    expect(await untrustedProgramReason(file)).toBeUndefined(); // dir is in the sticky /tmp
     await chmod(file, 0o775);
-    expect(await untrustedProgramReason(file, uid)).toBe(`${file} is writable by group or others`);
+    expect(await untrustedProgramReason(file)).toBe(`${file} is writable by group or others`);
     await chmod(file, 0o757);
-    expect(await untrustedProgramReason(file, uid)).toBe(`${file} is writable by group or others`);
+    expect(await untrustedProgramReason(file)).toBe(`${file} is writable by group or others`);
   });
 
   it('one that ignores SIGTERM and leaves a child holding its output is given up on after the timeout', async () => {
