@@ -1,10 +1,9 @@
 /**
- * In-process tests of the guarantees behind every write: the trust rule for folders, the checked atomic write,
+ * In-process tests of the guarantees behind every write: the checked atomic write,
  * the race check before the rename, and the journal's refusal to believe a malformed record. They run against
  * the source, so a change that breaks one of these checks fails here without a rebuild.
  */
-import { spawnSync } from 'node:child_process';
-import { chmod, chown, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -14,10 +13,8 @@ import { addMirror } from '../../src/operations/mirrors.js';
 import { runChange } from '../../src/operations/transaction.js';
 import { Journal, isEntryId, newEntryId } from '../../src/state/journal.js';
 import { writeAtomic } from '../../src/support/atomic-write.js';
-import { trustedFolder } from '../../src/support/trusted-path.js';
 import { mountTinyDisk } from '../support/tiny-disk.js';
 
-const NOBODY = 65534;
 let dir: string;
 beforeEach(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'dm-integrity-'));
@@ -29,51 +26,6 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
   expect(error).toBeInstanceOf(DockmirrorError);
   return (error as DockmirrorError).code;
 }
-
-describe('trustedFolder', () => {
-  it('accepts root-owned folders and a sticky world-writable one, and creates missing levels with the mode asked', async () => {
-    const sticky = path.join(dir, 'sticky');
-    await mkdir(sticky);
-    await chmod(sticky, 0o1777);
-    const made = await trustedFolder(path.join(sticky, 'a', 'b'), { what: 'test folder', create: 0o700 });
-    expect(made).toBe(path.join(sticky, 'a', 'b'));
-    expect(await readdir(path.join(sticky, 'a'))).toEqual(['b']);
-  });
-
-  it('refuses a folder writable by others without the sticky bit, and one owned by another user', async () => {
-    const open = path.join(dir, 'open');
-    await mkdir(open);
-    await chmod(open, 0o777);
-    expect(await codeOf(trustedFolder(path.join(open, 'x'), { what: 'test folder', create: 0o700 }))).toBe('UNSAFE_PATH');
-    expect(await readdir(open)).toEqual([]);
-    const theirs = path.join(dir, 'theirs');
-    await mkdir(theirs, { mode: 0o755 });
-    await chown(theirs, NOBODY, NOBODY);
-    expect(await codeOf(trustedFolder(theirs, { what: 'test folder' }))).toBe('UNSAFE_PATH');
-  });
-
-  it('strict: the folder itself may not be group- or world-writable even when sticky', async () => {
-    const state = path.join(dir, 'state');
-    await mkdir(state);
-    await chmod(state, 0o1777);
-    expect(await codeOf(trustedFolder(state, { what: 'state folder', strict: true }))).toBe('UNSAFE_PATH');
-    await chmod(state, 0o700);
-    await expect(trustedFolder(state, { what: 'state folder', strict: true })).resolves.toBe(state);
-  });
-
-  it("follows root's symlinks, refuses another user's, and stops a symlink loop", async () => {
-    const real = path.join(dir, 'real');
-    await mkdir(real);
-    await symlink(real, path.join(dir, 'mine'));
-    await expect(trustedFolder(path.join(dir, 'mine'), { what: 'test folder' })).resolves.toBe(real);
-    await symlink(real, path.join(dir, 'theirs'));
-    spawnSync('chown', ['-h', `${NOBODY}:${NOBODY}`, path.join(dir, 'theirs')]);
-    expect(await codeOf(trustedFolder(path.join(dir, 'theirs'), { what: 'test folder' }))).toBe('UNSAFE_PATH');
-    await symlink(path.join(dir, 'loop-b'), path.join(dir, 'loop-a'));
-    await symlink(path.join(dir, 'loop-a'), path.join(dir, 'loop-b'));
-    expect(await codeOf(trustedFolder(path.join(dir, 'loop-a'), { what: 'test folder' }))).toBe('UNSAFE_PATH');
-  });
-});
 
 describe('writeAtomic on a full disk', () => {
   let disk: string;
