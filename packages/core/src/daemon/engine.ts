@@ -83,6 +83,20 @@ export interface Engine {
   removeImage(ref: string, timeoutMs?: number): Promise<boolean>;
   /** Containers currently running. */
   listRunningContainers(timeoutMs?: number): Promise<RunningContainer[]>;
+  /**
+   * Subscribe to the daemon's `reload` events (`GET /events`), resolving once the daemon has sent the response
+   * headers, so a SIGHUP sent afterwards cannot be missed. dockerd emits the event only for a reload it took.
+   * The stream ends by itself after `timeoutMs`.
+   */
+  watchReloads(timeoutMs: number): Promise<ReloadWatch>;
+}
+
+/** A live subscription to `reload` events, from {@link Engine.watchReloads}. */
+export interface ReloadWatch {
+  /** True once a reload event arrived, or as soon as one does within `waitMs`; false when none did. */
+  reloaded(waitMs: number): Promise<boolean>;
+  /** Ends the subscription. */
+  close(): void;
 }
 
 /** Options of {@link createEngine}. */
