@@ -78,7 +78,7 @@ export async function preflightDaemon(
     }
     // A stopped daemon still has its unit and defaults files: a conflict there would stop its next start.
     await refuseConflictsWithoutClient(options, context);
-    return { kind: 'skip', reason: found.absent ?? 'no Docker daemon answered' };
+    return { kind: 'skip', reason: `${found.absent ?? 'no Docker daemon answered'}; the change takes effect when Docker starts` };
   }
   const { setup } = connection;
   if (reader && setup.pid !== undefined && setup.pid !== reader.pid) {

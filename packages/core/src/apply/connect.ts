@@ -85,7 +85,7 @@ export async function connectForFile(options: ConnectOptions, file: string, time
       },
     );
   }
-  return { absent: `no Docker daemon answered at ${target.endpoint} and no running dockerd reads ${file}; the change takes effect when Docker starts` };
+  return { absent: `no Docker daemon answered at ${target.endpoint} and no running dockerd reads ${file}` };
 }
 
 async function greet(
@@ -115,11 +115,12 @@ async function greet(
  */
 export function refuseForbiddenSocket(endpoint: string): void {
   const socket = unixSocketPath(endpoint);
-  if (socket === undefined || endpoint.startsWith('fd://') || !existsSync(socket)) return;
+  // Not existsSync first: it says "missing" for a socket behind a folder the caller may not enter, too.
+  if (socket === undefined || endpoint.startsWith('fd://')) return;
   try {
     accessSync(socket, constants.R_OK | constants.W_OK);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EACCES') return;
+    if ((error as NodeJS.ErrnoException).code !== 'EACCES') return; // ENOENT: no daemon there, said elsewhere.
     throw new PermissionDeniedError(`You may not open the Docker socket ${socket}: permission denied.`, {
       location: { file: socket },
       hint: 'Add yourself to the docker group (sudo usermod -aG docker $USER, then log in again), or run dockmirror as root (sudo).',
