@@ -131,7 +131,7 @@ export class HttpEngine implements Engine {
     }));
   }
 
-  watchReloads(timeoutMs: number): Promise<ReloadWatch> {
+  watchReloads(timeoutMs: number, headersMs = Math.min(timeoutMs, 2_000)): Promise<ReloadWatch> {
     const filters = JSON.stringify({ type: ['daemon'], event: ['reload'] });
     return new Promise<ReloadWatch>((resolve, reject) => {
       let seen = false;
@@ -151,18 +151,22 @@ export class HttpEngine implements Engine {
       });
       const close = (): void => {
         clearTimeout(timer);
+        clearTimeout(headersTimer);
         req.destroy();
         wake();
       };
-      const timer = setTimeout(() => {
+      const timer = setTimeout(close, timeoutMs);
+      // A daemon sends the headers at once; an endpoint that does not must not hold up the apply.
+      const headersTimer = setTimeout(() => {
         close();
-        reject(this.failure('GET /events', timeoutMs, TIMED_OUT));
-      }, timeoutMs);
+        reject(this.failure('GET /events', headersMs, TIMED_OUT));
+      }, headersMs);
       req.on('error', (error) => {
         close();
         reject(this.failure('GET /events', timeoutMs, error));
       });
       req.on('response', (res: IncomingMessage) => {
+        clearTimeout(headersTimer);
         if (res.statusCode !== 200) {
           close();
           reject(httpError(this.endpoint, 'GET /events', res.statusCode ?? 0, undefined, ''));

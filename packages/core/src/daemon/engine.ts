@@ -86,9 +86,10 @@ export interface Engine {
   /**
    * Subscribe to the daemon's `reload` events (`GET /events`), resolving once the daemon has sent the response
    * headers, so a SIGHUP sent afterwards cannot be missed. dockerd emits the event only for a reload it took.
-   * The stream ends by itself after `timeoutMs`.
+   * The stream ends by itself after `timeoutMs`; headers that take longer than `headersMs` (default 2 s) are a
+   * DaemonUnreachableError, so an endpoint that holds them back cannot hold up the apply.
    */
-  watchReloads(timeoutMs: number): Promise<ReloadWatch>;
+  watchReloads(timeoutMs: number, headersMs?: number): Promise<ReloadWatch>;
 }
 
 /** A live subscription to `reload` events, from {@link Engine.watchReloads}. */

@@ -275,6 +275,7 @@ async function restoreAfterFailure(
   if (!told) return true;
   const details = error instanceof DockmirrorError ? (error.details ?? {}) : {};
   const reason = (e: unknown): string => {
+    if (e instanceof InterruptedError) return 'interrupted';
     if (e instanceof DockmirrorError && typeof e.details?.mismatch === 'string') return e.details.mismatch;
     return e instanceof Error ? e.message : String(e);
   };
