@@ -6,6 +6,7 @@ import { findFlagConflicts, type FlagConflict } from '../daemon/conflicts.js';
 import type { UntrustedDockerd } from '../daemon/dockerd-process.js';
 import { resolveDockerHost } from '../daemon/endpoint.js';
 import { createEngine } from '../daemon/engine.js';
+import { findFileReader } from '../daemon/file-reader.js';
 import { registryMismatch, type LiveRegistry } from '../daemon/registry-config.js';
 import { Journal } from '../state/journal.js';
 import { locateTarget } from './options.js';
@@ -125,11 +126,14 @@ async function daemonStatus(options: ConnectOptions, file: string): Promise<Daem
  */
 export async function liveRegistryIfAny(options: ConnectOptions): Promise<LiveRegistry | { error: string }> {
   const resolved = await resolveDockerHost(options);
-  if (socketMissing(resolved.endpoint)) {
-    return { error: `no Docker daemon at ${resolved.endpoint}` };
+  // The same rule as a change: with no endpoint given, the daemon that reads the file is the one asked.
+  const reader = resolved.source === 'default' ? await findFileReader((await locateTarget(options)).located.path) : undefined;
+  const endpoint = reader?.endpoint ?? resolved.endpoint;
+  if (socketMissing(endpoint)) {
+    return { error: `no Docker daemon at ${endpoint}` };
   }
   try {
-    return await createEngine(resolved.endpoint).liveRegistry(3_000);
+    return await createEngine(endpoint).liveRegistry(3_000);
   } catch (error) {
     return { error: error instanceof Error ? error.message : String(error) };
   }

@@ -292,7 +292,11 @@ async function restoreAfterFailure(
         outcome += ', and the daemon is confirmed back on them';
       } catch (reapplyError) {
         details.reapplyFailed = reason(reapplyError);
-        outcome += `, but the daemon did not take them either (${reason(reapplyError)}): check that Docker is running`;
+        // A daemon that answered but sent no reload event refused the old file too: it is running, on neither.
+        const refused = reapplyError instanceof DockmirrorError && reapplyError.details?.reloadEvent === false;
+        outcome += refused
+          ? `, but the daemon refused to reload them too (${reason(reapplyError)}): its log says why`
+          : `, but the daemon did not take them either (${reason(reapplyError)}): check that Docker is running`;
       }
     }
   } catch (restoreError) {

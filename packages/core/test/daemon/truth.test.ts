@@ -162,6 +162,17 @@ describe('apply', () => {
     expect((await live()).mirrors).toEqual([]);
   });
 
+  it('a change to a file the daemon refuses anyway: restored, and the message says the daemon refused both', async () => {
+    await reset();
+    const bad = '{"debug": "yes"}\n';
+    await writeFile(tb.configFile, bad);
+    const error = await addMirror(opts({ mirror: 'http://127.0.0.1:5112', timeoutMs: 30_000 })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApplyError);
+    expect((error as Error).message).toContain('was restored to its previous bytes, but the daemon refused to reload them too');
+    expect((error as Error).message).not.toContain('check that Docker is running');
+    expect(await readFile(tb.configFile, 'utf8')).toBe(bad);
+  });
+
   it('with no daemon that reads the file and none answering: exit-5 kind of error, not success', async () => {
     const file = join(tb.dir, 'nobody-reads.json');
     await writeFile(file, '{"registry-mirrors": ["http://127.0.0.1:5108"]}\n');
