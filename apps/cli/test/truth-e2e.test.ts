@@ -45,6 +45,7 @@ describe('a running dockerd that reads the file but is not reached', () => {
     process.kill(pid, 'SIGSTOP');
     let run: CliRun;
     try {
+      await expect.poll(async () => (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.[0], { timeout: 5_000 }).toBe('T');
       run = await dockmirror(tb, ['add', 'http://127.0.0.1:5201', '--timeout', '1.5'], { ...noHost(), stateDir: path.join(tb.dir, 's-stop') });
     } finally {
       process.kill(pid, 'SIGCONT');

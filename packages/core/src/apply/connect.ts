@@ -66,7 +66,11 @@ export async function connectForFile(options: ConnectOptions, file: string, time
   const reader = await findFileReader(file);
   const useReader = resolved.source === 'default' && reader?.endpoint !== undefined;
   const target = useReader ? { endpoint: reader.endpoint as string, source: 'dockerd' as const } : resolved;
-  const connection = await greet(target, options, true, timeoutMs);
+  // A daemon that answers the ping and then hangs (stopped between two calls) is the same as one that does not.
+  const connection = await greet(target, options, true, timeoutMs).catch((error: unknown) => {
+    if (reader && error instanceof DaemonUnreachableError) return undefined;
+    throw error;
+  });
   if (connection) return { connection, ...(reader ? { reader } : {}) };
   if (reader) {
     const socket = reader.endpoint ?? reader.hosts.join(', ');
@@ -103,7 +107,8 @@ async function greet(
       details: { endpoint: resolved.endpoint },
     });
   }
-  const [version, info] = await untilInterrupted(Promise.all([engine.version(), engine.info()]), options.signal);
+  const callMs = Math.max(pingMs, 3_000);
+  const [version, info] = await untilInterrupted(Promise.all([engine.version(callMs), engine.info(callMs)]), options.signal);
   const setup = await detectSetup({ endpoint: resolved.endpoint, info, ...(options.env ? { env: options.env } : {}) });
   return { endpoint: resolved.endpoint, endpointSource: resolved.source, engine, version: version.Version, info, setup };
 }

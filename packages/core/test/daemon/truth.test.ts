@@ -70,6 +70,8 @@ describe('the dockerd that reads the file', () => {
     process.kill(pid, 'SIGSTOP');
     let error: unknown;
     try {
+      // The signal is delivered asynchronously: wait until the kernel shows the whole process stopped.
+      await expect.poll(async () => (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.[0], { timeout: 5_000 }).toBe('T');
       error = await addMirror(opts({ mirror: 'http://127.0.0.1:5102', timeoutMs: 1_500 })).catch((e: unknown) => e);
     } finally {
       process.kill(pid, 'SIGCONT');
@@ -163,8 +165,11 @@ describe('apply', () => {
   });
 
   it('a change to a file the daemon refuses anyway: restored, and the message says the daemon refused both', async () => {
-    await reset();
-    const bad = '{"debug": "yes"}\n';
+    await reset('{\n  "registry-mirrors": ["http://127.0.0.1:5113"]\n}\n');
+    await tb.reload();
+    await expect.poll(async () => (await live()).mirrors, { timeout: 5_000 }).toEqual(['http://127.0.0.1:5113/']);
+    // Not what the daemon runs, and not a file it takes: the old bytes cannot be confirmed live either.
+    const bad = '{"debug": "yes", "registry-mirrors": ["http://127.0.0.1:5114"]}\n';
     await writeFile(tb.configFile, bad);
     const error = await addMirror(opts({ mirror: 'http://127.0.0.1:5112', timeoutMs: 30_000 })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApplyError);
