@@ -2,7 +2,7 @@
 // for a daemon that reads the file but cannot be told, `dockmirror apply`, Ctrl-C during the wait, and timeouts.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, assertBuilt, dockmirror, liveConfig, startTestbed, type CliRun, type Testbed } from './support/daemon-cli.js';
@@ -86,6 +86,7 @@ describe('a running dockerd that reads the file but is not reached', () => {
       encoding: 'utf8',
       env: { PATH: process.env.PATH ?? '', HOME: box, NO_COLOR: '1' },
     });
+    await rm(box, { recursive: true, force: true });
     expect(run.status, run.stderr).toBe(4);
     expect(run.stderr).toContain(`✗ You may not open the Docker socket ${tb.socket}: permission denied.`);
     expect(run.stderr).toContain('docker group');
