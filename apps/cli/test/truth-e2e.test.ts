@@ -145,14 +145,14 @@ describe('dockmirror apply', () => {
 });
 
 describe('Ctrl-C during the wait', () => {
-  it('prints one line with the file, the daemon, the backup and what to run; rollback --dry-run and rollback then work', async () => {
+  it.each([['SIGINT', '5208'], ['SIGTERM', '5209']] as const)('%s: one line with the file, the daemon, the backup and what to run; rollback --dry-run and rollback then work', async (signal, port) => {
     await reset();
     // A service manager whose reload hangs: the change is written, the daemon being told.
     const bin = path.join(tb.dir, 'hangbin');
     await mkdir(bin, { recursive: true });
-    const marker = path.join(tb.dir, 'hang-started');
+    const marker = path.join(tb.dir, `hang-started-${signal}`);
     await writeFile(path.join(bin, 'systemctl'), `#!/bin/bash\ncase "$*" in *reload*) touch ${JSON.stringify(marker)}; exec sleep 30 ;; esac\n`, { mode: 0o755 });
-    const state = path.join(tb.dir, 's-int');
+    const state = path.join(tb.dir, `s-${signal}`);
     const env = {
       ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DOCKMIRROR_'))),
       NO_COLOR: '1',
@@ -160,12 +160,12 @@ describe('Ctrl-C during the wait', () => {
       DOCKMIRROR_SETUP: 'systemd',
       PATH: `${bin}:${process.env.PATH ?? ''}`,
     };
-    const child = spawn(process.execPath, [BIN, 'add', 'http://127.0.0.1:5208', '--config-file', tb.configFile, '--state-dir', state], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'add', `http://127.0.0.1:${port}`, '--config-file', tb.configFile, '--state-dir', state], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
     await expect.poll(() => existsSync(marker), { timeout: 20_000 }).toBe(true);
-    child.kill('SIGINT');
+    child.kill(signal);
     expect(await closed).toBe(130);
     const lines = stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -174,13 +174,13 @@ describe('Ctrl-C during the wait', () => {
     );
     expect(existsSync(path.join(state, 'lock'))).toBe(false);
     const changed = await readFile(tb.configFile, 'utf8');
-    expect(changed).toContain('http://127.0.0.1:5208');
+    expect(changed).toContain(`http://127.0.0.1:${port}`);
 
     const backups = await dockmirror(tb, ['backups'], { stateDir: state });
     expect(backups.stdout).toContain('(interrupted: settled by the next command)');
     const dry = await dockmirror(tb, ['rollback', '--dry-run'], { stateDir: state });
     expect(dry.code, dry.stderr).toBe(0);
-    expect(dry.stdout).toContain('-    "http://127.0.0.1:5208"');
+    expect(dry.stdout).toContain(`-    "http://127.0.0.1:${port}"`);
     expect(await readFile(tb.configFile, 'utf8')).toBe(changed);
     const real = await dockmirror(tb, ['rollback'], { stateDir: state });
     expect(real.code, real.stderr).toBe(0);
