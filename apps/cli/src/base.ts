@@ -37,8 +37,9 @@ export abstract class BaseCommand extends Command {
    * question before a restart that stops containers. Neither exists without a terminal or with `--json`, so
    * core then refuses such a restart unless `--yes` was given.
    */
-  protected interaction(): { onProgress?: (message: string) => void; confirm?: (question: string) => Promise<boolean> } {
-    if (this.jsonEnabled()) return {};
+  protected interaction(): { onProgress?: (message: string) => void; confirm?: (question: string) => Promise<boolean>; signal: AbortSignal } {
+    const signal = this.interruptible();
+    if (this.jsonEnabled()) return { signal };
     const spinner = process.stderr.isTTY
       ? { onProgress: (message: string) => (ux.action.running ? (ux.action.status = toScreen(message)) : ux.action.start(toScreen(message))) }
       : {};
@@ -51,10 +52,38 @@ export abstract class BaseCommand extends Command {
           },
         }
       : {};
-    return { ...spinner, ...prompt };
+    return { ...spinner, ...prompt, signal };
+  }
+
+  #interrupt: { controller: AbortController; stop: () => void } | undefined;
+
+  /**
+   * Ctrl-C (SIGINT) and SIGTERM during a change abort core's waits instead of killing the process: core then
+   * says in one line what daemon.json and the daemon hold and what to run, and the lock is released on the way
+   * out. A second signal exits at once (130), as a user pressing Ctrl-C twice expects.
+   */
+  private interruptible(): AbortSignal {
+    if (this.#interrupt) return this.#interrupt.controller.signal;
+    const controller = new AbortController();
+    const onSignal = (): void => {
+      if (controller.signal.aborted) process.exit(130);
+      if (ux.action.running) ux.action.stop('interrupted');
+      controller.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    this.#interrupt = {
+      controller,
+      stop: () => {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      },
+    };
+    return controller.signal;
   }
 
   override async finally(error: Error | undefined): Promise<void> {
+    this.#interrupt?.stop();
     if (ux.action.running) ux.action.stop(error ? 'failed' : 'done');
     return super.finally(error);
   }
@@ -84,7 +113,9 @@ export abstract class BaseCommand extends Command {
       // Root fixes a permission error on a system file; a file in the home folder (rootless, Desktop, presets)
       // belongs to the user, and sudo would only make it root's.
       const ownFile = known.location?.file.startsWith(os.homedir() + path.sep) ?? false;
-      const hint = known.code === 'PERMISSION' && known.details?.errno !== 'EROFS' && !ownFile ? sudoHint() : known.hint;
+      // A Docker socket is another matter: its hint (the docker group) is the fix, sudo only one way round it.
+      const socket = typeof known.details?.socket === 'string';
+      const hint = known.code === 'PERMISSION' && known.details?.errno !== 'EROFS' && !ownFile && !socket ? sudoHint() : known.hint;
       if (hint) this.tell(`  ${paint('dim', '→', process.stderr)} ${hint}`);
       if (process.env.DEBUG && error.stack) for (const line of error.stack.split('\n')) this.tell(line);
     }

@@ -18,4 +18,5 @@ export const EXIT_CODES: Readonly<Record<ErrorCode, number>> = {
   LOCKED: 8,
   WRITE_FAILED: 9,
   UNSAFE_PATH: 10,
+  INTERRUPTED: 130,
 };

@@ -1,4 +1,5 @@
 import { Errors, Flags } from '@oclif/core';
+import { toScreen } from './output.js';
 
 /**
  * The longest any timeout may be. Past setTimeout's range (about 24.8 days) a timer fires at once, so a huge
@@ -7,15 +8,21 @@ import { Errors, Flags } from '@oclif/core';
 export const MAX_TIMEOUT_SECONDS = 3600;
 
 /**
- * A flag of seconds, fractions allowed, from more than 0 to {@link MAX_TIMEOUT_SECONDS}. Anything else is a
- * usage error (exit 2): oclif maps only its own CLIError from a flag parser to exit 2, any other error is a bug.
+ * A flag of seconds, fractions allowed, more than 0. A value that is not a number, or not above 0, is a usage
+ * error (exit 2): oclif maps only its own CLIError from a flag parser to exit 2, any other error is a bug. A value
+ * above {@link MAX_TIMEOUT_SECONDS} (a typo, or "wait forever") is capped, with a note on stderr.
  */
 export const secondsFlag = Flags.custom<number>({
   helpValue: '<seconds>',
   parse: async (input, _context, flag) => {
-    const seconds = Number(input);
-    if (!Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_TIMEOUT_SECONDS) {
-      throw new Errors.CLIError(`--${flag.name} ${input} is not a number of seconds from more than 0 to ${MAX_TIMEOUT_SECONDS}`);
+    const text = input.trim();
+    const seconds = /^(\d+\.?\d*|\.\d+)(e\+?\d+)?$/i.test(text) ? Number(text) : Number.NaN;
+    if (!(seconds > 0)) {
+      throw new Errors.CLIError(`--${flag.name} ${input} is not a number of seconds above 0`);
+    }
+    if (seconds > MAX_TIMEOUT_SECONDS) {
+      process.stderr.write(`${toScreen(`! --${flag.name} ${input} is more than ${MAX_TIMEOUT_SECONDS} s; waiting at most ${MAX_TIMEOUT_SECONDS} s.`)}\n`);
+      return MAX_TIMEOUT_SECONDS;
     }
     return seconds;
   },
@@ -23,9 +30,9 @@ export const secondsFlag = Flags.custom<number>({
 
 /** Flags of every command that reads daemon.json. */
 export const configFlags = {
+  // No oclif `env` here: core reads DOCKMIRROR_CONFIG_FILE itself, so status says the env var chose the file.
   'config-file': Flags.string({
-    summary: 'daemon.json to use instead of the detected one.',
-    env: 'DOCKMIRROR_CONFIG_FILE',
+    summary: 'daemon.json to use instead of the detected one (also: the DOCKMIRROR_CONFIG_FILE environment variable).',
     helpValue: '<path>',
   }),
   'state-dir': Flags.string({
@@ -41,11 +48,9 @@ export const daemonFlags = {
     summary: 'Docker Engine endpoint (default: DOCKER_HOST, the docker context, then the platform default).',
     helpValue: '<url>',
   }),
-  timeout: Flags.integer({
-    summary: 'Seconds to wait for the daemon to come back and show the change.',
+  timeout: secondsFlag({
+    summary: `Seconds to wait for the daemon to answer, come back and show the change (at most ${MAX_TIMEOUT_SECONDS}).`,
     default: 60,
-    min: 1,
-    max: MAX_TIMEOUT_SECONDS,
   }),
 };
 
@@ -82,7 +87,8 @@ export function mutationOptions(flags: {
   return {
     ...configOptions(flags),
     ...(flags['docker-host'] ? { dockerHost: flags['docker-host'] } : {}),
-    timeoutMs: flags.timeout * 1000,
+    // Never 0 ms, which some timers read as no timeout at all.
+    timeoutMs: Math.max(1, Math.round(flags.timeout * 1000)),
     dryRun: flags['dry-run'],
     apply: flags.apply,
     yes: flags.yes,

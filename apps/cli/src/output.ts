@@ -57,17 +57,26 @@ export function describeChange(result: ChangeResult, done: string): string[] {
     if (!result.changed) return [...lines, `${mark(true)} ${result.configFile} already says that; nothing would change.`];
     return [...lines, ...diffLines(result.diff), paint('dim', '(dry run: nothing was written)')];
   }
-  if (!result.changed) return [...lines, `${mark(true)} ${result.configFile} already says that; nothing changed.`];
+  if (!result.changed) {
+    lines.push(`${mark(true)} ${result.configFile} already says that; nothing changed.`);
+    // An explicit --apply reload|restart still makes the daemon use the file.
+    if (result.apply.method !== 'none') lines.push(...describeApply(result.apply));
+    return lines;
+  }
   lines.push(`${mark(true)} ${done} in ${result.configFile}`);
   lines.push(`  mirrors: ${result.mirrors.length ? result.mirrors.join(', ') : '(none)'}`);
   if (result.insecureRegistries.length) lines.push(`  insecure registries: ${result.insecureRegistries.join(', ')}`);
   lines.push(`  backup: ${result.backup} ${paint('dim', '(undo with: dockmirror rollback)')}`);
-  const { apply } = result;
-  if (apply.method === 'none') lines.push(`${paint('yellow', '!')} daemon not told: ${apply.reason}`);
-  else {
-    lines.push(`${mark(true)} daemon ${apply.method === 'reload' ? 'reloaded' : 'restarted'} (${apply.reason}) and shows the change live after ${apply.elapsedMs} ms`);
-    if (apply.live) lines.push(`  live mirrors: ${apply.live.mirrors.length ? apply.live.mirrors.join(', ') : '(none)'}`);
-  }
+  if (result.apply.method === 'none') lines.push(`${paint('yellow', '!')} daemon not told: ${result.apply.reason}`);
+  else lines.push(...describeApply(result.apply));
+  return lines;
+}
+
+/** Human lines for how the daemon was told and what it shows live. */
+export function describeApply(apply: ChangeResult['apply']): string[] {
+  if (apply.method === 'none') return [`${mark(true)} ${apply.reason}`];
+  const lines = [`${mark(true)} daemon ${apply.method === 'reload' ? 'reloaded' : 'restarted'} (${apply.reason}) and shows the change live after ${apply.elapsedMs} ms`];
+  if (apply.live) lines.push(`  live mirrors: ${apply.live.mirrors.length ? apply.live.mirrors.join(', ') : '(none)'}`);
   return lines;
 }
 

@@ -12,6 +12,7 @@ export function describeStatus(status: DockmirrorStatus): string[] {
     lines.push(`log          ${daemon.logHint}`);
     if (daemon.trustWarning) lines.push(`${paint('yellow', '!')} ${daemon.trustWarning}`);
     for (const other of daemon.untrustedDaemons ?? []) lines.push(`${paint('yellow', '!')} ignored dockerd pid ${other.pid}: ${other.reason}`);
+    if (daemon.readsOtherFile) lines.push(`${paint('yellow', '!')} this daemon reads ${daemon.readsOtherFile}, not ${status.configFile}: no running dockerd reads the file shown`);
   } else {
     lines.push(`${mark(false)} daemon: ${daemon.error}`);
   }
@@ -20,8 +21,8 @@ export function describeStatus(status: DockmirrorStatus): string[] {
   const live = daemon.reachable ? daemon.live : undefined;
   row('mirrors', 'mirrors' in file ? file.mirrors : undefined, live?.mirrors);
   row('insecure', 'mirrors' in file ? file.insecureRegistries : undefined, live?.insecureRegistries);
-  if (status.pending) lines.push(`${paint('yellow', '!')} not applied yet: ${status.pending}`);
-  else if (daemon.reachable && 'mirrors' in file) lines.push(`${mark(true)} the daemon uses what the file says`);
+  if (status.pending) lines.push(`${paint('yellow', '!')} not applied yet: ${status.pending} (run: dockmirror apply)`);
+  else if (daemon.reachable && !daemon.readsOtherFile && 'mirrors' in file) lines.push(`${mark(true)} the daemon uses what the file says`);
   for (const conflict of daemon.reachable ? daemon.flagConflicts : []) {
     lines.push(`${mark(false)} flag conflict: ${conflict.flag} ${conflict.values.join(' ')} from ${conflict.source}`);
   }

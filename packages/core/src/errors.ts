@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'UNSAFE_PATH'
   | 'DAEMON_UNREACHABLE'
   | 'DAEMON_ERROR'
+  | 'INTERRUPTED'
   | 'UNEXPECTED';
 
 /** Where in a file a problem sits; line and column are 1-based. */
@@ -165,5 +166,16 @@ export class WriteFailedError extends DockmirrorError {
 export class UnsafePathError extends DockmirrorError {
   constructor(message: string, options?: DockmirrorErrorOptions) {
     super('UNSAFE_PATH', message, options);
+  }
+}
+
+/**
+ * The run was interrupted (Ctrl-C, SIGTERM) before it finished. The message says what state daemon.json and the
+ * daemon were left in, which backup holds the old bytes, and what to run; the lock is released and the journal
+ * stays settleable by the next run.
+ */
+export class InterruptedError extends DockmirrorError {
+  constructor(message: string, options?: DockmirrorErrorOptions) {
+    super('INTERRUPTED', message, options);
   }
 }

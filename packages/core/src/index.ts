@@ -6,6 +6,7 @@
  * only lists mirrors never pays for verify or apply.
  * @packageDocumentation
  */
+import type * as applyOp from './operations/apply-config.js';
 import type * as io from './config/io.js';
 import type * as doctor from './operations/doctor.js';
 import type * as mirrors from './operations/mirrors.js';
@@ -31,6 +32,7 @@ export type {
 } from './operations/mirrors.js';
 export type { MirrorTarget, PresetInfo, ResolveOptions } from './presets/index.js';
 export type { RollbackOptions, BackupInfo } from './operations/rollback.js';
+export type { ApplyConfigOptions } from './operations/apply-config.js';
 export type { DockmirrorStatus, DaemonStatus } from './operations/status.js';
 export type { ConnectOptions } from './apply/connect.js';
 export type { LiveRegistry } from './daemon/registry-config.js';
@@ -95,7 +97,15 @@ export function rollback(...args: Parameters<typeof rollbackOp.rollback>): Retur
   return import('./operations/rollback.js').then((m) => m.rollback(...args));
 }
 
-/** Lists the backups in the state folder, newest first. Reads only. */
+/**
+ * Makes the daemon that reads daemon.json load what the file says now, confirmed live by `GET /info`; the file
+ * is not changed. A key the file does not have means `[]` live.
+ */
+export function applyConfig(...args: Parameters<typeof applyOp.applyConfig>): ReturnType<typeof applyOp.applyConfig> {
+  return import('./operations/apply-config.js').then((m) => m.applyConfig(...args));
+}
+
+/** Lists the backups in the state folder, newest first, an interrupted (pending) change among them. Reads only. */
 export function listBackups(...args: Parameters<typeof rollbackOp.listBackups>): ReturnType<typeof rollbackOp.listBackups> {
   return import('./operations/rollback.js').then((m) => m.listBackups(...args));
 }

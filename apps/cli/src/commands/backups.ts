@@ -15,7 +15,8 @@ export default class Backups extends BaseCommand {
     if (result.backups.length === 0) this.say(`No backups in ${result.stateDir}.`);
     for (const b of result.backups) {
       const what = `${b.op}${typeof b.args.mirror === 'string' ? ` ${b.args.mirror}` : ''}`;
-      this.say(`${b.id}  ${b.time}  ${what.padEnd(40)} ${b.file}${b.existed ? '' : paint('dim', ' (did not exist)')}`);
+      const notes = `${b.existed ? '' : paint('dim', ' (did not exist)')}${b.status === 'pending' ? paint('yellow', ' (interrupted: settled by the next command)') : ''}`;
+      this.say(`${b.id}  ${b.time}  ${what.padEnd(40)} ${b.file}${notes}`);
     }
     return result;
   }

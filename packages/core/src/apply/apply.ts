@@ -3,15 +3,18 @@ import { modify, applyEdits } from 'jsonc-parser';
 import type { DaemonConfigDocument } from '../config/document.js';
 import { locateDaemonConfig } from '../config/locate.js';
 import { writeDaemonConfig } from '../config/io.js';
-import { ApplyError, DockmirrorError, FlagConflictError, UsageError } from '../errors.js';
-import type { MutationOptions } from '../operations/options.js';
+import { ApplyError, DaemonUnreachableError, DockmirrorError, FlagConflictError, InterruptedError, UsageError } from '../errors.js';
+import { daemonTimeoutMs, type MutationOptions } from '../operations/options.js';
 import { applyMethodFor, checkMirrorPathSupport, runApply, type ApplyPlan } from '../daemon/apply.js';
 import { confirmLive } from '../daemon/confirm.js';
 import { findFlagConflicts } from '../daemon/conflicts.js';
-import type { LiveRegistry } from '../daemon/registry-config.js';
+import { registryMismatch, type LiveRegistry } from '../daemon/registry-config.js';
+import { createEngine } from '../daemon/engine.js';
+import { findFileReader } from '../daemon/file-reader.js';
 import { resolveDockerHost } from '../daemon/endpoint.js';
 import { detectSetup, type DaemonSetup } from '../daemon/setup.js';
-import { connectDaemon, type DaemonConnection } from './connect.js';
+import { connectForFile, type DaemonConnection } from './connect.js';
+import { throwIfInterrupted, untilInterrupted } from './interrupt.js';
 
 /** How the running daemon was told about a change, and what it showed afterwards. */
 export interface ApplyReport {
@@ -37,6 +40,8 @@ export interface ApplyContext {
   after: DaemonConfigDocument | undefined;
   /** True while putting the old bytes back after a failure. */
   recovering?: boolean;
+  /** What the daemon is told about, for messages; default `change` (or `restored file` when recovering). */
+  what?: string;
 }
 
 /** Daemon facts gathered before writing and reused after, so nothing is asked twice. */
@@ -55,20 +60,37 @@ export async function preflightDaemon(
 ): Promise<DaemonHandle> {
   const mode = options.apply ?? 'auto';
   if (mode === 'none') {
-    await refuseConflictsWithoutClient(options, context);
+    await refuseWithoutTelling(options, context);
     return { kind: 'skip', reason: '--apply none: the daemon was not told' };
   }
-  const connection = await connectDaemon(options, mode === 'auto').catch((error: unknown) => {
-    if (error instanceof DockmirrorError) Object.assign(error, { message: `${error.message} Nothing was written.` });
+  const found = await connectForFile(options, context.file, daemonTimeoutMs(options)).catch((error: unknown) => {
+    if (error instanceof DockmirrorError && !(error instanceof InterruptedError) && !/Nothing was written\.$/.test(error.message)) {
+      Object.assign(error, { message: `${error.message} Nothing was written.` });
+    }
     throw error;
   });
+  const { connection, reader } = found;
   if (!connection) {
+    if (mode !== 'auto') {
+      throw new DaemonUnreachableError(`No Docker daemon answers: ${found.absent ?? 'none was found'}. Nothing was written.`, {
+        hint: 'Start Docker, or point --docker-host / DOCKER_HOST at the running daemon, or pass --apply none.',
+      });
+    }
     // A stopped daemon still has its unit and defaults files: a conflict there would stop its next start.
     await refuseConflictsWithoutClient(options, context);
-    return { kind: 'skip', reason: 'no Docker daemon answered; the change takes effect when Docker starts' };
+    return { kind: 'skip', reason: `${found.absent ?? 'no Docker daemon answered'}; the change takes effect when Docker starts` };
+  }
+  const { setup } = connection;
+  if (reader && setup.pid !== undefined && setup.pid !== reader.pid) {
+    throw new UsageError(
+      `dockerd (pid ${reader.pid}) reads ${context.file}, but ${connection.endpoint} is another daemon (pid ${setup.pid}). Nothing was written.`,
+      {
+        hint: `Tell the daemon that reads the file: --docker-host ${reader.endpoint ?? reader.hosts[0] ?? '<its socket>'}.`,
+        details: { pid: reader.pid, endpoint: connection.endpoint, otherPid: setup.pid },
+      },
+    );
   }
   for (const mirror of context.newMirrors) checkMirrorPathSupport(connection.version, mirror);
-  const { setup } = connection;
   // Only a daemon seen in /proc is known to read another file; an unseen one gets the benefit of the doubt.
   const daemonFile = setup.pid === undefined ? undefined : fileTheDaemonReads(setup, options);
   if (daemonFile && !sameFile(daemonFile, context.file)) {
@@ -86,6 +108,43 @@ export async function preflightDaemon(
 }
 
 /**
+ * What can be refused without telling the daemon (`--apply none`, a dry run): a dockerd flag that sets a key the
+ * file will set, and, when the dockerd that reads the file answers, a mirror its version rejects (a path mirror
+ * before 25.0), which it would refuse at its next reload or start.
+ */
+export async function refuseWithoutTelling(
+  options: MutationOptions,
+  context: { file: string; after: DaemonConfigDocument | undefined; newMirrors: string[] },
+): Promise<void> {
+  await refuseConflictsWithoutClient(options, context);
+  const paths = context.newMirrors.filter((m) => {
+    try {
+      return !['', '/'].includes(new URL(m).pathname);
+    } catch {
+      return false;
+    }
+  });
+  if (paths.length === 0) return;
+  const reader = await findFileReader(context.file);
+  if (!reader?.endpoint) return;
+  const engine = createEngine(reader.endpoint);
+  const probeMs = Math.min(daemonTimeoutMs(options), 5_000);
+  if (!(await untilInterrupted(engine.ping(probeMs), options.signal))) return;
+  const version = await untilInterrupted(engine.version(probeMs), options.signal).catch(() => undefined);
+  if (!version) return;
+  for (const mirror of paths) {
+    try {
+      checkMirrorPathSupport(version.Version, mirror);
+    } catch (error) {
+      if (error instanceof DockmirrorError) {
+        Object.assign(error, { message: `${error.message} (the version of dockerd pid ${reader.pid}, which reads ${context.file}). Nothing was written.` });
+      }
+      throw error;
+    }
+  }
+}
+
+/**
  * Makes the daemon use the file as now written and proves it from `GET /info`. A reload only applies keys
  * present in the file, so when a key is absent (after `remove`'s last mirror, or a rollback to a file without
  * it) the file is briefly written with that key as `[]`, reloaded, and then given back its exact bytes: the
@@ -94,22 +153,53 @@ export async function preflightDaemon(
 export async function applyToDaemon(handle: DaemonHandle, context: ApplyContext): Promise<ApplyReport> {
   if (handle.kind === 'skip') return { method: 'none', reason: handle.reason };
   const { connection, plan, options } = handle;
-  const timeoutMs = options.timeoutMs ?? 60_000;
+  const timeoutMs = daemonTimeoutMs(options);
   const expected = {
     mirrors: context.after?.mirrors ?? [],
     insecureRegistries: context.after?.insecureRegistries ?? [],
   };
   const spelledOut = plan.method === 'reload' ? withEmptyKeys(context.after) : undefined;
-  if (spelledOut) await writeDaemonConfig(context.file, spelledOut);
+  const what = context.what ?? (context.recovering ? 'restored file' : 'change');
+  let told = false;
+  // Subscribed before the SIGHUP: dockerd emits `reload` only for a reload it took, so its absence after a short
+  // grace, with the live config still not what the file says, is a refusal, known without waiting the timeout.
+  const watch = plan.method === 'reload' ? await connection.engine.watchReloads(timeoutMs + RELOAD_GRACE_MS).catch(() => undefined) : undefined;
   try {
+    if (spelledOut) await writeDaemonConfig(context.file, spelledOut);
     options.onProgress?.(`${plan.method === 'reload' ? 'Reloading' : 'Restarting'} the Docker daemon (${plan.why})`);
+    throwIfInterrupted(options.signal);
     const started = Date.now();
-    await runApply(plan, { timeoutMs });
-    const confirmed = await confirmLive(connection.engine, expected, timeoutMs, {
-      onTick: (elapsed) => options.onProgress?.(`Waiting for the daemon to show the change (${Math.round(elapsed / 1000)} s)`),
-    });
+    told = true;
+    await untilInterrupted(runApply(plan, { timeoutMs, ...(options.signal ? { signal: options.signal } : {}) }), options.signal);
+    let waitMs = timeoutMs;
+    if (watch) {
+      const graceMs = Math.min(RELOAD_GRACE_MS, timeoutMs);
+      const took = await untilInterrupted(watch.reloaded(graceMs), options.signal);
+      // The reload is done once its event is out: what /info shows then is final, so no long wait is needed.
+      if (took) waitMs = graceMs;
+      else {
+        // A daemon that stopped answering is for confirmLive to report (it waits for it to come back).
+        const live = await untilInterrupted(connection.engine.liveRegistry(Math.min(5_000, timeoutMs)), options.signal).catch((error: unknown) => {
+          if (error instanceof DaemonUnreachableError) return undefined;
+          throw error;
+        });
+        const mismatch = live ? registryMismatch(live, expected) : undefined;
+        if (mismatch !== undefined) {
+          throw new ApplyError(
+            `The Docker daemon did not take the ${what}: ${mismatch}. It sent no reload event within ${graceMs / 1000} s: it refused the reload.`,
+            { details: { live: live ?? null, expected, mismatch, reloadEvent: false } },
+          );
+        }
+      }
+    }
+    const confirmed = await untilInterrupted(
+      confirmLive(connection.engine, expected, waitMs, {
+        onTick: (elapsed) => options.onProgress?.(`Waiting for the daemon to show the change (${Math.round(elapsed / 1000)} s)`),
+      }),
+      options.signal,
+    );
     if (!confirmed.ok) {
-      throw new ApplyError(`The Docker daemon did not take the ${context.recovering ? 'restored file' : 'change'}: ${confirmed.mismatch}.`, {
+      throw new ApplyError(`The Docker daemon did not take the ${what}: ${confirmed.mismatch}.`, {
         details: { live: confirmed.live ?? null, expected, mismatch: confirmed.mismatch },
       });
     }
@@ -122,11 +212,22 @@ export async function applyToDaemon(handle: DaemonHandle, context: ApplyContext)
       elapsedMs: Date.now() - started,
     };
   } catch (error) {
+    if (error instanceof InterruptedError) {
+      throw Object.assign(error, { details: { ...error.details, daemon: told ? `was sent a ${plan.method} but not yet seen to take it` : 'was not told' } });
+    }
     throw asApplyError(error, connection);
   } finally {
+    watch?.close();
     if (spelledOut) await writeDaemonConfig(context.file, context.after?.exists ? context.after.bytes : undefined);
   }
 }
+
+/**
+ * How long after a SIGHUP a reload event may take before the reload counts as refused. dockerd 20.10 here
+ * emits it within a few ms (it validates and applies the file synchronously in its signal handler's goroutine);
+ * 3 s leaves room for a loaded machine and is still far below the default 60 s `--timeout`.
+ */
+export const RELOAD_GRACE_MS = 3_000;
 
 /**
  * Any failure once the daemon is being told is an apply failure (exit 5, and the caller restores and re-applies),
@@ -173,7 +274,7 @@ export async function refuseConflictsWithoutClient(
  * The daemon.json the daemon behind the endpoint reads: its `--config-file`, else its setup's default (never
  * what the user pointed dockmirror at). `undefined` when the setup is unknown.
  */
-function fileTheDaemonReads(setup: DaemonSetup, options: MutationOptions): string | undefined {
+export function fileTheDaemonReads(setup: DaemonSetup, options: Pick<MutationOptions, 'env' | 'platform' | 'homedir'>): string | undefined {
   if (setup.configFile) return setup.configFile;
   if (setup.kind === 'unknown') return undefined;
   const { DOCKMIRROR_CONFIG_FILE: _ignored, ...env } = options.env ?? process.env;
@@ -215,7 +316,8 @@ async function agreeToRestart(options: MutationOptions, connection: DaemonConnec
   });
 }
 
-function sameFile(a: string, b: string): boolean {
+/** Whether two paths name the same file once symlinks are resolved (a missing one compares as written). */
+export function sameFile(a: string, b: string): boolean {
   const real = (p: string) => {
     try {
       return realpathSync(p);

@@ -1,16 +1,19 @@
-import { existsSync } from 'node:fs';
-import { DaemonUnreachableError } from '../errors.js';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { DaemonUnreachableError, PermissionDeniedError } from '../errors.js';
 import type { CommonOptions } from '../operations/options.js';
 import { resolveDockerHost, type ResolvedDockerHost } from '../daemon/endpoint.js';
 import { createEngine, type Engine, type EngineInfo } from '../daemon/engine.js';
+import { findFileReader, type FileReader } from '../daemon/file-reader.js';
 import { detectSetup, type DaemonSetup } from '../daemon/setup.js';
+import { unixSocketPath } from '../daemon/socket-proof.js';
+import { untilInterrupted } from './interrupt.js';
 
 /** A daemon that answered, with the facts every daemon-facing step needs. */
 export interface DaemonConnection {
   /** The endpoint and how it was chosen. */
   endpoint: string;
-  /** Where the endpoint came from (option, DOCKER_HOST, context, default). */
-  endpointSource: ResolvedDockerHost['source'];
+  /** Where the endpoint came from (option, DOCKER_HOST, context, default, or the dockerd that reads the file). */
+  endpointSource: ResolvedDockerHost['source'] | 'dockerd';
   /** The client. */
   engine: Engine;
   /** dockerd's version, e.g. `20.10.24+dfsg1`. */
@@ -25,26 +28,110 @@ export interface DaemonConnection {
 export interface ConnectOptions extends CommonOptions {
   /** Docker Engine endpoint; default DOCKER_HOST, the docker context, then the platform's. */
   dockerHost?: string;
+  /** Ends every wait at once (Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 /**
  * Finds and greets the daemon: resolves the endpoint, pings it, reads its version and info, and detects its
  * setup. With `lenient`, a daemon that does not answer gives `undefined` (for commands that can work without
- * one); otherwise it is a {@link DaemonUnreachableError}.
+ * one); otherwise it is a {@link DaemonUnreachableError}. A socket the caller may not open is a
+ * {@link PermissionDeniedError} either way: the daemon is there, only not for this user.
  */
 export async function connectDaemon(options: ConnectOptions, lenient: boolean): Promise<DaemonConnection | undefined> {
   const resolved = await resolveDockerHost(options);
+  return greet({ ...resolved }, options, lenient, 3_000);
+}
+
+/** What {@link connectForFile} found: the daemon that answered, and the dockerd that reads the file. */
+export interface FileDaemon {
+  /** The daemon that answered, if one did. */
+  connection?: DaemonConnection;
+  /** The running dockerd that reads the file, if one is visible in /proc. */
+  reader?: FileReader;
+  /** Why no daemon is told, when none answered and none reads the file. */
+  absent?: string;
+}
+
+/**
+ * One rule for every change: the daemon that reads this file is the one to tell. With no endpoint given (no
+ * `--docker-host`, DOCKER_HOST or context), the socket of the trusted dockerd that reads `file` is used. When
+ * such a dockerd runs but nothing answers within `timeoutMs` (a hung or stopped daemon, a wrong endpoint), the
+ * change is refused before a byte is written: the file and the live config would drift apart.
+ * @throws DaemonUnreachableError naming the pid, the socket and the file.
+ * @throws PermissionDeniedError when the socket exists but the caller may not open it.
+ */
+export async function connectForFile(options: ConnectOptions, file: string, timeoutMs: number): Promise<FileDaemon> {
+  const resolved = await resolveDockerHost(options);
+  const reader = await findFileReader(file);
+  const useReader = resolved.source === 'default' && reader?.endpoint !== undefined;
+  const target = useReader ? { endpoint: reader.endpoint as string, source: 'dockerd' as const } : resolved;
+  // A daemon that answers the ping and then hangs (stopped between two calls) is the same as one that does not.
+  const connection = await greet(target, options, true, timeoutMs).catch((error: unknown) => {
+    if (reader && error instanceof DaemonUnreachableError) return undefined;
+    throw error;
+  });
+  if (connection) return { connection, ...(reader ? { reader } : {}) };
+  if (reader) {
+    const socket = reader.endpoint ?? reader.hosts.join(', ');
+    const details = { endpoint: target.endpoint, pid: reader.pid, socket, file };
+    if (target.endpoint !== reader.endpoint) {
+      throw new DaemonUnreachableError(
+        `dockerd (pid ${reader.pid}) reads ${file} and listens on ${socket}, but the endpoint given, ${target.endpoint} (from ${target.source}), does not answer within ${timeoutMs / 1000} s. Nothing was written.`,
+        { hint: `Point --docker-host at ${socket}, the socket it listens on, and run again.`, details },
+      );
+    }
+    throw new DaemonUnreachableError(
+      `dockerd (pid ${reader.pid}) reads ${file} and runs, but did not answer at ${socket} within ${timeoutMs / 1000} s. Nothing was written.`,
+      {
+        hint: `Is it stopped or hung (kill -CONT ${reader.pid}; see its log)? Run again once \`docker -H ${socket} info\` answers, or raise --timeout.`,
+        details,
+      },
+    );
+  }
+  return { absent: `no Docker daemon answered at ${target.endpoint} and no running dockerd reads ${file}` };
+}
+
+async function greet(
+  resolved: { endpoint: string; source: DaemonConnection['endpointSource']; context?: string },
+  options: ConnectOptions,
+  lenient: boolean,
+  pingMs: number,
+): Promise<DaemonConnection | undefined> {
   const engine = createEngine(resolved.endpoint);
-  if (socketMissing(resolved.endpoint) || !(await engine.ping(3_000))) {
+  refuseForbiddenSocket(resolved.endpoint);
+  if (socketMissing(resolved.endpoint) || !(await untilInterrupted(engine.ping(pingMs), options.signal))) {
     if (lenient) return undefined;
     throw new DaemonUnreachableError(`No Docker daemon answers at ${resolved.endpoint} (from ${resolved.source}).`, {
       hint: 'Start Docker, or point --docker-host / DOCKER_HOST at the running daemon, or pass --apply none.',
       details: { endpoint: resolved.endpoint },
     });
   }
-  const [version, info] = await Promise.all([engine.version(), engine.info()]);
+  const callMs = Math.max(pingMs, 3_000);
+  const [version, info] = await untilInterrupted(Promise.all([engine.version(callMs), engine.info(callMs)]), options.signal);
   const setup = await detectSetup({ endpoint: resolved.endpoint, info, ...(options.env ? { env: options.env } : {}) });
   return { endpoint: resolved.endpoint, endpointSource: resolved.source, engine, version: version.Version, info, setup };
+}
+
+/**
+ * A unix socket that exists but that the caller may not open (connect needs write permission on it) means
+ * a daemon that is there for others, not "no daemon": say so, with the fix.
+ * @throws PermissionDeniedError with the docker-group hint.
+ */
+export function refuseForbiddenSocket(endpoint: string): void {
+  const socket = unixSocketPath(endpoint);
+  // Not existsSync first: it says "missing" for a socket behind a folder the caller may not enter, too.
+  if (socket === undefined || endpoint.startsWith('fd://')) return;
+  try {
+    accessSync(socket, constants.R_OK | constants.W_OK);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EACCES') return; // ENOENT: no daemon there, said elsewhere.
+    throw new PermissionDeniedError(`You may not open the Docker socket ${socket}: permission denied.`, {
+      location: { file: socket },
+      hint: 'Add yourself to the docker group (sudo usermod -aG docker $USER, then log in again), or run dockmirror as root (sudo).',
+      details: { endpoint, socket, errno: 'EACCES' },
+    });
+  }
 }
 
 /**

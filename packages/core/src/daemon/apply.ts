@@ -120,7 +120,10 @@ export interface ApplyOutcome {
  * Execute a plan. Exit status only says the command ran; call confirmLive afterwards.
  * @throws ApplyError when the command fails or the signal cannot be sent.
  */
-export async function runApply(plan: ApplyPlan, options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<ApplyOutcome> {
+export async function runApply(
+  plan: ApplyPlan,
+  options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; signal?: AbortSignal } = {},
+): Promise<ApplyOutcome> {
   if (!Array.isArray(plan.command)) return sendSignal(plan.command);
   const [file, ...args] = plan.command;
   if (!file) throw new ApplyError('Empty apply command.', { hint: 'This is a bug in dockmirror; please report it.' });
@@ -128,6 +131,8 @@ export async function runApply(plan: ApplyPlan, options: { timeoutMs?: number; e
     const { stdout, stderr } = await promisify(execFile)(file, args, {
       timeout: options.timeoutMs ?? 120_000,
       env: options.env ?? process.env,
+      // Ctrl-C ends the service manager call too, so the process is not held up waiting for it.
+      ...(options.signal ? { signal: options.signal } : {}),
     });
     return { ran: plan.command, stdout, stderr };
   } catch (error) {

@@ -220,13 +220,13 @@ async function distrust(c: Candidate): Promise<string | undefined> {
 }
 
 /** The argv head (first 4 KiB) when argv[0] is dockerd: another user's argv can be megabytes long. */
-function dockerdArgvHead(procRoot: string, pid: number): string[] | undefined {
+export function dockerdArgvHead(procRoot: string, pid: number): string[] | undefined {
   const argv = readSmall(join(procRoot, String(pid), 'cmdline'), 4096)?.split('\0');
   return argv?.[0] !== undefined && basename(argv[0]) === 'dockerd' ? argv : undefined;
 }
 
 /** The argv of a trusted process whose argv[0] is dockerd; a real dockerd's fits well within 1 MiB. */
-function readCmdline(procRoot: string, pid: number): string[] | undefined {
+export function readCmdline(procRoot: string, pid: number): string[] | undefined {
   const raw = readSmall(join(procRoot, String(pid), 'cmdline'), 1024 * 1024);
   if (raw === undefined) return undefined;
   return raw.split('\0').filter((a, i, all) => a !== '' || i < all.length - 1);
@@ -241,7 +241,7 @@ function readLink(path: string): string | undefined {
 }
 
 /** `hosts` from a trusted daemon's config file: without `-H` flags that is where dockerd takes its sockets from. */
-async function configFileHosts(cmdline: readonly string[]): Promise<string[]> {
+export async function configFileHosts(cmdline: readonly string[]): Promise<string[]> {
   if (flagValues(cmdline, '--host', '-H').length > 0) return [];
   const file = flagValues(cmdline, '--config-file').at(-1) ?? '/etc/docker/daemon.json';
   try {

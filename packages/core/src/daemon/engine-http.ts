@@ -7,7 +7,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
 import { DaemonError, DaemonUnreachableError, DockmirrorError } from '../errors.js';
-import type { Engine, EngineInfo, EngineVersion, ImageSummary, RunningContainer } from './engine.js';
+import type { Engine, EngineInfo, EngineVersion, ImageSummary, ReloadWatch, RunningContainer } from './engine.js';
 import { type LiveRegistry, liveRegistryFromInfo } from './registry-config.js';
 
 /** Where an Engine listens: a unix socket or Windows named pipe, or a host and port. */
@@ -34,6 +34,12 @@ interface BodyReader<T> {
   chunk(data: Buffer, status: number): void;
   end(status: number): T;
 }
+
+/** A reload event is a few hundred bytes; one line longer than this is not a daemon's. */
+const MAX_EVENT_LINE_BYTES = 64 * 1024;
+
+/** Events only for reloads were asked for; a stream with more lines than this in one apply is not a daemon's. */
+const MAX_EVENT_LINES = 1_000;
 
 /** The timer fired: told apart from connection errors by identity. */
 const TIMED_OUT = new Error('deadline');
@@ -123,6 +129,85 @@ export class HttpEngine implements Engine {
       image: String(c.Image ?? ''),
       status: String(c.Status ?? ''),
     }));
+  }
+
+  watchReloads(timeoutMs: number, headersMs = Math.min(timeoutMs, 2_000)): Promise<ReloadWatch> {
+    const filters = JSON.stringify({ type: ['daemon'], event: ['reload'] });
+    return new Promise<ReloadWatch>((resolve, reject) => {
+      let seen = false;
+      let lines = 0;
+      let pending = '';
+      const waiters = new Set<() => void>();
+      const wake = (): void => {
+        for (const w of waiters) w();
+        waiters.clear();
+      };
+      const req = httpRequest({
+        ...('socketPath' in this.address ? { socketPath: this.address.socketPath } : { host: this.address.host, port: this.address.port }),
+        method: 'GET',
+        path: `/events?${new URLSearchParams({ filters })}`,
+        agent: false,
+        headers: { Host: 'docker', 'User-Agent': 'dockmirror' },
+      });
+      const close = (): void => {
+        clearTimeout(timer);
+        clearTimeout(headersTimer);
+        req.destroy();
+        wake();
+      };
+      const timer = setTimeout(close, timeoutMs);
+      // A daemon sends the headers at once; an endpoint that does not must not hold up the apply.
+      const headersTimer = setTimeout(() => {
+        close();
+        reject(this.failure('GET /events', headersMs, TIMED_OUT));
+      }, headersMs);
+      req.on('error', (error) => {
+        close();
+        reject(this.failure('GET /events', timeoutMs, error));
+      });
+      req.on('response', (res: IncomingMessage) => {
+        clearTimeout(headersTimer);
+        if (res.statusCode !== 200) {
+          close();
+          reject(httpError(this.endpoint, 'GET /events', res.statusCode ?? 0, undefined, ''));
+          return;
+        }
+        // Only reload events were asked for; a line past the bound, or more lines than a few reloads give, is not
+        // a daemon's event stream, and ends it.
+        res.setEncoding('utf8');
+        res.on('data', (text: string) => {
+          pending += text;
+          for (let end = pending.indexOf('\n'); end !== -1; end = pending.indexOf('\n')) {
+            const event = parseJson(pending.slice(0, end))?.value;
+            pending = pending.slice(end + 1);
+            if (isRecord(event) && event.Type === 'daemon' && event.Action === 'reload') seen = true;
+            if (++lines > MAX_EVENT_LINES) close();
+          }
+          if (pending.length > MAX_EVENT_LINE_BYTES) close();
+          if (seen) wake();
+        });
+        res.on('error', close);
+        res.on('end', close);
+        resolve({
+          reloaded: (waitMs) =>
+            seen || req.destroyed
+              ? Promise.resolve(seen)
+              : new Promise<boolean>((done) => {
+                  const waiter = (): void => {
+                    clearTimeout(wait);
+                    done(seen);
+                  };
+                  const wait = setTimeout(() => {
+                    waiters.delete(waiter);
+                    done(seen);
+                  }, waitMs);
+                  waiters.add(waiter);
+                }),
+          close,
+        });
+      });
+      req.end();
+    });
   }
 
   /** A JSON call: a 2xx body of the expected shape, else a {@link DaemonError} carrying the status code. */

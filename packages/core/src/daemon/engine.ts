@@ -83,6 +83,21 @@ export interface Engine {
   removeImage(ref: string, timeoutMs?: number): Promise<boolean>;
   /** Containers currently running. */
   listRunningContainers(timeoutMs?: number): Promise<RunningContainer[]>;
+  /**
+   * Subscribe to the daemon's `reload` events (`GET /events`), resolving once the daemon has sent the response
+   * headers, so a SIGHUP sent afterwards cannot be missed. dockerd emits the event only for a reload it took.
+   * The stream ends by itself after `timeoutMs`; headers that take longer than `headersMs` (default 2 s) are a
+   * DaemonUnreachableError, so an endpoint that holds them back cannot hold up the apply.
+   */
+  watchReloads(timeoutMs: number, headersMs?: number): Promise<ReloadWatch>;
+}
+
+/** A live subscription to `reload` events, from {@link Engine.watchReloads}. */
+export interface ReloadWatch {
+  /** True once a reload event arrived, or as soon as one does within `waitMs`; false when none did. */
+  reloaded(waitMs: number): Promise<boolean>;
+  /** Ends the subscription. */
+  close(): void;
 }
 
 /** Options of {@link createEngine}. */

@@ -35,6 +35,11 @@ export async function runDoctor(options: Omit<VerifyMirrorOptions, 'mirror' | 'p
   const { daemon } = status;
   if (!daemon.reachable) {
     findings.push({ problem: daemon.error, fix: 'Start Docker, or point --docker-host / DOCKER_HOST at the running daemon.' });
+  } else if (daemon.readsOtherFile) {
+    findings.push({
+      problem: `No running dockerd reads ${status.configFile} (${status.configReason}): the daemon at ${daemon.endpoint} reads ${daemon.readsOtherFile}.`,
+      fix: otherFileFix(status, daemon.readsOtherFile),
+    });
   } else {
     for (const c of daemon.flagConflicts) {
       findings.push({
@@ -45,7 +50,7 @@ export async function runDoctor(options: Omit<VerifyMirrorOptions, 'mirror' | 'p
     if (status.pending) {
       findings.push({
         problem: `The daemon does not use what daemon.json says: ${status.pending}.`,
-        fix: `Reload Docker so it reads the file (see its log: ${daemon.logHint}), or undo the edit with dockmirror rollback.`,
+        fix: `Run \`dockmirror apply\` to make the daemon load the file (its log: ${daemon.logHint}), or undo the edit with \`dockmirror rollback\`.`,
       });
     }
   }
@@ -65,4 +70,15 @@ export async function runDoctor(options: Omit<VerifyMirrorOptions, 'mirror' | 'p
     findings.push({ problem: 'daemon.json has no registry mirrors.', fix: 'Add one: dockmirror add <preset|url> (see dockmirror presets).' });
   }
   return { ok: findings.length === 0, status, verify, findings };
+}
+
+/**
+ * What to do about a file no running daemon reads: work on the daemon's file instead, in the way the shown file
+ * was chosen (the env var is unset, not overridden), or start the daemon on this file.
+ */
+export function otherFileFix(status: Pick<DockmirrorStatus, 'configFile' | 'configReason'>, daemonFile: string): string {
+  if (status.configReason.includes('DOCKMIRROR_CONFIG_FILE')) {
+    return `Unset the environment variable DOCKMIRROR_CONFIG_FILE (it names ${status.configFile}), or set it to ${daemonFile}; or start dockerd with --config-file ${status.configFile}.`;
+  }
+  return `Work on the daemon's file: --config-file ${daemonFile}; or start dockerd with --config-file ${status.configFile}.`;
 }

@@ -30,6 +30,8 @@ export interface MutationOptions extends CommonOptions {
   confirm?: (question: string) => Promise<boolean>;
   /** Called while waiting on the daemon, for spinners. */
   onProgress?: (message: string) => void;
+  /** Ends every wait on the daemon or the lock at once (the CLI's Ctrl-C); the change then reports what it left. */
+  signal?: AbortSignal;
   /** How many backups to keep (default 20, or `DOCKMIRROR_KEEP_BACKUPS`). */
   keepBackups?: number;
   /** How long to wait for another dockmirror process, in ms (default 120 s, or `DOCKMIRROR_LOCK_TIMEOUT` seconds; longer than one apply may take). */
@@ -86,4 +88,14 @@ export function lockTimeoutMs(options: MutationOptions): number {
   const raw = (options.env ?? process.env).DOCKMIRROR_LOCK_TIMEOUT?.trim();
   const fromEnv = raw ? Number(raw) : Number.NaN;
   return options.lockTimeoutMs ?? (Number.isFinite(fromEnv) && fromEnv >= 0 ? Math.round(fromEnv * 1000) : 120_000);
+}
+
+/** The longest wait on the daemon dockmirror accepts, in ms: past setTimeout's range a timer would fire at once. */
+export const MAX_DAEMON_TIMEOUT_MS = 3_600_000;
+
+/** How long to wait on the daemon, in ms: the option (at least 1 ms, at most an hour), else 60 s. */
+export function daemonTimeoutMs(options: { timeoutMs?: number }): number {
+  const ms = options.timeoutMs;
+  if (ms === undefined || Number.isNaN(ms)) return 60_000;
+  return Math.min(MAX_DAEMON_TIMEOUT_MS, Math.max(1, Math.round(ms)));
 }

@@ -71,13 +71,21 @@ export interface BackupInfo {
   existed: boolean;
   /** Where the backup's bytes are, or `null` when the file did not exist. */
   path: string | null;
+  /**
+   * `pending` for a change that was interrupted (Ctrl-C, a kill) and not settled yet: the next command settles
+   * it from the file, and `rollback` then restores this backup like any other.
+   */
+  status: 'committed' | 'pending';
 }
 
-/** Lists the backups in the state folder, newest first. Reads only. */
+/** Lists the backups in the state folder, newest first, an interrupted (pending) change among them. Reads only. */
 export async function listBackups(options: CommonOptions = {}): Promise<{ stateDir: string; backups: BackupInfo[] }> {
   const target = await locateTarget(options);
   const journal = new Journal(target.stateDir);
-  const entries = (await journal.entries()).filter((e) => e.status === 'committed');
+  // A pending entry that wrote no new bytes (`apply`) has nothing to restore; any other is an interrupted change.
+  const entries = (await journal.entries()).filter(
+    (e) => e.status === 'committed' || (e.status === 'pending' && (e.before.sha256 !== e.after.sha256 || e.before.exists !== e.after.exists)),
+  );
   const present = await Promise.all(entries.map((e) => !e.before.exists || journal.hasBackup(e.id)));
   const backups = entries
     .filter((_, i) => present[i])
@@ -90,6 +98,7 @@ export async function listBackups(options: CommonOptions = {}): Promise<{ stateD
       file: e.file,
       existed: e.before.exists,
       path: e.before.exists ? journal.backupPath(e.id) : null,
+      status: e.status === 'pending' ? ('pending' as const) : ('committed' as const),
     }));
   return { stateDir: target.stateDir, backups };
 }

@@ -1,10 +1,12 @@
 import { readDaemonConfig } from '../config/io.js';
 import { DockmirrorError } from '../errors.js';
-import { connectDaemon, socketMissing, type ConnectOptions } from '../apply/connect.js';
+import { fileTheDaemonReads, sameFile } from '../apply/apply.js';
+import { connectForFile, socketMissing, type ConnectOptions } from '../apply/connect.js';
 import { findFlagConflicts, type FlagConflict } from '../daemon/conflicts.js';
 import type { UntrustedDockerd } from '../daemon/dockerd-process.js';
 import { resolveDockerHost } from '../daemon/endpoint.js';
 import { createEngine } from '../daemon/engine.js';
+import { findFileReader } from '../daemon/file-reader.js';
 import { registryMismatch, type LiveRegistry } from '../daemon/registry-config.js';
 import { Journal } from '../state/journal.js';
 import { locateTarget } from './options.js';
@@ -24,6 +26,8 @@ export type DaemonStatus =
       untrustedDaemons?: UntrustedDockerd[];
       /** A doubt about the endpoint itself (its socket in a folder others can write, owned by another user). */
       trustWarning?: string;
+      /** The daemon.json this daemon reads, when it is seen in /proc to read another file than the one shown. */
+      readsOtherFile?: string;
     }
   | { reachable: false; endpoint: string; error: string };
 
@@ -65,8 +69,9 @@ export async function getStatus(options: ConnectOptions = {}): Promise<Dockmirro
     if (!(error instanceof DockmirrorError)) throw error;
     file = { error: { code: error.code, message: error.message } };
   }
-  const daemon = await daemonStatus(options);
-  const pending = daemon.reachable && 'mirrors' in file ? (registryMismatch(daemon.live, file) ?? null) : null;
+  const daemon = await daemonStatus(options, located.path);
+  // The live config of a daemon that reads another file says nothing about this one.
+  const pending = daemon.reachable && !daemon.readsOtherFile && 'mirrors' in file ? (registryMismatch(daemon.live, file) ?? null) : null;
   const state = await new Journal(stateDir).entries().then(
     (entries) => ({ backups: entries.filter((e) => e.status === 'committed').length }),
     (error: unknown) => {
@@ -87,10 +92,15 @@ export async function getStatus(options: ConnectOptions = {}): Promise<Dockmirro
   };
 }
 
-async function daemonStatus(options: ConnectOptions): Promise<DaemonStatus> {
+async function daemonStatus(options: ConnectOptions, file: string): Promise<DaemonStatus> {
   try {
-    const connection = await connectDaemon(options, false);
-    if (!connection) throw new Error('unreachable');
+    const { connection, absent, reader } = await connectForFile(options, file, 3_000);
+    if (!connection) {
+      const endpoint = (await resolveDockerHost(options)).endpoint;
+      return { reachable: false, endpoint, error: absent ?? `no Docker daemon answers at ${endpoint}` };
+    }
+    const daemonFile = connection.setup.pid === undefined ? undefined : fileTheDaemonReads(connection.setup, options);
+    const other = reader?.pid === connection.setup.pid ? undefined : daemonFile && !sameFile(daemonFile, file) ? daemonFile : undefined;
     return {
       reachable: true,
       endpoint: connection.endpoint,
@@ -102,6 +112,7 @@ async function daemonStatus(options: ConnectOptions): Promise<DaemonStatus> {
       flagConflicts: await findFlagConflicts(connection.setup),
       ...(connection.setup.untrustedDaemons ? { untrustedDaemons: connection.setup.untrustedDaemons } : {}),
       ...(connection.setup.trustWarning ? { trustWarning: connection.setup.trustWarning } : {}),
+      ...(other ? { readsOtherFile: other } : {}),
     };
   } catch (error) {
     const endpoint = error instanceof DockmirrorError ? String(error.details?.endpoint ?? '') : '';
@@ -115,11 +126,14 @@ async function daemonStatus(options: ConnectOptions): Promise<DaemonStatus> {
  */
 export async function liveRegistryIfAny(options: ConnectOptions): Promise<LiveRegistry | { error: string }> {
   const resolved = await resolveDockerHost(options);
-  if (socketMissing(resolved.endpoint)) {
-    return { error: `no Docker daemon at ${resolved.endpoint}` };
+  // The same rule as a change: with no endpoint given, the daemon that reads the file is the one asked.
+  const reader = resolved.source === 'default' ? await findFileReader((await locateTarget(options)).located.path) : undefined;
+  const endpoint = reader?.endpoint ?? resolved.endpoint;
+  if (socketMissing(endpoint)) {
+    return { error: `no Docker daemon at ${endpoint}` };
   }
   try {
-    return await createEngine(resolved.endpoint).liveRegistry(3_000);
+    return await createEngine(endpoint).liveRegistry(3_000);
   } catch (error) {
     return { error: error instanceof Error ? error.message : String(error) };
   }

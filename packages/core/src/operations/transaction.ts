@@ -3,9 +3,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { MIRROR_KEYS, checkProducedConfig, type DaemonConfigDocument } from '../config/document.js';
 import { readConfigBytes, readDaemonConfig, readDaemonConfigLeniently, writeDaemonConfig } from '../config/io.js';
-import { DockmirrorError, DriftError } from '../errors.js';
+import { DaemonUnreachableError, DockmirrorError, DriftError, InterruptedError } from '../errors.js';
 import { normalizeInsecureEntry } from '../mirror/url.js';
-import { applyToDaemon, preflightDaemon, refuseConflictsWithoutClient, type ApplyReport, type DaemonHandle } from '../apply/apply.js';
+import { applyToDaemon, preflightDaemon, refuseWithoutTelling, type ApplyReport, type DaemonHandle } from '../apply/apply.js';
+import { registryMismatch } from '../daemon/registry-config.js';
 import { Journal, hashBytes, newEntryId, type JournalEntry } from '../state/journal.js';
 import { withLock } from '../state/lock.js';
 import { keepBackups, locateTarget, lockTimeoutMs, type MutationOptions, type Target } from './options.js';
@@ -88,13 +89,16 @@ export async function runChange(
   const read = settings.restore ? readDaemonConfigLeniently : readDaemonConfig;
   if (options.dryRun) {
     const doc = await read(target.located.path);
+    // What the real run's recovery would make of an interrupted change, without writing it: a pending entry
+    // counts as it will be settled, so the dry run shows what the real run does.
+    journal.settleInMemory(doc.exists ? doc.bytes : undefined);
     const planned = await plan({ doc, owned: await ownedNow(journal, doc), journal });
     const after = planned?.bytes === undefined ? undefined : checkProducedConfig(doc.file, planned.bytes);
     const diff = planned ? await unifiedDiff(doc.file, doc.exists ? doc.bytes : undefined, planned.bytes) : '';
     // A dry run asks no daemon, but a flag conflict is visible from /proc and the unit files: say it now rather
     // than show a change the real run would refuse.
     if (planned && after) {
-      await refuseConflictsWithoutClient(options, { file: doc.file, after }).catch((error: unknown) => {
+      await refuseWithoutTelling(options, { file: doc.file, after, newMirrors: planned.newMirrors }).catch((error: unknown) => {
         if (!(error instanceof DockmirrorError)) throw error;
         planned.warnings.push(`A real run would refuse this: ${error.message}`);
       });
@@ -110,7 +114,11 @@ export async function runChange(
       const owned = await ownedNow(journal, doc);
       const planned = await plan({ doc, owned, journal });
       if (!planned || sameBytes(doc, planned.bytes)) {
-        return result(target, doc, undefined, doc, { dryRun: false, backup: null, apply: { method: 'none', reason: 'nothing changed' } }, journal);
+        // An explicit --apply reload|restart means "and make the daemon use it": the file may already say so
+        // while the live config does not (a hand edit, a run that could not reach the daemon).
+        const explicit = options.apply === 'reload' || options.apply === 'restart';
+        const apply = explicit ? await applyFileAsIs(options, doc, owned, journal) : { method: 'none' as const, reason: 'nothing changed' };
+        return result(target, doc, undefined, doc, { dryRun: false, backup: null, apply }, journal);
       }
       const after = planned.bytes === undefined ? undefined : checkProducedConfig(file, planned.bytes);
       if (planned.onlyMirrorKeys && after) assertOnlyMirrorKeysChanged(doc, after.value);
@@ -135,6 +143,8 @@ export async function runChange(
         told = true;
         report = await applyToDaemon(daemon, { file, after });
       } catch (error) {
+        // Ctrl-C: stop now, restore nothing, and leave the entry pending; the next run settles it from the file.
+        if (error instanceof InterruptedError) throw interruptedChange(error, file, told, entry.id);
         const backup = doc.exists ? journal.backupPath(entry.id) : undefined;
         const restored = await restoreAfterFailure(daemon, file, doc, error, { told, backup });
         // Aborting drops the backup; while the file may still hold the new bytes, that backup is the only copy of
@@ -147,8 +157,69 @@ export async function runChange(
       await journal.prune(keepBackups(options));
       return result(target, doc, planned, after, { dryRun: false, backup: entry.id, apply: report }, journal);
     },
-    { timeoutMs: lockTimeoutMs(options) },
+    { timeoutMs: lockTimeoutMs(options), ...(options.signal ? { signal: options.signal } : {}) },
   );
+}
+
+/** The one line an interrupted change leaves: what the file and the daemon hold, the backup, and what to run. */
+function interruptedChange(error: InterruptedError, file: string, written: boolean, backup: string): InterruptedError {
+  if (!written) return error;
+  const daemon = typeof error.details?.daemon === 'string' ? error.details.daemon : 'was not told';
+  return Object.assign(error, {
+    message: `Interrupted: ${file} holds the change (backup ${backup}) and the daemon ${daemon}. Run \`dockmirror apply\` to make the daemon load the file, or \`dockmirror rollback\` to undo it.`,
+    details: { ...error.details, file, written, backup },
+  });
+}
+
+/**
+ * Makes the daemon load daemon.json as it is now, unchanged, when its live registry settings differ from what
+ * the file means (an absent key means `[]`). Runs under the lock. A journal entry with the same bytes before and
+ * after covers the moment the reload has the absent keys spelled out as `[]`: a run killed then has its exact
+ * bytes put back by the next run's recovery, and the entry never becomes a rollback target.
+ * @throws DaemonUnreachableError when no daemon can be told; ApplyError when it does not take the file.
+ */
+export async function applyFileAsIs(options: MutationOptions, doc: DaemonConfigDocument, owned: string[], journal: Journal): Promise<ApplyReport> {
+  const file = doc.file;
+  const daemon = await preflightDaemon(options, { file, after: doc, newMirrors: doc.mirrors ?? [] });
+  if (daemon.kind === 'skip') {
+    throw new DaemonUnreachableError(`No daemon was told to load ${file}: ${daemon.reason}.`, {
+      hint: 'Start Docker, or point --docker-host at the daemon that reads this file, then run `dockmirror apply`.',
+      details: { file, reason: daemon.reason },
+    });
+  }
+  const { connection } = daemon;
+  const liveBefore = await connection.engine.liveRegistry();
+  const mismatch = registryMismatch(liveBefore, { mirrors: doc.mirrors ?? [], insecureRegistries: doc.insecureRegistries ?? [] });
+  if (mismatch === undefined) {
+    return { method: 'none', reason: 'the daemon already uses what the file says', endpoint: connection.endpoint, setup: connection.setup.kind, live: liveBefore };
+  }
+  const bytes = doc.exists ? doc.bytes : undefined;
+  const state = { exists: doc.exists, sha256: hashBytes(bytes) };
+  const entry: Omit<JournalEntry, 'status'> = {
+    id: newEntryId(),
+    op: 'apply',
+    args: {},
+    time: new Date().toISOString(),
+    file,
+    before: { ...state, mode: await modeOf(file) },
+    after: state,
+    ownedBefore: owned,
+    owned,
+  };
+  await journal.saveLastWritten(bytes);
+  await journal.begin(entry, undefined);
+  try {
+    return await applyToDaemon(daemon, { file, after: doc, what: 'file' });
+  } catch (error) {
+    if (error instanceof InterruptedError) {
+      const what = typeof error.details?.daemon === 'string' ? error.details.daemon : 'was not told';
+      Object.assign(error, { message: `Interrupted: ${file} is unchanged and the daemon ${what}. Run \`dockmirror apply\` again to make it load the file.` });
+    }
+    throw error;
+  } finally {
+    // The file holds its own bytes again (applyToDaemon puts them back): nothing to keep, nothing to roll back.
+    await journal.abort(entry.id, 'apply: daemon.json unchanged').catch(() => undefined);
+  }
 }
 
 /** How long an empty daemon.json must have stayed empty before it is believed (an editor may be mid-write). */
@@ -204,6 +275,7 @@ async function restoreAfterFailure(
   if (!told) return true;
   const details = error instanceof DockmirrorError ? (error.details ?? {}) : {};
   const reason = (e: unknown): string => {
+    if (e instanceof InterruptedError) return 'interrupted';
     if (e instanceof DockmirrorError && typeof e.details?.mismatch === 'string') return e.details.mismatch;
     return e instanceof Error ? e.message : String(e);
   };
@@ -220,7 +292,11 @@ async function restoreAfterFailure(
         outcome += ', and the daemon is confirmed back on them';
       } catch (reapplyError) {
         details.reapplyFailed = reason(reapplyError);
-        outcome += `, but the daemon did not take them either (${reason(reapplyError)}): check that Docker is running`;
+        // A daemon that answered but sent no reload event refused the old file too: it is running, on neither.
+        const refused = reapplyError instanceof DockmirrorError && reapplyError.details?.reloadEvent === false;
+        outcome += refused
+          ? `, but the daemon refused to reload them too (${reason(reapplyError)}): its log says why`
+          : `, but the daemon did not take them either (${reason(reapplyError)}): check that Docker is running`;
       }
     }
   } catch (restoreError) {

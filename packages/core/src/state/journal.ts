@@ -81,6 +81,8 @@ export class Journal {
   /** Problems met while reading the journal (unreadable lines, files moved aside), for the command's warnings. */
   readonly warnings: string[] = [];
   #checked: Promise<boolean> | undefined;
+  /** Set by {@link Journal.settleInMemory}: the hash pending entries are settled against when read. */
+  #settleAgainst: { hash: string | null } | undefined;
 
   constructor(readonly stateDir: string) {
     this.file = path.join(stateDir, 'journal.jsonl');
@@ -89,7 +91,18 @@ export class Journal {
 
   /** Every entry, oldest first, with its settled status. Lines that are not valid records are skipped and reported. */
   async entries(): Promise<JournalEntry[]> {
-    return (await this.read()).entries;
+    const { entries } = await this.read();
+    const against = this.#settleAgainst;
+    if (!against) return entries;
+    return entries.map((e) => (e.status === 'pending' ? { ...e, status: settledStatus(e, against.hash) } : e));
+  }
+
+  /**
+   * From now on, read pending entries as {@link Journal.recover} would settle them against `current` (a dry run
+   * must show what the real run does), without writing anything.
+   */
+  settleInMemory(current: Buffer | undefined): void {
+    this.#settleAgainst = { hash: hashBytes(current) };
   }
 
   /**
@@ -175,16 +188,16 @@ export class Journal {
     if (rejected.length > 0) await this.setAside(rejected);
     const currentHash = hashBytes(current);
     for (const entry of entries.filter((e) => e.status === 'pending')) {
-      if (entry.after.sha256 === currentHash) await this.commit(entry.id);
-      else if (entry.before.sha256 === currentHash) await this.abort(entry.id, 'interrupted before daemon.json was written');
-      else {
-        // Stopped while the apply step had the absent keys spelled out as []: put the exact new bytes back. Any
-        // other content is an edit made since; the entry stays committed so its backup (the only copy of the
-        // old bytes) is kept and `rollback --force` can restore them.
+      const settled = settledStatus(entry, currentHash);
+      if (entry.after.sha256 !== currentHash && entry.before.sha256 !== currentHash) {
+        // Stopped while the apply step had the absent keys spelled out as []: put the exact bytes back.
         const written = await this.readLastWritten(entry.after.sha256);
         if (written && current && sameMeaningBesidesEmptyKeys(current, written)) await writeDaemonConfig(configFile, written);
-        await this.commit(entry.id);
       }
+      // Any content but the old bytes is the change or an edit made since: the entry is committed so its backup
+      // (the only copy of the old bytes) is kept and `rollback --force` can restore them.
+      if (settled === 'aborted') await this.abort(entry.id, 'interrupted before daemon.json was written, or it was not changed');
+      else await this.commit(entry.id);
       const target = await resolveWriteTarget(configFile).catch(() => undefined);
       if (target) await removeTempFiles(path.dirname(target), path.basename(target), Date.parse(entry.time) - 1_000);
     }
@@ -400,6 +413,17 @@ function isFileState(value: unknown): value is FileState & { mode?: unknown } {
     typeof value.exists === 'boolean' &&
     (value.exists ? typeof value.sha256 === 'string' && /^[0-9a-f]{64}$/.test(value.sha256) : value.sha256 === null)
   );
+}
+
+/**
+ * How recovery settles a pending entry against the file's current hash: committed when the file holds its new
+ * bytes (or anything else: an edit since, whose undo needs the backup), aborted when it still holds the old
+ * ones, and always aborted for a change that wrote the same bytes it found (`apply`), which nothing undoes.
+ */
+export function settledStatus(entry: Pick<JournalEntry, 'before' | 'after'>, currentHash: string | null): 'committed' | 'aborted' {
+  if (entry.before.sha256 === entry.after.sha256 && entry.before.exists === entry.after.exists) return 'aborted';
+  if (entry.after.sha256 === currentHash) return 'committed';
+  return entry.before.sha256 === currentHash ? 'aborted' : 'committed';
 }
 
 /** Whether `current` says what `written` says once absent mirror keys are read as `[]`. */

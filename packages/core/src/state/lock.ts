@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LockTimeoutError, UnsafePathError } from '../errors.js';
+import { interrupted } from '../apply/interrupt.js';
 import { readBounded } from '../support/bounded-read.js';
 import { fsError, isCode } from '../support/fs-errors.js';
 import { stateFolder } from './state-folder.js';
@@ -11,6 +12,8 @@ import { stateFolder } from './state-folder.js';
 export interface LockOptions {
   /** How long to wait for another dockmirror process, in milliseconds (default 120 s). */
   timeoutMs?: number;
+  /** Stops the wait at once (Ctrl-C) with an InterruptedError; nothing was written then. */
+  signal?: AbortSignal;
 }
 
 interface Owner {
@@ -44,6 +47,7 @@ export async function withLock<T>(stateDir: string, work: () => Promise<T>, opti
         },
       );
     }
+    if (options.signal?.aborted) throw interrupted();
     await sleep(delay);
     delay = Math.min(delay * 2, 100);
   }

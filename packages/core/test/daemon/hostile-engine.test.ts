@@ -202,7 +202,8 @@ describe('the CLI against hostile endpoints', () => {
     // next start, as documented. Asked to reload, dockmirror must refuse.
     const file = join(dir, 'silent.json');
     await writeFile(file, '{}\n');
-    const args = ['add', 'http://127.0.0.1:5000', '--config-file', file, '--state-dir', join(dir, 'state2'), '--apply', 'reload'];
+    // The first probe waits --timeout too (a hung daemon is not a stopped one), so keep it short here.
+    const args = ['add', 'http://127.0.0.1:5000', '--config-file', file, '--state-dir', join(dir, 'state2'), '--apply', 'reload', '--timeout', '2'];
     const add = await cli([...args, '--docker-host', endpoints.silent!]);
     expect(add.code).toBe(5);
     expect(add.stderr).toContain(endpoints.silent);

@@ -1,0 +1,95 @@
+/**
+ * Which running dockerd reads a given daemon.json. The rule of every change is "the daemon that reads this file
+ * is the one to tell": a file edited while its daemon runs but is not told drifts from the live config until
+ * someone reloads, and the next restart surprises them. Only a trusted process (root's, or the caller's own)
+ * is believed, and the socket it names is used only once the kernel shows that very process holding it.
+ */
+import { readdirSync, readlinkSync, realpathSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { configFileHosts, daemonHosts, dockerdArgvHead, flagValues, readCmdline, scanDockerd } from './dockerd-process.js';
+import { processUids, trustedUids, untrustedUids } from './socket-proof.js';
+
+/** A running dockerd that reads the file. */
+export interface FileReader {
+  /** Its pid. */
+  pid: number;
+  /** The file it reads, as its command line (or the default) names it. */
+  configFile: string;
+  /** The endpoint it is proven to listen on (the first of its `-H` the kernel shows it holding), if any. */
+  endpoint?: string;
+  /** Every endpoint it claims (`-H`, the file's `hosts`, else the default socket). */
+  hosts: string[];
+}
+
+/** Inputs of {@link findFileReader}; injectable for tests. */
+export interface FindFileReaderOptions {
+  /** Where to scan; default `/proc`. */
+  procRoot?: string;
+  /** The caller's uid; default the process's. */
+  callerUid?: number;
+  /** Home folder a rootless dockerd's default file is under; default the caller's. */
+  homedir?: string;
+}
+
+/**
+ * The trusted dockerd whose `--config-file` (or, without one, its default file) is `file`; the lowest pid wins.
+ * `undefined` off Linux, or when none runs. Never throws: /proc entries come and go while they are read.
+ */
+export async function findFileReader(file: string, options: FindFileReaderOptions = {}): Promise<FileReader | undefined> {
+  if (process.platform !== 'linux' && options.procRoot === undefined) return undefined;
+  const procRoot = options.procRoot ?? '/proc';
+  const callerUid = options.callerUid ?? process.getuid?.() ?? 0;
+  const trusted = trustedUids(callerUid);
+  let entries: string[];
+  try {
+    entries = readdirSync(procRoot);
+  } catch {
+    return undefined;
+  }
+  const wanted = realOrSelf(file);
+  for (const pid of entries.filter((e) => /^\d+$/.test(e)).map(Number).sort((a, b) => a - b)) {
+    if (!dockerdArgvHead(procRoot, pid)) continue;
+    const uids = processUids(procRoot, pid);
+    if (untrustedUids(uids, trusted) !== undefined || !uids) continue;
+    const cmdline = readCmdline(procRoot, pid);
+    if (!cmdline) continue;
+    const configFile = daemonConfigFile(procRoot, pid, cmdline, uids[0] ?? 0, options.homedir ?? homedir());
+    if (configFile === undefined || realOrSelf(configFile) !== wanted) continue;
+    const hosts = daemonHosts(cmdline, await configFileHosts(cmdline));
+    let endpoint: string | undefined;
+    for (const host of hosts) {
+      const candidate = host.startsWith('fd://') ? 'unix:///run/docker.sock' : host;
+      const scan = await scanDockerd(candidate, procRoot, callerUid);
+      if (scan.process?.pid === pid) {
+        endpoint = candidate;
+        break;
+      }
+    }
+    return { pid, configFile, hosts, ...(endpoint ? { endpoint } : {}) };
+  }
+  return undefined;
+}
+
+/**
+ * The file a dockerd reads: its last `--config-file` (relative to its working folder, as dockerd resolves it),
+ * else root's `/etc/docker/daemon.json` or a rootless daemon's `~/.config/docker/daemon.json`.
+ */
+function daemonConfigFile(procRoot: string, pid: number, cmdline: string[], uid: number, home: string): string | undefined {
+  const flagged = flagValues(cmdline, '--config-file').at(-1);
+  if (flagged === undefined) return uid === 0 && !cmdline.includes('--rootless') ? '/etc/docker/daemon.json' : join(home, '.config', 'docker', 'daemon.json');
+  if (isAbsolute(flagged)) return flagged;
+  try {
+    return resolve(readlinkSync(join(procRoot, String(pid), 'cwd')), flagged);
+  } catch {
+    return undefined; // Its working folder cannot be seen: which file it reads is unknown.
+  }
+}
+
+function realOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return resolve(path);
+  }
+}

@@ -1,0 +1,249 @@
+// Issue 10, the daemon half, on a real dockerd 20.10: the daemon that reads the file is the one told, a change it
+// cannot be told is refused before writing, `apply` makes it load the file, a rejected reload is known from the
+// missing reload event, and an interrupted change leaves a journal that rollback (and its dry run) settles.
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findFileReader } from '../../src/daemon/file-reader.js';
+import { createEngine } from '../../src/daemon/engine.js';
+import { ApplyError, DaemonUnreachableError, InterruptedError, InvalidMirrorError } from '../../src/errors.js';
+import { applyConfig } from '../../src/operations/apply-config.js';
+import { addMirror } from '../../src/operations/mirrors.js';
+import { listBackups, rollback } from '../../src/operations/rollback.js';
+import { getStatus } from '../../src/operations/status.js';
+import { runDoctor } from '../../src/operations/doctor.js';
+import { startTestbed, type Testbed } from '../support/testbed.js';
+
+const ORIGINAL = '{\n  "labels": ["dm=truth"]\n}\n';
+
+let tb: Testbed;
+let home: string;
+let n = 0;
+
+/** Options as a user with no DOCKER_HOST and no docker context would have them; a fresh state folder each. */
+function opts(extra: Record<string, unknown> = {}) {
+  return { configFile: tb.configFile, stateDir: join(tb.dir, `state-${++n}`), env: { DOCKER_CONFIG: join(home, '.docker') }, homedir: home, ...extra };
+}
+
+async function live() {
+  return createEngine(tb.dockerHost).liveRegistry(5_000);
+}
+
+/** Live registry settings cleared (a reload keeps what an absent key had, so they are spelled out), then `bytes`. */
+async function reset(bytes = ORIGINAL): Promise<void> {
+  await writeFile(tb.configFile, '{"labels": ["dm=truth"], "registry-mirrors": [], "insecure-registries": []}\n');
+  await tb.reload();
+  await expect.poll(async () => live(), { timeout: 5_000 }).toEqual({ mirrors: [], insecureRegistries: [] });
+  await writeFile(tb.configFile, bytes);
+  if (bytes.includes('registry-mirrors')) await tb.reload();
+}
+
+beforeAll(async () => {
+  tb = await startTestbed({ daemonJson: ORIGINAL });
+  home = await mkdtemp(join(tb.dir, 'home-'));
+});
+afterAll(async () => {
+  try {
+    process.kill(tb.pid, 'SIGCONT');
+  } catch {
+    // Gone already.
+  }
+  await tb?.stop();
+});
+
+describe('the dockerd that reads the file', () => {
+  it('is found from /proc by its --config-file, with the socket it is proven to hold', async () => {
+    expect(await findFileReader(tb.configFile)).toEqual({ pid: tb.pid, configFile: tb.configFile, endpoint: tb.dockerHost, hosts: [tb.dockerHost] });
+    expect(await findFileReader(join(tb.dir, 'other.json'))).toBeUndefined();
+  });
+
+  it('is the one told when DOCKER_HOST is unset and it listens on a socket of its own', async () => {
+    await reset();
+    const result = await addMirror(opts({ mirror: 'http://127.0.0.1:5101', timeoutMs: 10_000 }));
+    expect(result.apply).toMatchObject({ method: 'reload', endpoint: tb.dockerHost });
+    expect((await live()).mirrors).toEqual(['http://127.0.0.1:5101/']);
+  });
+
+  it('stopped (SIGSTOP): the change is refused before writing, naming the pid, the socket and the file', async () => {
+    await reset();
+    const pid = tb.pid;
+    process.kill(pid, 'SIGSTOP');
+    let error: unknown;
+    try {
+      // The signal is delivered asynchronously: wait until the kernel shows the whole process stopped.
+      await expect.poll(async () => (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.[0], { timeout: 5_000 }).toBe('T');
+      error = await addMirror(opts({ mirror: 'http://127.0.0.1:5102', timeoutMs: 1_500 })).catch((e: unknown) => e);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    expect(error).toBeInstanceOf(DaemonUnreachableError);
+    const message = (error as Error).message;
+    expect(message).toContain(`dockerd (pid ${pid}) reads ${tb.configFile}`);
+    expect(message).toContain(tb.dockerHost);
+    expect(message).toContain('Nothing was written.');
+    expect(message).not.toContain('takes effect when Docker starts');
+    expect(await readFile(tb.configFile, 'utf8')).toBe(ORIGINAL);
+  });
+
+  it('a --docker-host socket that is not there, while it runs: refused before writing, pointing at its socket', async () => {
+    await reset();
+    const missing = `unix://${tb.dir}/missing.sock`;
+    const error = await addMirror(opts({ mirror: 'http://127.0.0.1:5103', dockerHost: missing, timeoutMs: 1_000 })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DaemonUnreachableError);
+    expect((error as Error).message).toContain(`the endpoint given, ${missing} (from option), does not answer`);
+    expect((error as DaemonUnreachableError).hint).toContain(`--docker-host at ${tb.dockerHost}`);
+    expect(await readFile(tb.configFile, 'utf8')).toBe(ORIGINAL);
+  });
+
+  it('--apply none still refuses a path mirror its 20.10 would reject', async () => {
+    await reset();
+    const error = await addMirror(opts({ mirror: 'https://mirror.example.com/prefix', apply: 'none' })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidMirrorError);
+    expect((error as Error).message).toContain(`dockerd pid ${tb.pid}, which reads ${tb.configFile}`);
+    expect(await readFile(tb.configFile, 'utf8')).toBe(ORIGINAL);
+    // A plain host is fine with --apply none, and the daemon is left alone.
+    const ok = await addMirror(opts({ mirror: 'https://mirror.example.com', apply: 'none' }));
+    expect(ok.apply.method).toBe('none');
+    expect((await live()).mirrors).toEqual([]);
+  });
+});
+
+describe('apply', () => {
+  it('after a hand edit: the daemon loads what the file says, confirmed live', async () => {
+    await reset();
+    const edited = '{\n  "labels": ["dm=truth"],\n  "registry-mirrors": ["http://127.0.0.1:5104"]\n}\n';
+    await writeFile(tb.configFile, edited);
+    expect((await getStatus(opts())).pending).toContain('http://127.0.0.1:5104');
+    const doctor = await runDoctor(opts());
+    expect(doctor.findings.map((f) => f.fix).join('\n')).toContain('dockmirror apply');
+    const result = await applyConfig(opts({ timeoutMs: 10_000 }));
+    expect(result.apply).toMatchObject({ method: 'reload', live: { mirrors: ['http://127.0.0.1:5104/'] } });
+    expect(await readFile(tb.configFile, 'utf8')).toBe(edited);
+    // Again: nothing to do.
+    expect((await applyConfig(opts({ timeoutMs: 10_000 }))).apply).toMatchObject({ method: 'none', reason: 'the daemon already uses what the file says' });
+  });
+
+  it('after a hand removal of the key: the live mirrors are cleared and the bytes are kept', async () => {
+    await reset('{\n  "registry-mirrors": ["http://127.0.0.1:5105"]\n}\n');
+    await expect.poll(async () => (await live()).mirrors, { timeout: 5_000 }).toEqual(['http://127.0.0.1:5105/']);
+    await writeFile(tb.configFile, ORIGINAL);
+    const state = opts({ timeoutMs: 10_000 });
+    const result = await applyConfig(state);
+    expect(result.apply.live?.mirrors).toEqual([]);
+    expect(await live()).toEqual({ mirrors: [], insecureRegistries: [] });
+    expect(await readFile(tb.configFile, 'utf8')).toBe(ORIGINAL);
+    // The apply left nothing to roll back.
+    expect((await listBackups(state)).backups).toEqual([]);
+  });
+
+  it('add --apply reload of a mirror the file already has applies it when the live config differs', async () => {
+    const bytes = '{\n  "registry-mirrors": ["http://127.0.0.1:5106"]\n}\n';
+    await reset();
+    await writeFile(tb.configFile, bytes);
+    const result = await addMirror(opts({ mirror: 'http://127.0.0.1:5106', insecure: false, apply: 'reload', timeoutMs: 10_000 }));
+    expect(result.changed).toBe(false);
+    expect(result.apply.method).toBe('reload');
+    expect((await live()).mirrors).toEqual(['http://127.0.0.1:5106/']);
+    // Without an explicit --apply, an unchanged file is left alone as before, live config and all.
+    await reset(bytes);
+    await writeFile(tb.configFile, bytes.replace('5106', '5116'));
+    const quiet = await addMirror(opts({ mirror: 'http://127.0.0.1:5116', insecure: false, timeoutMs: 10_000 }));
+    expect(quiet.apply).toEqual({ method: 'none', reason: 'nothing changed' });
+    expect((await live()).mirrors).toEqual(['http://127.0.0.1:5106/']);
+  });
+
+  it('a reload dockerd refuses is known from its missing reload event, not after the whole timeout', async () => {
+    await reset();
+    const bad = '{"debug": "yes", "registry-mirrors": ["http://127.0.0.1:5107"]}\n';
+    await writeFile(tb.configFile, bad);
+    const error = await applyConfig(opts({ timeoutMs: 60_000 })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApplyError);
+    expect((error as Error).message).toContain('It sent no reload event within 3 s: it refused the reload.');
+    expect((error as ApplyError).details).toMatchObject({ reloadEvent: false });
+    expect(await readFile(tb.configFile, 'utf8')).toBe(bad);
+    expect((await live()).mirrors).toEqual([]);
+  });
+
+  it('a change to a file the daemon refuses anyway: restored, and the message says the daemon refused both', async () => {
+    await reset('{\n  "registry-mirrors": ["http://127.0.0.1:5113"]\n}\n');
+    await tb.reload();
+    await expect.poll(async () => (await live()).mirrors, { timeout: 5_000 }).toEqual(['http://127.0.0.1:5113/']);
+    // Not what the daemon runs, and not a file it takes: the old bytes cannot be confirmed live either.
+    const bad = '{"debug": "yes", "registry-mirrors": ["http://127.0.0.1:5114"]}\n';
+    await writeFile(tb.configFile, bad);
+    const error = await addMirror(opts({ mirror: 'http://127.0.0.1:5112', timeoutMs: 30_000 })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApplyError);
+    expect((error as Error).message).toContain('was restored to its previous bytes, but the daemon refused to reload them too');
+    expect((error as Error).message).not.toContain('check that Docker is running');
+    expect(await readFile(tb.configFile, 'utf8')).toBe(bad);
+  });
+
+  it('with no daemon that reads the file and none answering: exit-5 kind of error, not success', async () => {
+    const file = join(tb.dir, 'nobody-reads.json');
+    await writeFile(file, '{"registry-mirrors": ["http://127.0.0.1:5108"]}\n');
+    const error = await applyConfig(opts({ configFile: file, dockerHost: `unix://${tb.dir}/none.sock`, timeoutMs: 1_000 })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DaemonUnreachableError);
+    expect((error as Error).message).toContain('no running dockerd reads');
+  });
+});
+
+describe('status and doctor for a file no daemon reads', () => {
+  it('say which file the daemon reads, and the fix names the env var as an env var', async () => {
+    const file = join(tb.dir, 'elsewhere.json');
+    await writeFile(file, '{"registry-mirrors": ["http://127.0.0.1:5109"]}\n');
+    const env = { DOCKER_CONFIG: join(home, '.docker'), DOCKMIRROR_CONFIG_FILE: file };
+    const status = await getStatus({ dockerHost: tb.dockerHost, env, homedir: home, stateDir: join(tb.dir, 'state-env') });
+    expect(status.configReason).toBe('set by DOCKMIRROR_CONFIG_FILE');
+    expect(status.daemon).toMatchObject({ reachable: true, readsOtherFile: tb.configFile });
+    expect(status.pending).toBeNull();
+    const doctor = await runDoctor({ dockerHost: tb.dockerHost, env, homedir: home, stateDir: join(tb.dir, 'state-env') });
+    const finding = doctor.findings.find((f) => f.problem.startsWith('No running dockerd reads'));
+    expect(finding?.fix).toContain('Unset the environment variable DOCKMIRROR_CONFIG_FILE');
+    expect(doctor.findings.map((f) => f.fix).join('\n')).not.toContain('Reload Docker');
+  });
+});
+
+describe('an interrupted change', () => {
+  it('says what the file and the daemon hold, stays settleable, and rollback --dry-run settles it as rollback does', async () => {
+    await reset();
+    const controller = new AbortController();
+    const state = opts({
+      timeoutMs: 10_000,
+      signal: controller.signal,
+      // Ctrl-C at the moment the daemon is about to be told.
+      onProgress: (message: string) => {
+        if (message.startsWith('Reloading')) controller.abort();
+      },
+    });
+    const error = await addMirror({ ...state, mirror: 'http://127.0.0.1:5110' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InterruptedError);
+    const { backups } = await listBackups(state);
+    expect(backups).toHaveLength(1);
+    expect(backups[0]).toMatchObject({ status: 'pending', op: 'mirror add' });
+    expect((error as Error).message).toBe(
+      `Interrupted: ${tb.configFile} holds the change (backup ${backups[0]?.id}) and the daemon was not told. Run \`dockmirror apply\` to make the daemon load the file, or \`dockmirror rollback\` to undo it.`,
+    );
+    const changed = await readFile(tb.configFile, 'utf8');
+    expect(changed).toContain('http://127.0.0.1:5110');
+    // The lock was released: a dry run and the real rollback both get it.
+    const plain = { configFile: state.configFile, stateDir: state.stateDir, env: state.env, homedir: home, timeoutMs: 10_000 };
+    const dry = await rollback({ ...plain, dryRun: true });
+    expect(dry.changed).toBe(true);
+    expect(dry.diff).toContain('-    "http://127.0.0.1:5110"');
+    expect(await readFile(tb.configFile, 'utf8')).toBe(changed);
+    const real = await rollback(plain);
+    expect(real.changed).toBe(true);
+    expect(await readFile(tb.configFile, 'utf8')).toBe(ORIGINAL);
+    expect((await live()).mirrors).toEqual([]);
+  });
+
+  it('before the daemon is asked: nothing is written', async () => {
+    await reset();
+    const controller = new AbortController();
+    controller.abort();
+    const error = await addMirror(opts({ mirror: 'http://127.0.0.1:5111', signal: controller.signal })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InterruptedError);
+    expect((error as Error).message).toBe('Interrupted; nothing was written.');
+    expect(await readFile(tb.configFile, 'utf8')).toBe(ORIGINAL);
+  });
+});
