@@ -12,11 +12,14 @@ export interface CliRun {
   ms: number;
 }
 
-/** Runs `dockmirror <args>` with no DOCKMIRROR_* from the shell, no colour, and `env` on top. */
+/**
+ * Runs `dockmirror <args>` with no DOCKMIRROR_* from the shell, no colour, and `env` on top. A run still going
+ * after 50 s (below the 60 s test timeout) is killed, so a hang fails its test with the output so far.
+ */
 export function dockmirror(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DOCKMIRROR_') && k !== 'DOCKER_HOST'));
   const started = Date.now();
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...base, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...base, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 50_000, killSignal: 'SIGKILL' });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
