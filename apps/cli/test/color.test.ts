@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliEnv } from './support/env.js';
 
 const bin = fileURLToPath(new URL('../bin/run.js', import.meta.url));
 const ESC = '\u001b[';
@@ -37,7 +38,7 @@ const COLOUR_VARIABLES = ['NO_COLOR', 'FORCE_COLOR', 'NODE_DISABLE_COLORS', 'DEB
 
 /** The test runner's environment minus anything that forces or forbids colour, on a colour-capable TERM. */
 function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const keep = Object.entries(process.env).filter(([k]) => !COLOUR_VARIABLES.includes(k) && !k.startsWith('DOCKMIRROR_'));
+  const keep = Object.entries(cliEnv()).filter(([k]) => !COLOUR_VARIABLES.includes(k));
   return { ...Object.fromEntries(keep), TERM: 'xterm-256color', DOCKER_HOST: 'unix:///nonexistent/dockmirror-test.sock', ...extra };
 }
 

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ROLLBACK_CORPUS } from '../../../packages/core/test/state/rollback-corpus.js';
+import { cliEnv } from './support/env.js';
 
 // Spawns the built binary: build first (npx tsc -p packages/core && npx tsc -p apps/cli && oclif manifest).
 const BIN = fileURLToPath(new URL('../bin/run.js', import.meta.url));
@@ -29,10 +30,9 @@ interface Run {
   ms: number;
 }
 
-/** The environment of every run: no DOCKMIRROR_* from the shell, no colour. */
+/** The environment of every run: a temp home, no DOCKMIRROR_* or Docker setting from the shell, no colour. */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DOCKMIRROR_')));
-  return { ...env, NO_COLOR: '1', ...extra };
+  return cliEnv(extra);
 }
 
 /** Runs `dockmirror <args>` on the test's file and state folder; `killAfterMs` SIGKILLs it after that delay. */

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LockTimeoutError } from '../../src/errors.js';
 import { addMirror } from '../../src/operations/mirrors.js';
 import { withLock } from '../../src/state/lock.js';
+import { isolated } from '../support/hermetic.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -92,7 +93,7 @@ describe('withLock', () => {
   // The default wait is 120 s; the test may run 10 s, so only a bound that reached the lock lets it pass.
   it('lockTimeoutMs and DOCKMIRROR_LOCK_TIMEOUT bound the wait of a change', async () => {
     const stateDir = path.join(dir, 'state');
-    const base = { configFile: path.join(dir, 'daemon.json'), stateDir, apply: 'none' as const, mirror: 'https://a.example' };
+    const base = { ...isolated(dir), configFile: path.join(dir, 'daemon.json'), stateDir, apply: 'none' as const, mirror: 'https://a.example' };
     await withLock(stateDir, async () => {
       for (const extra of [{ env: {}, lockTimeoutMs: 300 }, { env: { DOCKMIRROR_LOCK_TIMEOUT: '0.3' } }]) {
         await expect(addMirror({ ...base, ...extra })).rejects.toMatchObject({ code: 'LOCKED' });

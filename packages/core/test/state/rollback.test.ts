@@ -7,6 +7,7 @@ import { addMirror, removeMirror } from '../../src/operations/mirrors.js';
 import { listBackups, rollback } from '../../src/operations/rollback.js';
 import { Journal } from '../../src/state/journal.js';
 import { ROLLBACK_CORPUS } from './rollback-corpus.js';
+import { isolated } from '../support/hermetic.js';
 
 let dir: string;
 let file: string;
@@ -18,8 +19,8 @@ beforeEach(async () => {
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
-// env: {} keeps DOCKMIRROR_* of the shell running the tests out of the picture.
-const opts = <T extends object>(extra: T = {} as T) => ({ configFile: file, stateDir, apply: 'none' as const, env: {}, ...extra });
+// isolated(): Linux, no DOCKMIRROR_* of the shell, and no home of the host's (docker context, presets).
+const opts = <T extends object>(extra: T = {} as T) => ({ ...isolated(dir), configFile: file, stateDir, apply: 'none' as const, ...extra });
 const add = (mirror: string, extra: object = {}) => addMirror(opts({ mirror, ...extra }));
 
 
@@ -48,7 +49,7 @@ describe('rollback is byte-exact', () => {
 describe('missing file', () => {
   it('add creates the file, rollback removes it, and the state beside it stays usable', async () => {
     const nested = path.join(dir, 'etc', 'docker', 'daemon.json');
-    const local = { configFile: nested, apply: 'none' as const, env: {} };
+    const local = { ...isolated(dir), configFile: nested, apply: 'none' as const };
     const added = await addMirror({ ...local, mirror: 'https://mirror.example' });
     expect(added.stateDir).toBe(path.join(dir, 'etc', 'docker', '.dockmirror'));
     const created = await readFile(nested);
