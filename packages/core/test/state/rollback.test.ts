@@ -2,7 +2,7 @@ import { chmod, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DriftError } from '../../src/errors.js';
+import { DriftError, UsageError } from '../../src/errors.js';
 import { addMirror, removeMirror } from '../../src/operations/mirrors.js';
 import { listBackups, rollback } from '../../src/operations/rollback.js';
 import { Journal } from '../../src/state/journal.js';
@@ -43,6 +43,27 @@ describe('rollback is byte-exact', () => {
     await rollback(opts({ id: added.backup! }));
     expect((await readFile(file)).equals(original)).toBe(true);
     expect(await tempFiles()).toEqual([]);
+  });
+});
+
+describe('nothing to undo', () => {
+  it('refuses with a usage error naming the state folder, and writes nothing', async () => {
+    const bytes = '{\n  "debug": true\n}\n';
+    await writeFile(file, bytes);
+    const error = await rollback(opts()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect(error).toMatchObject({ code: 'USAGE', message: `Nothing to roll back: no dockmirror change is recorded in ${stateDir}.`, hint: expect.stringMatching(/--state-dir/) });
+    expect(await readFile(file, 'utf8')).toBe(bytes);
+    expect((await listBackups(opts())).backups).toEqual([]);
+  });
+
+  it('refuses an id that is not a backup of this file, and one that is not an id at all', async () => {
+    await writeFile(file, '{}\n');
+    await add('https://a.example');
+    const after = await readFile(file, 'utf8');
+    await expect(rollback(opts({ id: '20261126T161143123Z-a1b2c3' }))).rejects.toMatchObject({ code: 'USAGE', message: expect.stringMatching(/^No backup "20261126T161143123Z-a1b2c3" for /) });
+    await expect(rollback(opts({ id: '../../etc/passwd' }))).rejects.toMatchObject({ code: 'USAGE', message: expect.stringMatching(/is not a backup id/) });
+    expect(await readFile(file, 'utf8')).toBe(after);
   });
 });
 
