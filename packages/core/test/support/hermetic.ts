@@ -12,12 +12,18 @@ import path from 'node:path';
 /** Shell variables that would point dockmirror or the docker CLI at the host's own daemon or settings. */
 const HOST_VARIABLES = /^(DOCKMIRROR_|DOCKER_HOST$|DOCKER_CONTEXT$|DOCKER_CONFIG$|DOCKER_TLS|DOCKER_CERT_PATH$|XDG_CONFIG_HOME$)/;
 
+/** A Docker endpoint no daemon listens on: nothing in /proc serves it, so no host dockerd is ever judged. */
+export const NO_DAEMON = 'unix:///nonexistent/dockmirror-test.sock';
+
 /**
- * The options a core call needs to find nothing of the host's: Linux, an empty environment, and a home inside
- * the test's own folder that does not exist (so no docker context, presets or Pyrsia config is found there).
+ * The options a core call needs to find nothing of the host's: Linux, an empty environment, a home inside the
+ * test's own folder that does not exist (so no docker context, presets or Pyrsia config is found there), and an
+ * endpoint no daemon serves. `--apply none` still looks for the endpoint's dockerd in /proc (its flags could
+ * conflict), and core has no way yet to point that look at another /proc; this endpoint makes it find nothing.
+ * Spread it first: a test's own `dockerHost` then wins.
  */
-export function isolated(dir: string): { platform: 'linux'; env: Record<string, string>; homedir: string } {
-  return { platform: 'linux', env: {}, homedir: path.join(dir, 'no-home') };
+export function isolated(dir: string): { platform: 'linux'; env: Record<string, string>; homedir: string; dockerHost: string } {
+  return { platform: 'linux', env: {}, homedir: path.join(dir, 'no-home'), dockerHost: NO_DAEMON };
 }
 
 /**

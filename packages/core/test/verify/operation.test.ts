@@ -22,7 +22,7 @@ describe('verifyMirror (the operation)', () => {
     const closed = `http://127.0.0.1:${await freePort()}`;
     await writeFile(configFile, JSON.stringify({ 'registry-mirrors': ['127.0.0.1:5000', closed] }));
     // A probe timeout far past the test's own: a refused connection and a missing socket must fail at once.
-    const report = await verifyMirror({ configFile, dockerHost, timeoutMs: 10 * 60_000, ...isolated(dir) });
+    const report = await verifyMirror({ ...isolated(dir), configFile, dockerHost, timeoutMs: 10 * 60_000 });
     expect(report).toMatchObject({ ok: false, configFile, endpoint: dockerHost });
     expect(report.results.map((r) => r.mirror)).toEqual(['127.0.0.1:5000', closed]);
     expect(report.results[0]!.checks).toMatchObject([{ name: 'config', ok: false, summary: 'daemon.json lists a mirror dockerd would refuse' }]);
@@ -34,8 +34,8 @@ describe('verifyMirror (the operation)', () => {
 
   it('refuses to run without a mirror to verify, and --pull without an image', async () => {
     await writeFile(configFile, '{}\n');
-    await expect(verifyMirror({ configFile, dockerHost, ...isolated(dir) })).rejects.toBeInstanceOf(VerificationError);
-    await expect(verifyMirror({ configFile, dockerHost, ...isolated(dir), mirror: 'gcr', pull: true })).rejects.toBeInstanceOf(UsageError);
-    await expect(verifyMirror({ configFile, dockerHost, ...isolated(dir), mirror: 'nope' })).rejects.toThrow(/Unknown preset "nope"/);
+    await expect(verifyMirror({ ...isolated(dir), configFile, dockerHost })).rejects.toBeInstanceOf(VerificationError);
+    await expect(verifyMirror({ ...isolated(dir), configFile, dockerHost, mirror: 'gcr', pull: true })).rejects.toBeInstanceOf(UsageError);
+    await expect(verifyMirror({ ...isolated(dir), configFile, dockerHost, mirror: 'nope' })).rejects.toThrow(/Unknown preset "nope"/);
   });
 });
