@@ -48,7 +48,7 @@ describe('checkMirror against a real registry', () => {
     const image = check(await checkMirror({ mirror: registry.url, image: 'library/nginx' }), 'image');
     expect(image).toMatchObject({ ok: false, summary: 'the mirror does not have nginx:latest' });
     expect(image.why).toMatch(/404: MANIFEST_UNKNOWN/);
-    expect(image.fix).toBeTruthy();
+    expect(image.fix).toBe('Check the image name and tag; a pull-through cache or Pyrsia node fetches it on first use, so retry shortly.');
   });
 
   // The probe timeout is far past the test's own, so only a refusal seen at once (not a timeout) passes.
