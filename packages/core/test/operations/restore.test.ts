@@ -35,6 +35,7 @@ let stateDir: string;
 afterEach(async () => {
   execFileSync('chattr', ['-i', tb.configFile]);
   await rm(path.join(tb.dir, 'fake-fail'), { force: true });
+  await rm(path.join(tb.dir, 'fake-calls.log'), { force: true });
   await writeFile(tb.configFile, ORIGINAL);
 });
 const opts = (extra: object = {}) => {
@@ -97,6 +98,41 @@ describe('a change the daemon does not take', () => {
     expect(await readFile(backup, 'utf8')).toBe(ORIGINAL);
     await rollback({ ...options, apply: 'none' });
     expect(await readFile(tb.configFile, 'utf8')).toBe(ORIGINAL);
+  });
+});
+
+describe('a reload the daemon never acts on', () => {
+  it('is not taken for success: the unconfirmed change is an apply failure, and the old bytes are confirmed back', async () => {
+    // A systemctl that says yes to reload and does nothing: the daemon keeps its old settings.
+    const systemctl = path.join(bin, 'systemctl');
+    const fake = await readFile(systemctl, 'utf8');
+    await writeFile(`${systemctl}.usual`, fake, { mode: 0o755 });
+    await writeFile(systemctl, `#!/bin/bash\nif [ "$1" = reload ]; then exit 0; fi\nexec ${JSON.stringify(`${systemctl}.usual`)} "$@"\n`);
+    let error: unknown;
+    try {
+      error = await addMirror({ ...opts({ apply: 'reload', timeoutMs: 1_500 }), mirror: 'http://127.0.0.1:8' }).catch((e: unknown) => e);
+    } finally {
+      await writeFile(systemctl, fake);
+    }
+    expect(error).toBeInstanceOf(ApplyError);
+    expect((error as ApplyError).message).toMatch(/^The Docker daemon did not take the change: mirrors: daemon has \[\], file asks for \[http:\/\/127\.0\.0\.1:8\]/);
+    expect((error as ApplyError).message).toContain(`${tb.configFile} was restored to its previous bytes, and the daemon is confirmed back on them.`);
+    expect(await readFile(tb.configFile, 'utf8')).toBe(ORIGINAL);
+  }, 30_000);
+});
+
+describe('a daemon that reads another daemon.json', () => {
+  it('is not told about a change to this one with --apply auto, and --apply reload refuses before writing', async () => {
+    const other = path.join(tb.dir, 'other.json');
+    await writeFile(other, '{}\n');
+    const auto = await addMirror({ ...opts({ configFile: other }), mirror: 'http://127.0.0.1:8' });
+    expect(auto.apply).toEqual({ method: 'none', reason: `the daemon at ${tb.dockerHost} reads ${tb.configFile}, not this file; it was not told` });
+    expect(JSON.parse(await readFile(other, 'utf8'))).toMatchObject({ 'registry-mirrors': ['http://127.0.0.1:8'] });
+    const error = await addMirror({ ...opts({ configFile: other, apply: 'reload' }), mirror: 'http://127.0.0.1:9' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as UsageError).message).toBe(`The daemon at ${tb.dockerHost} reads ${tb.configFile}, not ${other}. Nothing was written.`);
+    expect(JSON.parse(await readFile(other, 'utf8'))['registry-mirrors']).toEqual(['http://127.0.0.1:8']);
+    expect((await fakeCalls(tb)).filter((l) => l.startsWith('systemctl reload'))).toEqual([]);
   });
 });
 
