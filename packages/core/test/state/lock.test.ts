@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -88,6 +88,18 @@ describe('withLock', () => {
     await writeFile(path.join(dir, 'lock'), bytes);
     await expect(withLock(dir, async () => 'ran', { timeoutMs: 200 })).rejects.toBeInstanceOf(LockTimeoutError);
     expect(await readFile(path.join(dir, 'lock'), 'utf8')).toBe(bytes);
+  }, 10_000);
+
+  it('a half-written lock is waited for while fresh, and taken over once it has stayed half-written for long', async () => {
+    const lock = path.join(dir, 'lock');
+    await writeFile(lock, '{"pid": 12');
+    const error = await withLock(dir, async () => 'ran', { timeoutMs: 300 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LockTimeoutError);
+    expect((error as LockTimeoutError).message).toContain('pid unknown');
+    const past = new Date(Date.now() - 60_000);
+    await utimes(lock, past, past);
+    expect(await withLock(dir, async () => 'ran', { timeoutMs: FOREVER })).toBe('ran');
+    expect(await readdir(dir)).toEqual([]);
   }, 10_000);
 
   // The default wait is 120 s; the test may run 10 s, so only a bound that reached the lock lets it pass.
