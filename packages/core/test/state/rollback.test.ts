@@ -67,6 +67,20 @@ describe('nothing to undo', () => {
   });
 });
 
+describe('a backup that is gone', () => {
+  it('is named as missing, with the id, and nothing is written', async () => {
+    await writeFile(file, '{}\n');
+    await add('https://a.example');
+    const after = await readFile(file, 'utf8');
+    const [latest] = (await listBackups(opts())).backups;
+    await rm(latest!.path!);
+    const error = await rollback(opts()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as UsageError).message).toBe(`No backup of the latest change (${latest!.id}) for ${file} in ${stateDir}.`);
+    expect(await readFile(file, 'utf8')).toBe(after);
+  });
+});
+
 describe('missing file', () => {
   it('add creates the file, rollback removes it, and the state beside it stays usable', async () => {
     const nested = path.join(dir, 'etc', 'docker', 'daemon.json');
