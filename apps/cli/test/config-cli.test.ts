@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliEnv } from './support/env.js';
 
 const cliDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const repoRoot = path.resolve(cliDir, '..', '..');
@@ -16,11 +17,10 @@ interface Run {
   stderr: string;
 }
 
-/** Environment without any DOCKMIRROR_* setting from the machine running the tests, and without colour. */
+/** A temp home, no DOCKMIRROR_* or Docker setting from the machine running the tests, and no colour. */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DOCKMIRROR_') && k !== 'DEBUG'));
   // Never reach a real daemon (other test files start some): with --apply none and --no-live none is needed.
-  return { ...env, NO_COLOR: '1', DOCKER_HOST: 'unix:///nonexistent/dockmirror-test.sock', ...extra };
+  return cliEnv({ DOCKER_HOST: 'unix:///nonexistent/dockmirror-test.sock', ...extra });
 }
 
 async function spawnRun(command: string, args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<Run> {

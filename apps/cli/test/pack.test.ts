@@ -4,10 +4,11 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { glob, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliEnv } from './support/env.js';
 
 const cliDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const repoRoot = path.resolve(cliDir, '..', '..');
@@ -18,12 +19,19 @@ interface Run {
   stderr: string;
 }
 
-/** A user's shell: no npm_* settings of the `npm test` running us, no NODE_ENV=test, no dockmirror settings. */
+/**
+ * A user's shell: no npm_* settings of the `npm test` running us, no NODE_ENV=test, no dockmirror settings, and a
+ * temp HOME for dockmirror. npm keeps the real user's config and cache (the install is offline-first from it).
+ */
 function userEnv(): NodeJS.ProcessEnv {
-  const keep = Object.entries(process.env).filter(
-    ([k]) => !/^npm_/i.test(k) && !k.startsWith('DOCKMIRROR_') && !['NODE_ENV', 'DEBUG', 'INIT_CWD'].includes(k),
-  );
-  return { ...Object.fromEntries(keep), NO_COLOR: '1', DOCKER_HOST: 'unix:///nonexistent/dockmirror-test.sock' };
+  const keep = Object.entries(cliEnv()).filter(([k]) => !/^npm_/i.test(k) && !['NODE_ENV', 'INIT_CWD'].includes(k));
+  const userHome = userInfo().homedir;
+  return {
+    ...Object.fromEntries(keep),
+    npm_config_userconfig: path.join(userHome, '.npmrc'),
+    npm_config_cache: path.join(userHome, '.npm'),
+    DOCKER_HOST: 'unix:///nonexistent/dockmirror-test.sock',
+  };
 }
 
 // `npx --no --`: never fetch a package of that name from the registry, and pass every flag to dockmirror.

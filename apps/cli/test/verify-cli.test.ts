@@ -79,12 +79,12 @@ describe('add local, verify, roll back', () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, results: [{ ok: false, checks: expect.arrayContaining([expect.objectContaining({ name: 'image', ok: false })]) }] });
   });
 
-  it('fails fast for a stopped registry, within the timeout', async () => {
+  // The probe timeout (10 min) is far past the test's own: only a refusal seen at once, not a wait, passes.
+  it('fails fast for a stopped registry, without waiting for the timeout', async () => {
     await ctl('registry-stop');
     try {
-      const r = await cli(['mirror', 'verify', 'local', '--port', port(), '--image', 'alpine:3.16.2', '--timeout', '3']);
-      expect(r.code).toBe(6);
-      expect(r.ms).toBeLessThan(3_000 + 2_500);
+      const r = await cli(['mirror', 'verify', 'local', '--port', port(), '--image', 'alpine:3.16.2', '--timeout', '600']);
+      expect(r.code, r.stdout + r.stderr).toBe(6);
       const lines = checkLines(r.stdout);
       expect(lines.config).toMatch(/^✓/);
       expect(lines.live).toMatch(/^✓/);
@@ -123,13 +123,16 @@ describe('add local, verify, roll back', () => {
     expect(back.stdout).toMatch(/daemon reloaded/);
     expect(await readFile(tb.configFile, 'utf8')).toBe(ORIGINAL);
     const r = await cli(['mirror', 'verify', 'local', '--port', port()]);
+    expect(await readFile(tb.configFile, 'utf8')).toBe(ORIGINAL);
     expect(r.code).toBe(6);
     const lines = checkLines(r.stdout);
     expect(lines.config).toBe('✗ daemon.json does not list the mirror');
     expect(lines.api).toMatch(/^✓/);
-    // The reload after the rollback wrote no registry-mirrors key, so dockerd may keep the old live list: the
-    // live check reports whatever the daemon really uses, which is the point of it.
-    expect(lines.live).toMatch(/^[✓✗]/);
+    // dockerd applies only the keys present in the file; the original has no registry-mirrors, so the reload
+    // after the rollback spells it out as [] for a moment. The mirror is therefore no longer live, and the live
+    // check says so from what the daemon really uses.
+    expect(lines.live).toBe('✗ the running daemon does not use the mirror');
+    expect(JSON.parse(await tb.docker(['info', '--format', '{{json .RegistryConfig.Mirrors}}'])) ?? []).toEqual([]);
     const none = await cli(['mirror', 'verify']);
     expect(none.code).toBe(6);
     expect(none.stderr).toMatch(/No mirror to verify: .* has no registry-mirrors/);

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { cliEnv } from './support/env.js';
 
 // Spawns the built binary: build first (npx tsc -p packages/core && npx tsc -p apps/cli && oclif manifest).
 export const BIN = fileURLToPath(new URL('../bin/run.js', import.meta.url));
@@ -12,11 +13,14 @@ export interface CliRun {
   ms: number;
 }
 
-/** Runs `dockmirror <args>` with no DOCKMIRROR_* from the shell, no colour, and `env` on top. */
+/**
+ * Runs `dockmirror <args>` with a temp home, no DOCKMIRROR_* or Docker setting from the shell, no colour, and
+ * `env` on top. A run still going
+ * after 50 s (below the 60 s test timeout) is killed, so a hang fails its test with the output so far.
+ */
 export function dockmirror(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DOCKMIRROR_') && k !== 'DOCKER_HOST'));
   const started = Date.now();
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...base, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args], { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'], timeout: 50_000, killSignal: 'SIGKILL' });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import type { Testbed } from '../../../../packages/core/test/support/testbed.js';
+import { cliEnv } from './env.js';
 
 export {
   fakeCalls,
@@ -55,10 +56,9 @@ export interface CliOptions {
 
 /** Runs `dockmirror <args> --config-file <testbed daemon.json> --state-dir <state>` with DOCKER_HOST set. */
 export async function dockmirror(tb: Testbed, args: string[], options: CliOptions = {}): Promise<CliRun> {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DOCKMIRROR_') && k !== 'DEBUG'));
+  // A temp home (no host docker context or presets), no DOCKMIRROR_* from the shell.
   const env: NodeJS.ProcessEnv = {
-    ...base,
-    NO_COLOR: '1',
+    ...cliEnv(),
     DOCKER_HOST: options.dockerHost ?? tb.dockerHost,
     ...(options.pathFirst ? { PATH: `${options.pathFirst}:${process.env.PATH ?? ''}` } : {}),
     ...options.env,

@@ -11,6 +11,7 @@ import { InvalidConfigError } from '../../src/errors.js';
 import { addMirror, removeMirror } from '../../src/operations/mirrors.js';
 import { rollback } from '../../src/operations/rollback.js';
 import { tempDir } from './preserve.js';
+import { isolated } from '../support/hermetic.js';
 
 let dir: string;
 let done: () => Promise<void>;
@@ -23,7 +24,7 @@ beforeEach(async () => {
 });
 afterEach(() => done());
 
-const opts = () => ({ configFile: file, stateDir, apply: 'none' as const, env: {} });
+const opts = () => ({ ...isolated(dir), configFile: file, stateDir, apply: 'none' as const });
 
 /** A daemon.json whose "labels-deep" value is nested so that the whole file is `levels` deep. */
 function deepFile(levels: number, kind: 'object' | 'array' = 'object'): string {

@@ -6,6 +6,7 @@ import { validateMirror } from '../../src/mirror/url.js';
 import { addMirror, listMirrors, removeMirror } from '../../src/operations/mirrors.js';
 import { corpus } from './corpus.js';
 import { expectPreserved, meaning, meaningWithLists, outsideEditedArrays, tempDir } from './preserve.js';
+import { isolated } from '../support/hermetic.js';
 
 let dir: string;
 let done: () => Promise<void>;
@@ -16,7 +17,7 @@ beforeEach(async () => {
 });
 afterEach(() => done());
 
-const base = (configFile: string, stateDir: string) => ({ configFile, stateDir, apply: 'none' as const, env: {} });
+const base = (configFile: string, stateDir: string) => ({ ...isolated(path.dirname(configFile)), configFile, stateDir, apply: 'none' as const });
 const opts = () => base(file, path.join(dir, 'state'));
 const list = (m: Record<string, unknown>, key: string) => (m[key] as string[] | undefined) ?? [];
 

@@ -6,6 +6,7 @@ import { readDaemonConfig } from '../../src/config/io.js';
 import { InvalidConfigError, PermissionDeniedError } from '../../src/errors.js';
 import { addMirror, listMirrors, removeMirror } from '../../src/operations/mirrors.js';
 import { tempDir } from './preserve.js';
+import { isolated } from '../support/hermetic.js';
 
 let dir: string;
 let done: () => Promise<void>;
@@ -18,7 +19,7 @@ beforeEach(async () => {
 });
 afterEach(() => done());
 
-const opts = (configFile = file) => ({ configFile, stateDir, apply: 'none' as const, env: {} });
+const opts = (configFile = file) => ({ ...isolated(dir), configFile, stateDir, apply: 'none' as const });
 
 /** [name, file bytes, line, column, what the message says] */
 const refusals: Array<[string, string | Buffer, number, number, RegExp]> = [

@@ -48,7 +48,7 @@ describe('resolveMirrorTarget', () => {
     const error = await resolveMirrorTarget('nope', opts()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UsageError);
     expect((error as UsageError).message).toBe('Unknown preset "nope". Presets: pyrsia, local, gcr.');
-    expect((error as UsageError).hint).toBeTruthy();
+    expect((error as UsageError).hint).toBe('Give one of the presets, or a full mirror URL such as https://mirror.example.com.');
   });
 });
 

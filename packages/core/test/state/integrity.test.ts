@@ -13,6 +13,7 @@ import { addMirror } from '../../src/operations/mirrors.js';
 import { runChange } from '../../src/operations/transaction.js';
 import { Journal, isEntryId, newEntryId } from '../../src/state/journal.js';
 import { writeAtomic } from '../../src/support/atomic-write.js';
+import { isolated } from '../support/hermetic.js';
 import { mountTinyDisk } from '../support/tiny-disk.js';
 
 let dir: string;
@@ -59,7 +60,7 @@ describe('the race check before the rename', () => {
     const stateDir = path.join(dir, 'state');
     await writeFile(file, '{"debug": false}\n');
     const racer = '{"debug": true, "data-root": "/srv"}\n';
-    const change = runChange('mirror add', {}, { configFile: file, stateDir, apply: 'none', env: {} }, async ({ doc }) => {
+    const change = runChange('mirror add', {}, { configFile: file, stateDir, apply: 'none', ...isolated(dir) }, async ({ doc }) => {
       await writeFile(file, racer);
       return { bytes: Buffer.from(`${doc.text.trimEnd().slice(0, -1)}, "registry-mirrors": ["https://m.example"]}\n`), owned: [], newMirrors: [], warnings: [] };
     });
@@ -68,7 +69,7 @@ describe('the race check before the rename', () => {
     expect(error.details?.raced).toBe(true);
     expect(await readFile(file, 'utf8')).toBe(racer);
     // The refused change is settled: the next change goes through on the racer's content.
-    await addMirror({ mirror: 'https://m.example', configFile: file, stateDir, apply: 'none', env: {} });
+    await addMirror({ mirror: 'https://m.example', configFile: file, stateDir, apply: 'none', ...isolated(dir) });
     expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ debug: true, 'data-root': '/srv', 'registry-mirrors': ['https://m.example'] });
   });
 
@@ -97,7 +98,7 @@ describe('journal records', () => {
     const stateDir = path.join(dir, 'state');
     const file = path.join(dir, 'daemon.json');
     await writeFile(file, '{}\n');
-    await addMirror({ mirror: 'https://m.example', configFile: file, stateDir, apply: 'none', env: {} });
+    await addMirror({ mirror: 'https://m.example', configFile: file, stateDir, apply: 'none', ...isolated(dir) });
     const journalFile = path.join(stateDir, 'journal.jsonl');
     const good = await readFile(journalFile, 'utf8');
     const id = newEntryId();

@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DockmirrorError } from '../../src/errors.js';
 import { addMirror } from '../../src/operations/mirrors.js';
 import { Journal, hashBytes, newEntryId, type JournalEntry } from '../../src/state/journal.js';
+import { isolated } from '../support/hermetic.js';
 
 let dir: string;
 let file: string;
@@ -100,22 +101,22 @@ describe('a begin record is believed only when every field has its form', () => 
 
 describe('recovery keeps what it cannot read', () => {
   it('moves bad lines to journal.rejected and out of the journal, and says so', async () => {
-    await addMirror({ mirror: 'https://a.example', configFile: file, stateDir, apply: 'none', env: {} });
+    await addMirror({ mirror: 'https://a.example', configFile: file, stateDir, apply: 'none', ...isolated(dir) });
     const good = await readFile(journal.file, 'utf8');
     await writeFile(journal.file, `${good}null\nnot json\n`);
-    const result = await addMirror({ mirror: 'https://b.example', configFile: file, stateDir, apply: 'none', env: {} });
+    const result = await addMirror({ mirror: 'https://b.example', configFile: file, stateDir, apply: 'none', ...isolated(dir) });
     expect(await readFile(path.join(stateDir, 'journal.rejected'), 'utf8')).toBe('null\nnot json\n');
     expect(await readFile(journal.file, 'utf8')).not.toContain('not json');
     expect(result.warnings).toContain(`Moved 2 unreadable journal lines to ${path.join(stateDir, 'journal.rejected')}.`);
-    const again = await addMirror({ mirror: 'https://c.example', configFile: file, stateDir, apply: 'none', env: {} });
+    const again = await addMirror({ mirror: 'https://c.example', configFile: file, stateDir, apply: 'none', ...isolated(dir) });
     expect(again.warnings).toEqual([]);
   });
 
   it('moves a backup no entry names (a symlink too, as the link) to unknown-backups/, keeping its bytes', async () => {
-    await addMirror({ mirror: 'https://a.example', configFile: file, stateDir, apply: 'none', env: {} });
+    await addMirror({ mirror: 'https://a.example', configFile: file, stateDir, apply: 'none', ...isolated(dir) });
     await writeFile(path.join(journal.backupsDir, 'stray.bak'), 'stray bytes');
     await symlink('/etc/hostname', path.join(journal.backupsDir, 'link.bak'));
-    const result = await addMirror({ mirror: 'https://b.example', configFile: file, stateDir, apply: 'none', env: {} });
+    const result = await addMirror({ mirror: 'https://b.example', configFile: file, stateDir, apply: 'none', ...isolated(dir) });
     expect(result.warnings).toContain(`Moved 2 backups that no journal entry names to ${path.join(stateDir, 'unknown-backups')}.`);
     const aside = (await readdir(path.join(stateDir, 'unknown-backups'))).sort();
     expect(aside).toHaveLength(2);
@@ -129,7 +130,7 @@ describe('recovery keeps what it cannot read', () => {
 
 describe('backups', () => {
   async function committed(): Promise<JournalEntry> {
-    await addMirror({ mirror: 'https://a.example', configFile: file, stateDir, apply: 'none', env: {} });
+    await addMirror({ mirror: 'https://a.example', configFile: file, stateDir, apply: 'none', ...isolated(dir) });
     return (await journal.entries())[0]!;
   }
 
@@ -170,8 +171,8 @@ describe('backups', () => {
   it('prune keeps each file’s newest backups in a shared folder, never another file’s', async () => {
     const other = path.join(dir, 'other.json');
     await writeFile(other, '{}\n');
-    await addMirror({ mirror: 'https://o.example', configFile: other, stateDir, apply: 'none', env: {} });
-    for (let i = 0; i < 4; i++) await addMirror({ mirror: `https://m${i}.example`, configFile: file, stateDir, apply: 'none', env: {}, keepBackups: 2 });
+    await addMirror({ mirror: 'https://o.example', configFile: other, stateDir, apply: 'none', ...isolated(dir) });
+    for (let i = 0; i < 4; i++) await addMirror({ mirror: `https://m${i}.example`, configFile: file, stateDir, apply: 'none', ...isolated(dir), keepBackups: 2 });
     expect((await journal.committed(other)).length).toBe(1);
     expect((await journal.committed(file)).length).toBe(2);
     expect(await readdir(journal.backupsDir)).toHaveLength(3);

@@ -2,11 +2,12 @@ import { chmod, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DriftError } from '../../src/errors.js';
+import { DriftError, UsageError } from '../../src/errors.js';
 import { addMirror, removeMirror } from '../../src/operations/mirrors.js';
 import { listBackups, rollback } from '../../src/operations/rollback.js';
 import { Journal } from '../../src/state/journal.js';
 import { ROLLBACK_CORPUS } from './rollback-corpus.js';
+import { isolated } from '../support/hermetic.js';
 
 let dir: string;
 let file: string;
@@ -18,8 +19,8 @@ beforeEach(async () => {
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
-// env: {} keeps DOCKMIRROR_* of the shell running the tests out of the picture.
-const opts = <T extends object>(extra: T = {} as T) => ({ configFile: file, stateDir, apply: 'none' as const, env: {}, ...extra });
+// isolated(): Linux, no DOCKMIRROR_* of the shell, and no home of the host's (docker context, presets).
+const opts = <T extends object>(extra: T = {} as T) => ({ ...isolated(dir), configFile: file, stateDir, apply: 'none' as const, ...extra });
 const add = (mirror: string, extra: object = {}) => addMirror(opts({ mirror, ...extra }));
 
 
@@ -45,10 +46,45 @@ describe('rollback is byte-exact', () => {
   });
 });
 
+describe('nothing to undo', () => {
+  it('refuses with a usage error naming the state folder, and writes nothing', async () => {
+    const bytes = '{\n  "debug": true\n}\n';
+    await writeFile(file, bytes);
+    const error = await rollback(opts()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect(error).toMatchObject({ code: 'USAGE', message: `Nothing to roll back: no dockmirror change is recorded in ${stateDir}.`, hint: expect.stringMatching(/--state-dir/) });
+    expect(await readFile(file, 'utf8')).toBe(bytes);
+    expect((await listBackups(opts())).backups).toEqual([]);
+  });
+
+  it('refuses an id that is not a backup of this file, and one that is not an id at all', async () => {
+    await writeFile(file, '{}\n');
+    await add('https://a.example');
+    const after = await readFile(file, 'utf8');
+    await expect(rollback(opts({ id: '20261126T161143123Z-a1b2c3' }))).rejects.toMatchObject({ code: 'USAGE', message: expect.stringMatching(/^No backup "20261126T161143123Z-a1b2c3" for /) });
+    await expect(rollback(opts({ id: '../../etc/passwd' }))).rejects.toMatchObject({ code: 'USAGE', message: expect.stringMatching(/is not a backup id/) });
+    expect(await readFile(file, 'utf8')).toBe(after);
+  });
+});
+
+describe('a backup that is gone', () => {
+  it('is named as missing, with the id, and nothing is written', async () => {
+    await writeFile(file, '{}\n');
+    await add('https://a.example');
+    const after = await readFile(file, 'utf8');
+    const [latest] = (await listBackups(opts())).backups;
+    await rm(latest!.path!);
+    const error = await rollback(opts()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as UsageError).message).toBe(`No backup of the latest change (${latest!.id}) for ${file} in ${stateDir}.`);
+    expect(await readFile(file, 'utf8')).toBe(after);
+  });
+});
+
 describe('missing file', () => {
   it('add creates the file, rollback removes it, and the state beside it stays usable', async () => {
     const nested = path.join(dir, 'etc', 'docker', 'daemon.json');
-    const local = { configFile: nested, apply: 'none' as const, env: {} };
+    const local = { ...isolated(dir), configFile: nested, apply: 'none' as const };
     const added = await addMirror({ ...local, mirror: 'https://mirror.example' });
     expect(added.stateDir).toBe(path.join(dir, 'etc', 'docker', '.dockmirror'));
     const created = await readFile(nested);

@@ -10,6 +10,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { requirePrograms } from './programs.js';
 
 /** A running registry. */
 export interface TestRegistry {
@@ -32,11 +33,15 @@ export async function freePort(): Promise<number> {
 
 /** Starts `docker-registry serve` with storage in a fresh temp dir and waits until `/v2/` answers. */
 export async function startRegistry(): Promise<TestRegistry> {
+  requirePrograms('the test registry', ['docker-registry']);
   const dir = await mkdtemp(path.join(tmpdir(), 'dm-registry-'));
   const port = await freePort();
   const yml = path.join(dir, 'config.yml');
   await writeFile(yml, `version: 0.1\nstorage: {filesystem: {rootdirectory: ${dir}/data}}\nhttp: {addr: 127.0.0.1:${port}}\nlog: {level: error}\n`);
   const child: ChildProcess = spawn('docker-registry', ['serve', yml], { stdio: 'ignore' });
+  // A spawn failure (ENOENT, EACCES) shows as the exit below, with its reason, not as an uncaught error event.
+  let spawnError: Error | undefined;
+  child.once('error', (error) => (spawnError = error));
   const url = `http://127.0.0.1:${port}`;
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.pid !== undefined) {
@@ -47,15 +52,16 @@ export async function startRegistry(): Promise<TestRegistry> {
     await rm(dir, { recursive: true, force: true });
   };
   for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null) break;
+    if (child.exitCode !== null || spawnError) break;
     try {
       if ((await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(500) })).ok) return { url, port, stop };
     } catch {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
+  const exit = spawnError ? `: ${spawnError.message}` : child.exitCode !== null ? `: it exited with status ${child.exitCode}` : ' within 10 s';
   await stop();
-  throw new Error(`docker-registry did not start on ${url}`);
+  throw new Error(`docker-registry did not start on ${url}${exit}`);
 }
 
 /** What {@link pushImage} stored. */

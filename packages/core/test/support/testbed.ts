@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { ctlScript } from './ctl-script.js';
 import { writeFakeCommands } from './fakes.js';
+import { requirePrograms } from './programs.js';
 
 const run = promisify(execFile);
 
@@ -65,6 +66,12 @@ export interface Testbed {
  * running `sleep` container short). A setting also given in daemon.json would make dockerd refuse to start.
  */
 export async function startTestbed(options: TestbedOptions = {}): Promise<Testbed> {
+  // Fail the file loudly, naming what to install, before anything is started.
+  requirePrograms('the test dockerd', [
+    'dockerd', 'containerd', 'curl', 'setsid', 'ldd', 'tar',
+    { program: REAL_DOCKER, install: 'docker.io (then: ln -s /usr/bin/docker /usr/local/bin/docker)' },
+    ...(options.registry ? (['docker-registry'] as const) : []),
+  ]);
   // Unix socket paths must stay under 108 bytes, hence /tmp and a short prefix.
   const dir = await mkdtemp('/tmp/dm-');
   const configFile = join(dir, 'daemon.json');

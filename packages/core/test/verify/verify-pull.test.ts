@@ -1,4 +1,6 @@
 import { writeFile } from 'node:fs/promises';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/daemon/engine.js';
 import { checkMirror, type Check } from '../../src/verify/index.js';
@@ -64,5 +66,36 @@ describe('pull check against a real daemon', () => {
     expect(r.checks.find((c) => c.name === 'image')?.data).toMatchObject({ digest, digestSource: 'body' });
     expect(pullCheck(r.checks)).toMatchObject({ ok: true, data: { plainDigest: digest } });
     expect(node.accessLog.some((l) => l.includes('"GET /v2/library/alpine/manifests/3.16.2 HTTP/1.1" 200') && l.includes('docker/'))).toBe(true);
+  });
+
+  // A mirror that tells the verifier one digest and serves the daemon another: only the pull shows it.
+  it('fails the pull check when the daemon got other bytes than the mirror claims to serve', async () => {
+    const claimed = `sha256:${'0'.repeat(64)}`;
+    const proxy = createServer((req, res) => {
+      const upstream = request({ host: '127.0.0.1', port: tb.registryPort, path: req.url, method: req.method, headers: req.headers }, (up) => {
+        const headers = { ...up.headers };
+        const fromDaemon = /^docker\//.test(req.headers['user-agent'] ?? '');
+        if (!fromDaemon && req.url?.includes('/manifests/') && headers['docker-content-digest']) headers['docker-content-digest'] = claimed;
+        res.writeHead(up.statusCode ?? 502, headers);
+        up.pipe(res);
+      });
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const mirror = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    try {
+      await useMirror(mirror);
+      const r = await checkMirror({ mirror, image: 'alpine:3.16.2', pull: true, engine, live: await engine.liveRegistry() });
+      expect(r.checks.find((c) => c.name === 'image')?.data).toMatchObject({ digest: claimed, digestSource: 'header' });
+      const pull = pullCheck(r.checks);
+      expect(pull).toMatchObject({ ok: false, data: { expectedDigest: claimed, mirrorDigest: digest, plainDigest: digest } });
+      expect(pull?.why).toContain(`has ${digest}`);
+      expect(pull?.why).toMatch(new RegExp(`, the mirror serves ${claimed}$`));
+      expect(r.ok).toBe(false);
+    } finally {
+      proxy.close();
+      await engine.removeImage('alpine:3.16.2').catch(() => undefined);
+    }
   });
 });

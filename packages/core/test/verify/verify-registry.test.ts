@@ -48,20 +48,20 @@ describe('checkMirror against a real registry', () => {
     const image = check(await checkMirror({ mirror: registry.url, image: 'library/nginx' }), 'image');
     expect(image).toMatchObject({ ok: false, summary: 'the mirror does not have nginx:latest' });
     expect(image.why).toMatch(/404: MANIFEST_UNKNOWN/);
-    expect(image.fix).toBeTruthy();
+    expect(image.fix).toBe('Check the image name and tag; a pull-through cache or Pyrsia node fetches it on first use, so retry shortly.');
   });
 
+  // The probe timeout is far past the test's own, so only a refusal seen at once (not a timeout) passes.
   it('fails api fast for a stopped registry and a closed port', async () => {
     const gone = await startRegistry();
     await gone.stop();
     for (const mirror of [gone.url, `http://127.0.0.1:${await freePort()}`]) {
-      const r = await checkMirror({ mirror, image: 'alpine:3.16.2', timeoutMs: 30_000 });
+      const r = await checkMirror({ mirror, image: 'alpine:3.16.2', timeoutMs: 10 * 60_000 });
       expect(r.ok).toBe(false);
       expect(check(r, 'api')).toMatchObject({ ok: false, why: expect.stringMatching(/connection refused/) });
       expect(check(r, 'image').ok).toBe(false);
-      expect(check(r, 'api').durationMs).toBeLessThan(30_000);
     }
-  });
+  }, 20_000);
 
   it('times out a mirror that accepts but never answers', async () => {
     const sockets: Socket[] = [];
@@ -75,7 +75,7 @@ describe('checkMirror against a real registry', () => {
       for (const socket of sockets) socket.destroy();
       silent.close();
     }
-  });
+  }, 10_000);
 
   it('refuses pull without an image or an engine', async () => {
     await expect(checkMirror({ mirror: registry.url, pull: true })).rejects.toBeInstanceOf(UsageError);

@@ -1,0 +1,81 @@
+// The guards of the change pipeline that no normal edit reaches: a daemon.json emptied behind dockmirror's back
+// is never edited as {}, and an edit that would touch more than the mirror keys is never written.
+import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { addMirror } from '../../src/operations/mirrors.js';
+import { runChange } from '../../src/operations/transaction.js';
+import { Journal } from '../../src/state/journal.js';
+import { isolated } from '../support/hermetic.js';
+
+let dir: string;
+let file: string;
+let stateDir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'dm-guards-'));
+  file = path.join(dir, 'daemon.json');
+  stateDir = path.join(dir, 'state');
+});
+afterEach(() => rm(dir, { recursive: true, force: true }));
+const opts = () => ({ ...isolated(dir), configFile: file, stateDir, apply: 'none' as const });
+
+/** Empties daemon.json as an editor's truncate would, long enough ago that it is not taken for a write in progress. */
+async function emptyLongAgo(): Promise<void> {
+  await writeFile(file, '');
+  const past = new Date(Date.now() - 60_000);
+  await utimes(file, past, past);
+}
+
+describe('an emptied daemon.json', () => {
+  it('is refused with DRIFT when dockmirror last left it with content, and stays empty', async () => {
+    await writeFile(file, '{\n  "debug": true\n}\n');
+    await addMirror({ ...opts(), mirror: 'https://a.example' });
+    await emptyLongAgo();
+    const error = await addMirror({ ...opts(), mirror: 'https://b.example' }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'DRIFT', location: { file }, details: { emptied: true } });
+    expect((error as Error).message).toMatch(new RegExp(`^${file.replaceAll('.', '\\.')} is empty, but dockmirror last left it with content \\(mirror add, .+\\)`));
+    expect(await readFile(file, 'utf8')).toBe('');
+    expect((await new Journal(stateDir).entries()).map((e) => e.status)).toEqual(['committed']);
+  });
+
+  it('is edited as {} when dockmirror never wrote content there', async () => {
+    await emptyLongAgo();
+    await addMirror({ ...opts(), mirror: 'https://a.example' });
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ 'registry-mirrors': ['https://a.example'] });
+  });
+});
+
+describe('the last check before writing an edit', () => {
+  it('refuses an edit that changes a key other than the mirror keys, writes nothing and journals nothing', async () => {
+    const bytes = '{\n  "debug": true\n}\n';
+    await writeFile(file, bytes);
+    const change = runChange('mirror add', {}, opts(), async () => ({
+      bytes: Buffer.from('{\n  "debug": false,\n  "registry-mirrors": ["https://m.example"]\n}\n'),
+      owned: [],
+      newMirrors: ['https://m.example'],
+      warnings: [],
+      onlyMirrorKeys: true,
+    }));
+    await expect(change).rejects.toMatchObject({ code: 'UNEXPECTED', location: { file }, message: expect.stringMatching(/would have changed more than the mirror keys; nothing was written/) });
+    expect(await readFile(file, 'utf8')).toBe(bytes);
+    expect(await new Journal(stateDir).entries()).toEqual([]);
+  });
+});
+
+describe('no daemon answering', () => {
+  it('is no reason not to write: --apply auto writes and says the change takes effect when Docker starts', async () => {
+    await writeFile(file, '{}\n');
+    const result = await addMirror({ ...opts(), apply: 'auto', mirror: 'https://a.example' });
+    expect(result.apply).toEqual({ method: 'none', reason: 'no Docker daemon answered; the change takes effect when Docker starts' });
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ 'registry-mirrors': ['https://a.example'] });
+  });
+
+  it('but --apply reload refuses before writing, and says nothing was written', async () => {
+    await writeFile(file, '{}\n');
+    const error = await addMirror({ ...opts(), apply: 'reload', mirror: 'https://a.example' }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'DAEMON_UNREACHABLE', message: expect.stringMatching(/^No Docker daemon answers at unix:\/\/\/nonexistent\/dockmirror-test\.sock \(from option\)\. Nothing was written\.$/) });
+    expect(await readFile(file, 'utf8')).toBe('{}\n');
+    expect(await new Journal(stateDir).entries()).toEqual([]);
+  });
+});
