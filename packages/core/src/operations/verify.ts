@@ -20,6 +20,12 @@ export interface VerifyMirrorOptions extends ConnectOptions, PresetAddressOption
   fresh?: boolean;
   /** Timeout of each network probe, and of asking the daemon, in ms (`--timeout`); default 5000. */
   timeoutMs?: number;
+  /**
+   * The named mirror's Prometheus endpoint (`--metrics-url`): distribution's `http.debug.addr` with
+   * `prometheus.enabled`, e.g. `http://127.0.0.1:5001/metrics`. Its request counters, read around the plain-name
+   * pull, are the mirror's own word on whether the pull came through it. Needs `mirror`.
+   */
+  metricsUrl?: string;
 }
 
 /** The outcome of {@link verifyMirror}: one result per mirror. */
@@ -47,6 +53,7 @@ export async function verifyMirror(options: VerifyMirrorOptions = {}): Promise<V
   if (options.pull && options.image === undefined) {
     throw new UsageError('--pull needs an image to pull.', { hint: 'Add --image, e.g. --image alpine:3.16.2.' });
   }
+  if (options.metricsUrl !== undefined) checkMetricsUrl(options.metricsUrl, options.mirror);
   const { located } = await locateTarget(options);
   const resolved = await resolveDockerHost(options);
   const engine = createEngine(resolved.endpoint);
@@ -67,6 +74,7 @@ export async function verifyMirror(options: VerifyMirrorOptions = {}): Promise<V
         ...(options.image === undefined ? {} : { image: options.image }),
         ...(options.pull ? { pull: true } : {}),
         ...(options.fresh ? { fresh: true } : {}),
+        ...(options.metricsUrl === undefined ? {} : { metricsUrl: options.metricsUrl }),
       });
       return { ...result, ...extra };
     } catch (error) {
@@ -78,6 +86,24 @@ export async function verifyMirror(options: VerifyMirrorOptions = {}): Promise<V
     }
   }));
   return { ok: results.every((r) => r.ok), configFile: located.path, endpoint: resolved.endpoint, results };
+}
+
+/** The counters belong to one mirror, so a metrics URL needs that mirror named, and must be a plain http(s) URL. */
+function checkMetricsUrl(url: string, mirror: string | undefined): void {
+  if (mirror === undefined) {
+    throw new UsageError('--metrics-url belongs to one mirror, and no mirror was named.', { hint: 'Name the mirror whose metrics these are: dockmirror mirror verify <mirror> --metrics-url <url>.' });
+  }
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.username || parsed.password || url.length > 2048) {
+    throw new UsageError(`--metrics-url ${JSON.stringify(url.slice(0, 200))} is not an http(s) URL.`, {
+      hint: 'Give the registry\'s debug address with its metrics path, e.g. http://127.0.0.1:5001/metrics.',
+    });
+  }
 }
 
 async function readFileLists(file: string): Promise<MirrorLists | Error> {

@@ -49,10 +49,10 @@ describe('pull check against a real daemon', () => {
   it('keeps an image the user already had, and with fresh pulls it again', async () => {
     const mirror = tb.registryUrl ?? '';
     await engine.pull('alpine:3.16.2');
-    const kept = pullCheck((await checkMirror({ mirror, image: 'alpine:3.16.2', pull: true, engine })).checks);
+    const kept = pullCheck((await checkMirror({ mirror, image: 'alpine:3.16.2', pull: true, engine, live: await engine.liveRegistry() })).checks);
     expect(kept).toMatchObject({ ok: true, data: { alreadyLocal: ['alpine:3.16.2'] } });
     expect(await engine.inspectImage('alpine:3.16.2')).toBeDefined();
-    const fresh = pullCheck((await checkMirror({ mirror, image: 'alpine:3.16.2', pull: true, fresh: true, engine })).checks);
+    const fresh = pullCheck((await checkMirror({ mirror, image: 'alpine:3.16.2', pull: true, fresh: true, engine, live: await engine.liveRegistry() })).checks);
     expect(fresh).toMatchObject({ ok: true, data: { removedFirst: ['alpine:3.16.2'] } });
     expect(await engine.inspectImage('alpine:3.16.2')).toBeDefined();
     await engine.removeImage('alpine:3.16.2');
@@ -60,7 +60,7 @@ describe('pull check against a real daemon', () => {
 
   it('pulls through the Pyrsia node emulator (no digest header, schema 2 only)', async () => {
     await useMirror(node.url);
-    const r = await checkMirror({ mirror: node.url, image: 'alpine:3.16.2', pull: true, engine });
+    const r = await checkMirror({ mirror: node.url, image: 'alpine:3.16.2', pull: true, engine, live: await engine.liveRegistry() });
     expect(r.checks.find((c) => c.name === 'image')?.data).toMatchObject({ digest, digestSource: 'body' });
     expect(pullCheck(r.checks)).toMatchObject({ ok: true, data: { plainDigest: digest } });
     expect(node.accessLog.some((l) => l.includes('"GET /v2/library/alpine/manifests/3.16.2 HTTP/1.1" 200') && l.includes('docker/'))).toBe(true);
