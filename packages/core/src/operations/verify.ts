@@ -61,7 +61,7 @@ export async function verifyMirror(options: VerifyMirrorOptions = {}): Promise<V
     readFileLists(located.path),
     // Asked once for all mirrors; an unreachable daemon becomes a failed live check, not a crash.
     engine.liveRegistry(timeoutMs).catch((error: unknown) => asError(error)),
-    options.mirror === undefined ? undefined : resolveMirror({ ...options, mirror: options.mirror }),
+    options.mirror === undefined ? undefined : resolveMirror({ ...options, mirror: options.mirror }, { remember: true }),
   ]);
   const wanted = target ? [{ url: target.url, preset: target.preset, reasons: target.reasons }] : fromFile(file, located.path);
   const exclusive = queue();

@@ -1,5 +1,6 @@
 import type { Check, PullEngine } from './types.js';
 import type { ImageRef } from './image-ref.js';
+import { validateMirror } from '../mirror/url.js';
 import { checkImage } from './check-image.js';
 import { mirrorPosition } from './insecure.js';
 import { readImageRequestCount } from './mirror-counters.js';
@@ -33,7 +34,8 @@ export interface PullInputs {
  * does not pass. Equal digests prove integrity only. Only what this check added is removed afterwards.
  */
 export async function checkPull(inp: PullInputs): Promise<Omit<Check, 'durationMs'>> {
-  const url = new URL(inp.mirror);
+  // Go's reading of the URL, not WHATWG's: `http://h:80` names h:80 to dockerd.
+  const url = validateMirror(inp.mirror);
   const tagOrDigest = inp.image.reference.startsWith('sha256:') ? `@${inp.image.reference}` : `:${inp.image.reference}`;
   const mirrorRepo = `${url.host}/${inp.image.repository}`;
   const mirrorRef = `${mirrorRepo}${tagOrDigest}`;
@@ -70,7 +72,7 @@ export async function checkPull(inp: PullInputs): Promise<Omit<Check, 'durationM
     if ('error' in viaMirror) {
       return { name: 'pull', ok: false, data, summary: `the daemon could not pull ${mirrorRef}`, why: viaMirror.error,
         proof: { proved: 'the daemon did not reach the mirror by its own name', how: `the daemon's pull of ${mirrorRef} failed`, basis: 'evidence' },
-        fix: url.protocol === 'http:' ? `Make sure "${url.host}" is in insecure-registries and reachable from the daemon (on Docker Desktop, from its VM).` : 'Make sure the daemon can reach the mirror host (proxy, DNS, certificates).' };
+        fix: url.insecure ? `Make sure "${url.host}" is in insecure-registries and reachable from the daemon (on Docker Desktop, from its VM).` : 'Make sure the daemon can reach the mirror host (proxy, DNS, certificates).' };
     }
     if (viaMirror.digest !== inp.digest) {
       return { name: 'pull', ok: false, data, summary: 'the daemon got a different image from the mirror than the mirror serves here',
