@@ -51,7 +51,7 @@ export async function checkPull(inp: PullInputs): Promise<Omit<Check, 'durationM
     } else existed.add(ref);
   }
   const data: Record<string, unknown> = { mirrorRef, plainRef, expectedDigest: inp.digest, removedFirst, alreadyLocal: [...existed] };
-  const direct = `${mirrorRef} names this mirror's host, so only this mirror can serve it`;
+  const direct = 'only this mirror can serve a name that carries its host';
   const cleanup = async (): Promise<void> => {
     const cleaned: string[] = [];
     // Refs removed because of `fresh` were the user's: they are pulled again and kept.
@@ -105,7 +105,7 @@ export async function checkPull(inp: PullInputs): Promise<Omit<Check, 'durationM
         why: `${source.how}.${sameDigest}`,
         proof: { proved: `the daemon reaches this mirror by its own name; the plain name did not come from it`, how, basis: source.basis },
         fix: source.servedBy && source.servedBy !== inp.mirror
-          ? `dockerd takes a plain name from the first live mirror that has it: put this mirror first (dockmirror add ${inp.mirror} --position first), or verify it while ${source.servedBy} is stopped.`
+          ? `dockerd takes a plain name from the first live mirror that has it: move this mirror before ${source.servedBy} in registry-mirrors (dockmirror remove ${inp.mirror}, then dockmirror add ${inp.mirror}), or verify it while ${source.servedBy} is stopped.`
           : 'Make sure the mirror is live in the daemon and first among the mirrors that hold the image; give --metrics-url for the mirror\'s own word.' };
     }
     if (plain.digest !== inp.digest) {

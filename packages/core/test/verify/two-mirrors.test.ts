@@ -61,7 +61,7 @@ describe('verify with two live mirrors that both hold the image', () => {
     expect(evidence.after).toBe(evidence.before);
     expect(pull.proof).toMatchObject({ basis: 'evidence' });
     expect(pull.why).toMatch(/stayed at \d+ during the pull\. Its digest matches, which every faithful mirror gives/);
-    expect(pull.fix).toContain('--position first');
+    expect(pull.fix).toContain(`move this mirror before ${a} in registry-mirrors`);
   });
 
   it('without the counters it still names A, and says the attribution was inferred from the order', async () => {
