@@ -64,10 +64,20 @@ describe('verify with two live mirrors', () => {
     expect(r.stdout).toMatch(/how \(inferred\): .*alpine:3\.16\.2: inferred from dockerd's mirror order: it is first in the daemon's list/);
   });
 
+  it('with A\'s access log, the pass rests on A\'s own word', async () => {
+    const r = await cli(['mirror', 'verify', a, '--image', 'alpine:3.16.2', '--pull', '--access-log', `${tb.dir}/registry.log`]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(checkLines(r.stdout).pull).toMatch(/through this mirror \(by the mirror's access log\)/);
+    expect(r.stdout).toMatch(/^ +how: .*the mirror's access log \(.*registry\.log\) recorded \d+ manifest requests? for the image during the pull$/m);
+  });
+
   it('refuses --metrics-url without a named mirror (usage, exit 2), and one that is not a URL', async () => {
     const none = await cli(['mirror', 'verify', '--image', 'alpine:3.16.2', '--pull', '--metrics-url', b.metricsUrl ?? '']);
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/--metrics-url belongs to one mirror/);
+    const log = await cli(['mirror', 'verify', '--image', 'alpine:3.16.2', '--pull', '--access-log', `${tb.dir}/registry.log`]);
+    expect(log.code).toBe(2);
+    expect(log.stderr).toMatch(/--access-log belongs to one mirror/);
     const bad = await cli(['mirror', 'verify', b.url, '--image', 'alpine:3.16.2', '--pull', '--metrics-url', 'file:///etc/passwd']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/is not an http\(s\) URL/);

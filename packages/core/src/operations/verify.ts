@@ -26,6 +26,12 @@ export interface VerifyMirrorOptions extends ConnectOptions, PresetAddressOption
    * pull, are the mirror's own word on whether the pull came through it. Needs `mirror`.
    */
   metricsUrl?: string;
+  /**
+   * The named mirror's access log (`--access-log`), where this machine can read it (a distribution registry's or
+   * a Pyrsia node's log file): its lines for the image, counted around the plain-name pull, say whether the pull
+   * came through it. Needs `mirror`; preferred over `metricsUrl`.
+   */
+  accessLog?: string;
 }
 
 /** The outcome of {@link verifyMirror}: one result per mirror. */
@@ -54,6 +60,7 @@ export async function verifyMirror(options: VerifyMirrorOptions = {}): Promise<V
     throw new UsageError('--pull needs an image to pull.', { hint: 'Add --image, e.g. --image alpine:3.16.2.' });
   }
   if (options.metricsUrl !== undefined) checkMetricsUrl(options.metricsUrl, options.mirror);
+  if (options.accessLog !== undefined) needsOneMirror('--access-log', options.mirror);
   const { located } = await locateTarget(options);
   const resolved = await resolveDockerHost(options);
   const engine = createEngine(resolved.endpoint);
@@ -75,6 +82,7 @@ export async function verifyMirror(options: VerifyMirrorOptions = {}): Promise<V
         ...(options.pull ? { pull: true } : {}),
         ...(options.fresh ? { fresh: true } : {}),
         ...(options.metricsUrl === undefined ? {} : { metricsUrl: options.metricsUrl }),
+        ...(options.accessLog === undefined ? {} : { accessLog: options.accessLog }),
       });
       return { ...result, ...extra };
     } catch (error) {
@@ -90,9 +98,7 @@ export async function verifyMirror(options: VerifyMirrorOptions = {}): Promise<V
 
 /** The counters belong to one mirror, so a metrics URL needs that mirror named, and must be a plain http(s) URL. */
 function checkMetricsUrl(url: string, mirror: string | undefined): void {
-  if (mirror === undefined) {
-    throw new UsageError('--metrics-url belongs to one mirror, and no mirror was named.', { hint: 'Name the mirror whose metrics these are: dockmirror mirror verify <mirror> --metrics-url <url>.' });
-  }
+  needsOneMirror('--metrics-url', mirror);
   let parsed: URL | undefined;
   try {
     parsed = new URL(url);
@@ -104,6 +110,11 @@ function checkMetricsUrl(url: string, mirror: string | undefined): void {
       hint: 'Give the registry\'s debug address with its metrics path, e.g. http://127.0.0.1:5001/metrics.',
     });
   }
+}
+
+function needsOneMirror(flag: string, mirror: string | undefined): void {
+  if (mirror !== undefined) return;
+  throw new UsageError(`${flag} belongs to one mirror, and no mirror was named.`, { hint: `Name the mirror it belongs to: dockmirror mirror verify <mirror> ${flag} <...>.` });
 }
 
 async function readFileLists(file: string): Promise<MirrorLists | Error> {

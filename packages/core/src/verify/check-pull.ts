@@ -3,7 +3,8 @@ import type { ImageRef } from './image-ref.js';
 import { validateMirror } from '../mirror/url.js';
 import { checkImage } from './check-image.js';
 import { mirrorPosition } from './insecure.js';
-import { readImageRequestCount } from './mirror-counters.js';
+import { readAccessLogCount } from './access-log.js';
+import { readImageRequestCount, type CounterReading } from './mirror-counters.js';
 import { attributePlainPull, type EarlierMirror, type MirrorEvidence } from './pull-source.js';
 
 /** Inputs of {@link checkPull}. */
@@ -22,6 +23,8 @@ export interface PullInputs {
   live?: readonly string[];
   /** The mirror's Prometheus endpoint, read around the plain-name pull. */
   metricsUrl?: string;
+  /** The mirror's access log, whose lines for this image are counted around the plain-name pull (preferred: it names the image). */
+  accessLog?: string;
   /** Timeout of each probe of a mirror or its counters. */
   timeoutMs: number;
 }
@@ -83,16 +86,22 @@ export async function checkPull(inp: PullInputs): Promise<Omit<Check, 'durationM
     const position = inp.live === undefined ? undefined : mirrorPosition(inp.live, inp.mirror);
     const earlier = inp.live === undefined ? [] : await askEarlier(position === -1 ? inp.live : inp.live.slice(0, position), inp);
     data.earlierMirrors = earlier;
-    const before = inp.metricsUrl === undefined ? undefined : await readImageRequestCount(inp.metricsUrl, inp.timeoutMs);
+    const witness = witnessOf(inp);
+    const before = await witness?.read();
     const plain = await pullAndDigest(inp.engine, plainRef, plainRepos);
     data.plainDigest = plain.digest;
-    const after = inp.metricsUrl === undefined || 'error' in plain ? undefined : await readImageRequestCount(inp.metricsUrl, inp.timeoutMs);
+    let after = 'error' in plain ? undefined : await witness?.read();
+    // A registry counts or logs a request once it has answered it, which can land just after the daemon is done.
+    if (witness && after && before && 'count' in after && 'count' in before && after.count === before.count) {
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+      after = await witness.read();
+    }
     if ('error' in plain) {
       return { name: 'pull', ok: false, data, summary: `the daemon could not pull ${plainRef}`, why: plain.error,
         proof: { proved: `the daemon reaches the mirror by its own name, but could not pull ${plainRef}`, how: direct, basis: 'evidence' },
         fix: 'Check that the mirror is live in the daemon (the live check) and the daemon log for the pull.' };
     }
-    const evidence = evidenceOf(inp.metricsUrl, before, after);
+    const evidence = evidenceOf(witness, before, after);
     data.evidence = evidence;
     const source = attributePlainPull({ mirror: inp.mirror, livePosition: position, earlier, evidence });
     data.servedBy = source.servedBy ?? null;
@@ -106,7 +115,7 @@ export async function checkPull(inp: PullInputs): Promise<Omit<Check, 'durationM
         proof: { proved: `the daemon reaches this mirror by its own name; the plain name did not come from it`, how, basis: source.basis },
         fix: source.servedBy && source.servedBy !== inp.mirror
           ? `dockerd takes a plain name from the first live mirror that has it: move this mirror before ${source.servedBy} in registry-mirrors (dockmirror remove ${inp.mirror}, then dockmirror add ${inp.mirror}), or verify it while ${source.servedBy} is stopped.`
-          : 'Make sure the mirror is live in the daemon and first among the mirrors that hold the image; give --metrics-url for the mirror\'s own word.' };
+          : 'Make sure the mirror is live in the daemon and first among the mirrors that hold the image; give --metrics-url or --access-log for the mirror\'s own word.' };
     }
     if (plain.digest !== inp.digest) {
       return { name: 'pull', ok: false, data, summary: 'the daemon got a different image than the mirror serves',
@@ -114,7 +123,7 @@ export async function checkPull(inp: PullInputs): Promise<Omit<Check, 'durationM
         proof: { proved: 'the plain name did not give the mirror\'s image', how, basis: source.basis },
         fix: 'The pull came from elsewhere (dockerd falls back to Docker Hub when a mirror fails): check the daemon log.' };
     }
-    const basis = source.basis === 'evidence' ? 'the mirror\'s counter' : 'the mirror order';
+    const basis = source.basis === 'inferred' ? 'the mirror order' : evidence.source === 'access-log' ? 'the mirror\'s access log' : 'the mirror\'s counter';
     return { name: 'pull', ok: true, data,
       summary: `the daemon pulled ${mirrorRef} and ${plainRef} through this mirror (by ${basis}), both ${inp.digest.slice(0, 19)}…`,
       proof: { proved: `the daemon pulls ${plainRef} through this mirror and gets the mirror's image`, how, basis: source.basis } };
@@ -122,6 +131,9 @@ export async function checkPull(inp: PullInputs): Promise<Omit<Check, 'durationM
     await cleanup();
   }
 }
+
+/** How long a mirror may take to record a request it already answered. */
+const SETTLE_MS = 300;
 
 /** Asks each earlier live mirror for the image's manifest, one after another as dockerd would. */
 async function askEarlier(mirrors: readonly string[], inp: PullInputs): Promise<EarlierMirror[]> {
@@ -136,12 +148,27 @@ async function askEarlier(mirrors: readonly string[], inp: PullInputs): Promise<
   return out;
 }
 
-function evidenceOf(url: string | undefined, before: Awaited<ReturnType<typeof readImageRequestCount>> | undefined, after: typeof before): MirrorEvidence {
-  if (url === undefined) return { source: 'none', why: 'the mirror\'s request counters were not read (give --metrics-url)' };
+/** Where the mirror's own word comes from: its access log (it names the image), else its metrics endpoint. */
+interface Witness {
+  source: 'metrics' | 'access-log';
+  url: string;
+  read(): Promise<CounterReading>;
+}
+
+function witnessOf(inp: PullInputs): Witness | undefined {
+  const { accessLog, metricsUrl, image, timeoutMs } = inp;
+  if (accessLog !== undefined) return { source: 'access-log', url: accessLog, read: () => readAccessLogCount(accessLog, image) };
+  if (metricsUrl !== undefined) return { source: 'metrics', url: metricsUrl, read: () => readImageRequestCount(metricsUrl, timeoutMs) };
+  return undefined;
+}
+
+function evidenceOf(witness: Witness | undefined, before: CounterReading | undefined, after: CounterReading | undefined): MirrorEvidence {
+  if (witness === undefined) return { source: 'none', why: 'nothing from the mirror itself was read (give --metrics-url or --access-log)' };
+  const what = witness.source === 'metrics' ? 'counters' : 'access log';
   const failed = [before, after].find((r) => r !== undefined && 'error' in r);
-  if (failed && 'error' in failed) return { source: 'none', why: `the mirror's counters could not be read: ${failed.error}` };
-  if (!before || !after || 'error' in before || 'error' in after) return { source: 'none', why: 'the mirror\'s counters could not be read' };
-  return { source: 'metrics', url, before: before.count, after: after.count };
+  if (failed && 'error' in failed) return { source: 'none', why: `the mirror's ${what} could not be read: ${failed.error}` };
+  if (!before || !after || 'error' in before || 'error' in after) return { source: 'none', why: `the mirror's ${what} could not be read` };
+  return { source: witness.source, url: witness.url, before: before.count, after: after.count };
 }
 
 async function pullAndDigest(engine: PullEngine, ref: string, repos: string[]): Promise<{ digest?: string } | { digest?: string; error: string }> {

@@ -107,6 +107,11 @@ export interface CheckMirrorOptions {
    */
   metricsUrl?: string;
   /**
+   * The mirror's access log (a distribution registry's or Pyrsia node's, where this machine can read it): its
+   * lines for the image are counted before and after the plain-name pull. Preferred over `metricsUrl`.
+   */
+  accessLog?: string;
+  /**
    * Runs the pull check. Several mirrors verified on one daemon pull the same image names, so a caller checking
    * them together passes a queue that runs one pull check at a time; default: run it directly.
    */

@@ -57,6 +57,7 @@ export async function checkMirror(opts: CheckMirrorOptions): Promise<VerifyResul
           mirror, image, digest: known, engine, fresh: opts.fresh ?? false, timeoutMs,
           ...(opts.live && !(opts.live instanceof Error) ? { live: opts.live.mirrors } : {}),
           ...(opts.metricsUrl === undefined ? {} : { metricsUrl: opts.metricsUrl }),
+          ...(opts.accessLog === undefined ? {} : { accessLog: opts.accessLog }),
         });
       } catch (error) {
         // The engine failing outside a pull (inspect, remove) is still a result, not a crash of verify.

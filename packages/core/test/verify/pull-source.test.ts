@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { countManifestRequests } from '../../src/verify/access-log.js';
+import { parseImageRef } from '../../src/verify/image-ref.js';
 import { countImageRequests } from '../../src/verify/mirror-counters.js';
 import { attributePlainPull, type AttributionInputs } from '../../src/verify/pull-source.js';
 
@@ -29,6 +31,23 @@ describe('countImageRequests', () => {
   });
 });
 
+describe('countManifestRequests', () => {
+  it('counts 2xx manifest reads of exactly this image, in distribution\'s and Pyrsia\'s log formats', () => {
+    const log = [
+      '127.0.0.1 - - [01/Dec/2026:09:16:43 +0000] "GET /v2/library/alpine/manifests/3.16.2 HTTP/1.1" 200 528 "" "docker/20.10.24"',
+      'INFO pyrsia_registry > 127.0.0.1:57054 "GET /v2/library/alpine/manifests/3.16.2 HTTP/1.1" 200 "-" "docker/20.10.24" 3ms',
+      '127.0.0.1 - - [x] "HEAD /v2/library/alpine/manifests/3.16.2 HTTP/1.1" 200 0 "" "docker/20.10.24"',
+      '127.0.0.1 - - [x] "GET /v2/library/alpine/manifests/3.16.2 HTTP/1.1" 404 91 "" "docker/20.10.24"',
+      '127.0.0.1 - - [x] "GET /v2/library/alpine/manifests/3.16.20 HTTP/1.1" 200 1 "" "x"',
+      '127.0.0.1 - - [x] "GET /v2/library/alpinex/manifests/3.16.2 HTTP/1.1" 200 1 "" "x"',
+      '127.0.0.1 - - [x] "GET /v2/library/alpine/blobs/sha256:aa HTTP/1.1" 200 1 "" "x"',
+      '127.0.0.1 - - [x] "PUT /v2/library/alpine/manifests/3.16.2 HTTP/1.1" 201 0 "" "x"',
+    ].join('\n');
+    expect(countManifestRequests(log, parseImageRef('alpine:3.16.2'))).toBe(3);
+    expect(countManifestRequests('"GET /v2/library/alpine/manifests/3a16b2 HTTP/1.1" 200', parseImageRef('alpine:3.16.2'))).toBe(0);
+  });
+});
+
 const A = 'http://a:5000';
 const B = 'http://b:5000';
 const base: AttributionInputs = { mirror: B, livePosition: 1, earlier: [{ mirror: A, serves: true }], evidence: { source: 'none', why: 'no counters' } };
@@ -40,6 +59,13 @@ describe('attributePlainPull', () => {
     expect(attributePlainPull({ ...base, livePosition: 0, earlier: [], evidence: { source: 'metrics', url: 'm', before: 4, after: 4 } }))
       .toEqual({ byThisMirror: false, servedBy: undefined, basis: 'evidence', how: "the mirror's image request counter (m) stayed at 4 during the pull" });
     expect(attributePlainPull({ ...base, evidence: { source: 'metrics', url: 'm', before: 4, after: 4 } })).toMatchObject({ byThisMirror: false, servedBy: A });
+  });
+  it('believes the mirror\'s access log over the order, both ways', () => {
+    expect(attributePlainPull({ ...base, evidence: { source: 'access-log', url: '/l', before: 1, after: 2 } }))
+      .toEqual({ byThisMirror: true, servedBy: B, basis: 'evidence', how: "the mirror's access log (/l) recorded 1 manifest request for the image during the pull" });
+    expect(attributePlainPull({ ...base, evidence: { source: 'access-log', url: '/l', before: 1, after: 3 } }).how).toContain('recorded 2 manifest requests');
+    expect(attributePlainPull({ ...base, livePosition: 0, earlier: [], evidence: { source: 'access-log', url: '/l', before: 2, after: 2 } }))
+      .toEqual({ byThisMirror: false, servedBy: undefined, basis: 'evidence', how: "the mirror's access log (/l) recorded no manifest request for the image during the pull" });
   });
   it('without counters, names the earlier mirror that serves the image', () => {
     expect(attributePlainPull(base)).toEqual({ byThisMirror: false, servedBy: A, basis: 'inferred',

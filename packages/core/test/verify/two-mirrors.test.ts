@@ -27,8 +27,9 @@ async function useMirrors(mirrors: string[]): Promise<void> {
   throw new Error(`mirrors ${mirrors.join(', ')} never went live`);
 }
 
-async function verifyPull(mirror: string, metricsUrl?: string): Promise<Check> {
-  const r = await checkMirror({ mirror, image: IMAGE, pull: true, fresh: true, engine, live: await engine.liveRegistry(), ...(metricsUrl ? { metricsUrl } : {}) });
+async function verifyPull(mirror: string, metricsUrl?: string, accessLog?: string): Promise<Check> {
+  const r = await checkMirror({ mirror, image: IMAGE, pull: true, fresh: true, engine, live: await engine.liveRegistry(),
+    ...(metricsUrl ? { metricsUrl } : {}), ...(accessLog ? { accessLog } : {}) });
   const pull = r.checks.find((c) => c.name === 'pull');
   if (!pull) throw new Error('no pull check');
   expect(r.ok).toBe(pull.ok);
@@ -83,6 +84,19 @@ describe('verify with two live mirrors that both hold the image', () => {
     const evidence = pull.data?.evidence as { before: number; after: number };
     expect(evidence.after).toBeGreaterThan(evidence.before);
     expect(pull.summary).toMatch(/by the mirror's counter/);
+  });
+
+  it('reads the first registry\'s own access log: it recorded the pull while first, and nothing once second', async () => {
+    const log = `${tb.dir}/registry.log`;
+    const second = await verifyPull(a, undefined, log);
+    expect(second).toMatchObject({ ok: false, data: { servedBy: b.url, evidence: { source: 'access-log', url: log } }, proof: { basis: 'evidence' } });
+    expect(second.why).toContain(`the mirror's access log (${log}) recorded no manifest request for the image during the pull`);
+    await useMirrors([a, b.url]);
+    const first = await verifyPull(a, undefined, log);
+    expect(first).toMatchObject({ ok: true, data: { servedBy: a, evidence: { source: 'access-log' } }, proof: { basis: 'evidence' } });
+    expect(first.summary).toMatch(/by the mirror's access log/);
+    const unreadable = await verifyPull(a, undefined, `${tb.dir}/no-such.log`);
+    expect(unreadable).toMatchObject({ ok: true, proof: { basis: 'inferred' }, data: { evidence: { source: 'none', why: expect.stringMatching(/access log could not be read: .*does not exist/) } } });
   });
 
   it('passes the second mirror while the first is down: dockerd fell back to it, and its counter says so', async () => {

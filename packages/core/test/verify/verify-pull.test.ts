@@ -27,7 +27,7 @@ beforeAll(async () => {
   tb = await startTestbed({ registry: true });
   engine = createEngine(tb.dockerHost);
   digest = await seedImage(tb, 'alpine:3.16.2');
-  node = await startPyrsiaNode({ upstream: tb.registryUrl ?? '' });
+  node = await startPyrsiaNode({ upstream: tb.registryUrl ?? '', accessLogFile: `${tb.dir}/pyrsia.log` });
 });
 afterAll(async () => {
   await node?.close();
@@ -64,5 +64,13 @@ describe('pull check against a real daemon', () => {
     expect(r.checks.find((c) => c.name === 'image')?.data).toMatchObject({ digest, digestSource: 'body' });
     expect(pullCheck(r.checks)).toMatchObject({ ok: true, data: { plainDigest: digest } });
     expect(node.accessLog.some((l) => l.includes('"GET /v2/library/alpine/manifests/3.16.2 HTTP/1.1" 200') && l.includes('docker/'))).toBe(true);
+  });
+
+  it('proves the pull reached the Pyrsia node from its own access log', async () => {
+    const r = await checkMirror({ mirror: node.url, image: 'alpine:3.16.2', pull: true, fresh: true, engine, live: await engine.liveRegistry(), accessLog: `${tb.dir}/pyrsia.log` });
+    const pull = pullCheck(r.checks);
+    expect(pull).toMatchObject({ ok: true, proof: { basis: 'evidence' }, data: { servedBy: node.url, evidence: { source: 'access-log' } } });
+    const evidence = pull?.data?.evidence as { before: number; after: number };
+    expect(evidence.after).toBeGreaterThan(evidence.before);
   });
 });

@@ -32,6 +32,7 @@ export default class MirrorVerify extends BaseCommand {
       helpValue: '<url>',
       dependsOn: ['pull'],
     }),
+    'access-log': Flags.string({ summary: "The mirror's access log file, read to prove the pull came through it.", helpValue: '<file>', dependsOn: ['pull'] }),
     // Not the shared --timeout (60 s for the daemon to come back): this one bounds each network probe.
     timeout: secondsFlag({ summary: 'Seconds each network probe may take.', default: 5 }),
   };
@@ -47,6 +48,7 @@ export default class MirrorVerify extends BaseCommand {
       pull: flags.pull,
       fresh: flags.fresh,
       ...(flags['metrics-url'] === undefined ? {} : { metricsUrl: flags['metrics-url'] }),
+      ...(flags['access-log'] === undefined ? {} : { accessLog: flags['access-log'] }),
       // Never 0 ms, which some timers read as no timeout at all.
       timeoutMs: Math.max(1, Math.round(flags.timeout * 1000)),
     });
