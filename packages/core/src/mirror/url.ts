@@ -129,7 +129,8 @@ export function normalizeMirror(url: string): string {
   const match = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)(.*)$/i.exec(trimmed);
   if (!match) return trimmed.replace(/\/+$/, '');
   const [, scheme = '', host = '', rest = ''] = match;
-  return `${scheme.toLowerCase()}${host.toLowerCase()}${rest}`.replace(/\/+$/, '');
+  // ASCII only, as validateMirror writes it: a non-ASCII host is compared as typed.
+  return `${asciiLower(scheme)}${asciiLower(host)}${rest}`.replace(/\/+$/, '');
 }
 
 /** Normalise an insecure-registries entry as dockerd does: strip `http(s)://`, canonicalise IPv4 CIDRs. */
