@@ -9,6 +9,8 @@ const refusal = (input: string, opts = {}): string => {
     validateMirror(input, opts);
   } catch (error) {
     expect(error).toBeInstanceOf(InvalidMirrorError);
+    // Every refusal says what to do next.
+    expect((error as InvalidMirrorError).hint?.length).toBeGreaterThan(10);
     return `${(error as Error).message} ${(error as InvalidMirrorError).hint ?? ''}`;
   }
   throw new Error(`accepted ${JSON.stringify(input)}`);
@@ -71,6 +73,26 @@ describe('where WHATWG URL and dockerd part ways, dockmirror sides with dockerd'
     expect(refusal('http://h//x', { allowPath: true })).toMatch(/an empty segment/);
     expect(refusal('x'.repeat(3000))).toMatch(/longer than 2048/);
   });
+  it('draws its own lines exactly: ports 1-65535, 2048 characters, host characters, IPv6 literals', () => {
+    expect(validateMirror('http://h:65535').host).toBe('h:65535');
+    expect(validateMirror('http://h:1').host).toBe('h:1');
+    expect(refusal('http://h:65536')).toMatch(/port 65536 is not a TCP port/);
+    expect(refusal('http://h:0')).toMatch(/port 0 is not a TCP port/);
+    expect(refusal('http://h:123456')).toMatch(/port 123456 is not a TCP port/);
+    const long = `http://h/${'a'.repeat(2048 - 9)}`;
+    expect(validateMirror(long, { allowPath: true }).url).toBe(long);
+    expect(refusal(`${long}b`, { allowPath: true })).toMatch(/longer than 2048 characters/);
+    expect(refusal(`${long}b`, { allowPath: true })).toMatch(new RegExp(`^Invalid mirror "http://h/a{191}…": `));
+    expect(refusal('http://<ab')).toMatch(/"<ab" is not a host name/);
+    expect(refusal('http://[1.2.3.4]:5000')).toMatch(/\[1\.2\.3\.4\] is not an IPv6 address/);
+    expect(refusal('1http://h')).toMatch(/: not a URL\./);
+    expect(refusal('http:/h')).toMatch(/no "\/\/" after the scheme\. Write it as http:\/\/h;/);
+    expect(refusal('http:////h')).toMatch(/Write exactly two slashes after the scheme/);
+    expect(refusal('http:h:5000')).toMatch(/Write it as http:\/\/h:5000;/);
+    expect(refusal('http://h\u00a0')).toMatch(/the character U\+00A0/);
+    expect(refusal('http://h\r')).toMatch(/a line break/);
+    expect(refusal('HTTPS://u@h')).toMatch(/credentials in the URL/);
+  });
   it('judges a path by the daemon version: refused before 25.0, accepted from 25.0, a warning when unknown', () => {
     expect(refusal('https://h/v2', { daemonVersion: '20.10.24' })).toMatch(/Docker 20\.10\.24 is older than 25\.0/);
     expect(validateMirror('https://h/v2', { daemonVersion: '25.0.3' })).toMatchObject({ url: 'https://h/v2', path: '/v2', warnings: [] });
@@ -96,6 +118,16 @@ const mirrorLike = fc.tuple(
   piece('', '/', '//', '/v2', '/v2/', '/a b', '/%2F', '/%zz', '/a\\b', '/Pre/Fix/'),
   piece('', '?', '#', '?a=1', '#f', '\n', ' '),
 ).map((parts) => parts.join(''));
+
+describe('normalizeMirror', () => {
+  it('compares scheme and host without ASCII case, and the path and non-ASCII letters as typed', async () => {
+    const { normalizeMirror } = await import('../../src/mirror/url.js');
+    expect(normalizeMirror(' HTTP://A.Example:5000/ ')).toBe('http://a.example:5000');
+    expect(normalizeMirror('http://h/Path/')).toBe('http://h/Path');
+    expect(normalizeMirror('http://Ü.example')).toBe('http://Ü.example');
+    expect(normalizeMirror('x http://A/')).toBe('x http://A');
+  });
+});
 
 describe('validateMirror, property tests', () => {
   const rules = [{ opts: { daemonVersion: '20.10.24' }, rules: 'before-25' as const }, { opts: { daemonVersion: '25.0.0' }, rules: '25' as const }];
