@@ -34,6 +34,8 @@ function describeCheck(check: Check): string[] {
     if (check.why) lines.push(`${pad}${paint('dim', 'why:')} ${check.why}`);
     if (check.fix) lines.push(`${pad}${paint('dim', 'fix:')} ${check.fix}`);
   }
+  // Briefly, how a passed check knows ("inferred": from dockerd's rules, not from the mirror); a failed one has why.
+  if (check.ok && check.proof) lines.push(`${pad}${paint('dim', check.proof.basis === 'inferred' ? 'how (inferred):' : 'how:')} ${check.proof.how}`);
   const log = check.data?.inspectLog as { entries?: unknown[] } | undefined;
   for (const entry of log?.entries ?? []) lines.push(`${pad}${paint('dim', 'log:')} ${oneLine(entry)}`);
   return lines;

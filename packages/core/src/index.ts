@@ -42,7 +42,7 @@ export type { VerifyMirrorOptions, VerifyReport } from './operations/verify.js';
 export type { ShowPresetsOptions, PresetsReport } from './operations/presets.js';
 export type { DoctorReport, DoctorFinding } from './operations/doctor.js';
 export { ALREADY_EXISTS_NOTE, DEFAULT_PROBE_TIMEOUT_MS } from './verify/constants.js';
-export type { Check, CheckName, VerifyResult } from './verify/index.js';
+export type { Check, CheckName, Proof, VerifyResult } from './verify/index.js';
 
 /**
  * Reads and strictly parses daemon.json. A missing file reads as `{}`; a directory, device or other non-regular

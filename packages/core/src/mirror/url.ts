@@ -1,10 +1,15 @@
+import { isIP } from 'node:net';
 import { InvalidMirrorError } from '../errors.js';
+import { dockerdValidateMirror, goParseUrl, mirrorRulesFor, type MirrorRules } from './net-url.js';
 
 /** The result of checking a mirror URL the way dockerd's ValidateMirror does. */
 export interface ValidatedMirror {
-  /** The URL as dockmirror writes it: lowercase scheme and host, no trailing slash. */
+  /**
+   * The URL as dockmirror writes it: exactly as typed, but for dockerd's own normalisation: lowercase scheme
+   * and host (ASCII letters only) and no trailing slash (dockerd adds one).
+   */
   url: string;
-  /** `host[:port]` of the mirror, the form `insecure-registries` entries take. */
+  /** `host[:port]` of the mirror as typed (ASCII-lowercased), the form `insecure-registries` entries take. */
   host: string;
   /** Whether the mirror speaks plain HTTP (and so needs an insecure-registries entry). */
   insecure: boolean;
@@ -18,58 +23,101 @@ export interface ValidatedMirror {
 export interface ValidateMirrorOptions {
   /**
    * Whether the target daemon accepts a path after the host (dockerd 25.0+). `undefined` means the daemon is
-   * not known: a path is allowed with a warning.
+   * not known: a path is allowed with a warning. `daemonVersion` sets it from the daemon's version.
    */
   allowPath?: boolean;
+  /** The `Version` of the daemon that will read the file (`GET /version`), e.g. `20.10.24`. */
+  daemonVersion?: string;
 }
 
+/** Longer than any mirror URL anyone writes; bounds the work on hostile input. */
+const MAX_MIRROR_URL = 2048;
+
+const asciiLower = (s: string): string => s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+
 /**
- * Checks a mirror URL as dockerd's ValidateMirror does and returns its normalised form. Throws
- * {@link InvalidMirrorError} for anything dockerd would refuse at start, so a bad mirror never reaches the file.
+ * Checks a mirror URL as dockerd's ValidateMirror does on Go's `net/url` (see net-url.ts), never with WHATWG
+ * URL, and returns the form to write. Throws {@link InvalidMirrorError} for anything that dockerd would refuse
+ * at start or reload, and for a few things it accepts but cannot use (no host, a port out of range, an empty
+ * `?` or `#`, `%`-escapes or odd characters in the host, spaces, backslashes). Nothing is trimmed or decoded.
  */
 export function validateMirror(input: string, options: ValidateMirrorOptions = {}): ValidatedMirror {
-  const raw = input.trim();
-  const fail = (why: string, hint: string): never => {
-    throw new InvalidMirrorError(`Invalid mirror ${JSON.stringify(input)}: ${why}.`, {
-      hint,
-      details: { mirror: input },
-    });
+  const shown = JSON.stringify(input.length > 200 ? `${input.slice(0, 200)}…` : input);
+  const fail = (why: string, hint: string, cause?: string): never => {
+    throw new InvalidMirrorError(`Invalid mirror ${shown}: ${why}.`, { hint, details: { mirror: input.slice(0, MAX_MIRROR_URL), ...(cause ? { dockerd: cause } : {}) } });
   };
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
-    fail('no scheme', `Write it with a scheme, e.g. https://${raw || 'mirror.example.com'} or http://${raw || '127.0.0.1:5000'}.`);
+  if (input.length > MAX_MIRROR_URL) fail(`longer than ${MAX_MIRROR_URL} characters`, 'Give the mirror\'s root URL.');
+  const blank = /[\s\x00-\x1f\x7f\u00a0\u2028\u2029\ufeff]/u.exec(input);
+  if (blank) {
+    const what = blank[0] === ' ' ? 'a space' : blank[0] === '\t' ? 'a tab' : blank[0] === '\n' || blank[0] === '\r' ? 'a line break' : `the character U+${blank[0].charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()}`;
+    fail(`${what} at position ${blank.index + 1}`, 'dockerd does not strip spaces, tabs or line breaks (a browser would): write the URL without them.');
   }
-  let parsed: URL;
-  try {
-    parsed = new URL(raw);
-  } catch (cause) {
-    throw new InvalidMirrorError(`Invalid mirror ${JSON.stringify(input)}: not a URL.`, {
-      cause,
-      hint: 'Give a URL such as https://mirror.example.com or http://127.0.0.1:5000.',
-    });
+  if (input.includes('\\')) fail('a backslash', 'dockerd reads "\\" as a character, not as "/" (a browser would): use "/".');
+  const schemeMatch = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(input);
+  if (!schemeMatch && /^[A-Za-z][A-Za-z0-9+.-]*:(?!\d)/.test(input) && !input.includes('://')) {
+    fail('no "//" after the scheme', `Write it as ${input.replace(/:\/*/, '://')}; dockerd does not add the slashes (a browser would).`);
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    fail(`unsupported scheme ${parsed.protocol.slice(0, -1)}`, 'dockerd accepts only http:// and https:// mirrors.');
+  if (!schemeMatch) {
+    if (!input.includes('://')) fail('no scheme', `Write it with a scheme, e.g. https://${input || 'mirror.example.com'} or http://${input || '127.0.0.1:5000'}.`);
+    fail('not a URL', 'Give a URL such as https://mirror.example.com or http://127.0.0.1:5000.');
   }
-  if (!parsed.hostname) fail('no host', 'Give the host name or IP address of the mirror.');
-  if (parsed.username || parsed.password) {
-    fail('credentials in the URL', 'Remove user:password@; log in with `docker login <mirror-host>` instead.');
+  const scheme = (schemeMatch?.[1] ?? '').toLowerCase();
+  if (scheme !== 'http' && scheme !== 'https') fail(`unsupported scheme ${scheme}`, 'dockerd accepts only http:// and https:// mirrors.');
+  if (/[?#]/.test(input)) fail('a query or fragment', 'Remove everything from "?" or "#" on.');
+  const parsed = goParseUrl(input);
+  if (!parsed.ok) fail(`not a URL dockerd can read (${parsed.error})`, 'Give a URL such as https://mirror.example.com or http://127.0.0.1:5000.', parsed.error);
+  const u = parsed.ok ? parsed.url : undefined;
+  const rawHost = u?.rawHost ?? '';
+  const rawPath = u?.rawPath ?? '';
+  if (u?.hasUser) fail('credentials in the URL', 'Remove user:password@; log in with `docker login <mirror-host>` instead.');
+  if (!rawHost) {
+    const slashes = /^[A-Za-z][A-Za-z0-9+.-]*:\/{3,}/.test(input);
+    fail('no host', slashes ? 'Write exactly two slashes after the scheme: dockerd does not collapse extra ones (a browser would).' : 'Give the host name or IP address of the mirror.');
   }
-  // URL drops an empty "?" or "#", which dockerd would still refuse, so look at the raw text too.
-  if (parsed.search || parsed.hash || /[?#]/.test(raw)) {
-    fail('a query or fragment', 'Remove everything from "?" or "#" on.');
-  }
-  const path = parsed.pathname.replace(/\/+$/, '');
+  const hostError = checkHostName(rawHost);
+  if (hostError) fail(hostError.why, hostError.hint);
+  const path = rawPath === '/' ? '' : rawPath.replace(/\/$/, '');
+  const allowPath = options.allowPath ?? (options.daemonVersion === undefined ? undefined : mirrorRulesFor(options.daemonVersion) === '25');
   const warnings: string[] = [];
   if (path) {
-    if (options.allowPath === false) {
-      fail(`a path (${path})`, 'This Docker daemon is older than 25.0 and refuses mirror paths; use the mirror\'s root URL.');
+    if (path.includes('//')) fail(`an empty segment in the path (${path})`, 'Write the path with single slashes.');
+    if (allowPath === false) {
+      const version = options.daemonVersion ? `Docker ${options.daemonVersion}` : 'This Docker daemon';
+      fail(`a path (${path})`, `${version} is older than 25.0 and refuses mirror paths; use the mirror's root URL.`);
     }
-    if (options.allowPath === undefined) {
-      warnings.push(`The mirror has a path (${path}); dockerd before 25.0 refuses such mirrors.`);
-    }
+    if (allowPath === undefined) warnings.push(`The mirror has a path (${path}); dockerd before 25.0 refuses such mirrors.`);
   }
-  const url = `${parsed.protocol}//${parsed.host}${path}`;
-  return { url, host: parsed.host, insecure: parsed.protocol === 'http:', path: path || undefined, warnings };
+  if (/[^\x00-\x7f]/.test(rawHost)) {
+    warnings.push(`The host ${rawHost} is not ASCII: dockerd looks it up as typed, with no IDN mapping (a browser would use its xn-- form).`);
+  }
+  const host = asciiLower(rawHost);
+  const url = `${scheme}://${host}${path}`;
+  const rules: MirrorRules = allowPath === false ? 'before-25' : '25';
+  // Belt and braces: what is written must be what dockerd accepts, and mean what the user typed.
+  const verdict = dockerdValidateMirror(url, rules);
+  if (!verdict.accepted) fail(`dockerd would refuse it (${verdict.reason})`, 'Give a URL such as https://mirror.example.com or http://127.0.0.1:5000.', verdict.reason);
+  return { url, host, insecure: scheme === 'http', path: path || undefined, warnings };
+}
+
+/** dockmirror's rule for the host (Go lets more through, none of which can be dialled): a name, IPv4 or [IPv6], and a port 1-65535. */
+function checkHostName(rawHost: string): { why: string; hint: string } | undefined {
+  const m = /^(\[[^\]]*\]|[^:]*)(?::(.*))?$/.exec(rawHost);
+  const name = m?.[1] ?? '';
+  const port = m?.[2];
+  if (port !== undefined && (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535)) {
+    return { why: port === '' ? 'an empty port' : `port ${port} is not a TCP port`, hint: 'Give a port from 1 to 65535, or none.' };
+  }
+  if (name.includes('%')) {
+    return { why: `a %-escape in the host (${name})`, hint: 'dockerd does not decode escapes in a host as a browser does: write the host itself.' };
+  }
+  if (name.startsWith('[')) {
+    if (isIP(name.slice(1, -1)) !== 6) return { why: `${name} is not an IPv6 address`, hint: 'Write an IPv6 address in brackets, e.g. http://[::1]:5000.' };
+    return undefined;
+  }
+  if (!name || !/^[A-Za-z0-9._~\-\u0080-\uffff]+$/u.test(name)) {
+    return { why: name ? `${JSON.stringify(name)} is not a host name or IP address` : 'no host', hint: 'Give the host name or IP address of the mirror.' };
+  }
+  return undefined;
 }
 
 /**
@@ -81,7 +129,8 @@ export function normalizeMirror(url: string): string {
   const match = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)(.*)$/i.exec(trimmed);
   if (!match) return trimmed.replace(/\/+$/, '');
   const [, scheme = '', host = '', rest = ''] = match;
-  return `${scheme.toLowerCase()}${host.toLowerCase()}${rest}`.replace(/\/+$/, '');
+  // ASCII only, as validateMirror writes it: a non-ASCII host is compared as typed.
+  return `${asciiLower(scheme)}${asciiLower(host)}${rest}`.replace(/\/+$/, '');
 }
 
 /** Normalise an insecure-registries entry as dockerd does: strip `http(s)://`, canonicalise IPv4 CIDRs. */

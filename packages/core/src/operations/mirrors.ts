@@ -1,12 +1,13 @@
 import { applyArrayChanges, type ArrayChange, type Position } from '../config/edit.js';
 import { readDaemonConfig } from '../config/io.js';
 import { normalizeInsecureEntry, normalizeMirror, validateMirror } from '../mirror/url.js';
+import { ownedInsecureEntries, ownedInsecureNow } from '../mirror/ownership.js';
 import { resolveMirrorTarget, type MirrorTarget } from '../presets/index.js';
 import { Journal } from '../state/journal.js';
 import type { LiveRegistry } from '../daemon/registry-config.js';
 import { locateTarget, type CommonOptions, type MutationOptions } from './options.js';
 import { liveRegistryIfAny } from './status.js';
-import { ownedNow, runChange, type ChangeResult } from './transaction.js';
+import { runChange, type ChangeResult } from './transaction.js';
 
 /** How a preset is pinned to an address (`--host`, `--port`), for the `pyrsia` and `local` presets. */
 export interface PresetAddressOptions {
@@ -39,13 +40,13 @@ export interface RemoveMirrorOptions extends MutationOptions, PresetAddressOptio
  * other byte. A mirror already present (in normalised form) changes nothing.
  */
 export async function addMirror(options: AddMirrorOptions): Promise<ChangeResult & { target: MirrorTarget }> {
-  const target = await resolveMirror(options);
+  const target = await resolveMirror(options, { remember: false });
   const mirror = validateMirror(target.url);
   const position = options.position ?? 'first';
   const args = { mirror: mirror.url, position, insecure: options.insecure ?? true, ...(target.preset ? { preset: target.preset } : {}) };
   const result = await runChange('mirror add', args, options, async ({ doc, owned }) => {
     const changes: ArrayChange[] = [];
-    const nextOwned = [...owned];
+    const nextOwned = ownedInsecureEntries(owned, doc.insecureRegistries ?? []);
     if (!(doc.mirrors ?? []).some((m) => normalizeMirror(m) === mirror.url)) {
       changes.push({ key: 'registry-mirrors', insert: mirror.url, position });
     }
@@ -63,15 +64,18 @@ export async function addMirror(options: AddMirrorOptions): Promise<ChangeResult
 
 /**
  * Removes a registry mirror from daemon.json. Its `insecure-registries` entry goes too, but only when
- * dockmirror added it and no remaining mirror uses that host; an entry the user had before stays.
+ * dockmirror added it, the file still holds it as dockmirror wrote it, and no remaining mirror uses that host;
+ * an entry the user had before, or rewrote by hand, stays (see mirror/ownership.ts). A preset named without
+ * --host/--port means the address it was last added with.
  */
 export async function removeMirror(options: RemoveMirrorOptions): Promise<ChangeResult & { target: MirrorTarget }> {
   // A URL is removed as written (even one dockerd would refuse, so a broken entry can be taken out).
   const target = options.mirror.includes('://')
     ? { url: options.mirror, reasons: ['given as a URL'] }
-    : await resolveMirror(options);
+    : await resolveMirror(options, { remember: true });
   const wanted = normalizeMirror(target.url);
-  const result = await runChange('mirror remove', { mirror: wanted }, options, async ({ doc, owned }) => {
+  const args = { mirror: wanted, ...(target.preset ? { preset: target.preset } : {}) };
+  const result = await runChange('mirror remove', args, options, async ({ doc, owned }) => {
     const mirrors = doc.mirrors ?? [];
     const indexes = mirrors.flatMap((m, i) => (normalizeMirror(m) === wanted ? [i] : []));
     if (indexes.length === 0) return undefined;
@@ -81,35 +85,78 @@ export async function removeMirror(options: RemoveMirrorOptions): Promise<Change
     const host = hostOf(wanted);
     // Only a plain-HTTP mirror needs the insecure entry; an https one on the same host does not keep it.
     const stillUsed = remaining.some((m) => normalizeMirror(m).startsWith('http://') && hostOf(normalizeMirror(m)) === host);
-    let nextOwned = owned;
-    if (host && !stillUsed && owned.some((e) => normalizeInsecureEntry(e) === host)) {
-      const insecure = doc.insecureRegistries ?? [];
-      const at = insecure.map((e, i) => [normalizeInsecureEntry(e), i] as const).filter(([e]) => e === host).map(([, i]) => i);
+    const insecure = doc.insecureRegistries ?? [];
+    const mine = ownedInsecureEntries(owned, insecure);
+    let nextOwned = mine;
+    const warnings: string[] = [];
+    if (host && !stillUsed) {
+      const forHost = insecure.map((e, i) => [e, i] as const).filter(([e]) => normalizeInsecureEntry(e) === host);
+      const at = forHost.filter(([e]) => mine.includes(e)).map(([, i]) => i);
       changes.push(...at.reverse().map((i) => ({ key: 'insecure-registries', removeIndex: i })));
-      nextOwned = owned.filter((e) => normalizeInsecureEntry(e) !== host);
+      nextOwned = mine.filter((e) => normalizeInsecureEntry(e) !== host);
+      const rewritten = forHost.filter(([e]) => !mine.includes(e) && owned.some((o) => normalizeInsecureEntry(o) === host));
+      for (const [entry] of rewritten) warnings.push(`Kept insecure-registries entry ${JSON.stringify(entry)}: dockmirror added ${host}, but the entry was rewritten by hand, so it is yours. Remove it yourself if you no longer want it.`);
     }
-    return { bytes: applyArrayChanges(doc, changes), owned: nextOwned, newMirrors: [], warnings: [], onlyMirrorKeys: true };
+    return { bytes: applyArrayChanges(doc, changes), owned: nextOwned, newMirrors: [], warnings, onlyMirrorKeys: true };
   });
   return { ...result, target };
+}
+
+/** How {@link resolveMirror} treats a preset named without --host or --port. */
+export interface ResolveMirrorSettings {
+  /**
+   * Mean the address the preset was last added with to this daemon.json (from the journal), when that mirror
+   * is still in the file: `verify local` and `remove local` after `add local --port 5001` mean port 5001.
+   * `add` passes false: a preset added without flags means its default.
+   */
+  remember: boolean;
 }
 
 /**
  * Turns a preset name or URL into the mirror URL. Something that looks like an address without a scheme
  * (`127.0.0.1:5000`) gets dockerd's "no scheme" refusal rather than "unknown preset".
  */
-export async function resolveMirror(options: AddMirrorOptions | RemoveMirrorOptions): Promise<MirrorTarget> {
-  const input = options.mirror.trim();
+export async function resolveMirror(options: AddMirrorOptions | RemoveMirrorOptions, settings: ResolveMirrorSettings): Promise<MirrorTarget> {
+  const input = options.mirror.includes('://') ? options.mirror : options.mirror.trim();
   if (!input.includes('://') && /[.:/]/.test(input)) validateMirror(input);
-  const { located } = await locateTarget(options);
-  return resolveMirrorTarget(input, {
+  const target = await locateTarget(options);
+  const resolved = await resolveMirrorTarget(input, resolveOptions(options, target.located.setup));
+  if (!settings.remember || !resolved.preset || options.host !== undefined || options.port !== undefined) return resolved;
+  const remembered = await rememberedAddress(resolved.preset, target.located.path, target.stateDir);
+  if (!remembered || normalizeMirror(remembered.url) === normalizeMirror(resolved.url)) return resolved;
+  return { url: remembered.url, preset: resolved.preset,
+    reasons: [`${resolved.preset}: ${remembered.url}, the address it was added with (dockmirror add, ${remembered.time}; backup ${remembered.id}); --host/--port choose another`] };
+}
+
+/**
+ * The newest `mirror add` of this preset for this file whose mirror the file still lists. The journal records
+ * the preset (`args.preset`) and the URL written (`args.mirror`).
+ */
+async function rememberedAddress(preset: string, file: string, stateDir: string): Promise<{ url: string; time: string; id: string } | undefined> {
+  // Memory is a convenience: a journal or file that cannot be read leaves the preset at its default, and the
+  // command that writes (remove) meets the same problem again in its own checks.
+  const read = await Promise.all([new Journal(stateDir).committed(file), readDaemonConfig(file)]).catch(() => undefined);
+  if (!read) return undefined;
+  const [entries, doc] = read;
+  const listed = new Set((doc.mirrors ?? []).map(normalizeMirror));
+  for (const entry of [...entries].reverse()) {
+    const { preset: p, mirror } = entry.args;
+    if (entry.op !== 'mirror add' || typeof p !== 'string' || typeof mirror !== 'string') continue;
+    if (p.toLowerCase() === preset.toLowerCase() && listed.has(normalizeMirror(mirror))) return { url: mirror, time: entry.time, id: entry.id };
+  }
+  return undefined;
+}
+
+function resolveOptions(options: AddMirrorOptions | RemoveMirrorOptions, setup: string): Parameters<typeof resolveMirrorTarget>[1] {
+  return {
     ...(options.host === undefined ? {} : { host: options.host }),
     ...(options.port === undefined ? {} : { port: options.port }),
     ...(options.presetsFile === undefined ? {} : { presetsFile: options.presetsFile }),
-    engineKind: located.setup === 'desktop' ? 'desktop' : 'native',
+    engineKind: setup === 'desktop' ? 'desktop' : 'native',
     ...(options.env ? { env: options.env } : {}),
     ...(options.platform ? { platform: options.platform } : {}),
     ...(options.homedir ? { homedir: options.homedir } : {}),
-  });
+  };
 }
 
 /** The mirrors and insecure registries daemon.json holds. */
@@ -124,7 +171,7 @@ export interface MirrorList {
   mirrors: string[];
   /** `insecure-registries` ([] when absent). */
   insecureRegistries: string[];
-  /** The insecure entries dockmirror added (and would remove with their mirror). */
+  /** The insecure entries dockmirror added and the file still holds as written (it would remove them with their mirror). */
   ownedInsecureRegistries: string[];
   /** What the running daemon uses (with `live`), or why it could not be asked. */
   live?: LiveRegistry | { error: string };
@@ -152,13 +199,14 @@ export async function listMirrors(options: ListMirrorsOptions = {}): Promise<Mir
     exists: doc.exists,
     mirrors: doc.mirrors ?? [],
     insecureRegistries: doc.insecureRegistries ?? [],
-    ownedInsecureRegistries: await ownedNow(new Journal(target.stateDir), doc),
+    ownedInsecureRegistries: await ownedInsecureNow(new Journal(target.stateDir), doc),
   };
 }
 
+/** The host[:port] as dockerd reads it (Go's net/url: `http://h:80` keeps its port), or `undefined` for a URL it refuses. */
 function hostOf(url: string): string | undefined {
   try {
-    return new URL(url).host.toLowerCase();
+    return validateMirror(url).host;
   } catch {
     return undefined;
   }

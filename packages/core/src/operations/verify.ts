@@ -20,6 +20,18 @@ export interface VerifyMirrorOptions extends ConnectOptions, PresetAddressOption
   fresh?: boolean;
   /** Timeout of each network probe, and of asking the daemon, in ms (`--timeout`); default 5000. */
   timeoutMs?: number;
+  /**
+   * The named mirror's Prometheus endpoint (`--metrics-url`): distribution's `http.debug.addr` with
+   * `prometheus.enabled`, e.g. `http://127.0.0.1:5001/metrics`. Its request counters, read around the plain-name
+   * pull, are the mirror's own word on whether the pull came through it. Needs `mirror`.
+   */
+  metricsUrl?: string;
+  /**
+   * The named mirror's access log (`--access-log`), where this machine can read it (a distribution registry's or
+   * a Pyrsia node's log file): its lines for the image, counted around the plain-name pull, say whether the pull
+   * came through it. Needs `mirror`; preferred over `metricsUrl`.
+   */
+  accessLog?: string;
 }
 
 /** The outcome of {@link verifyMirror}: one result per mirror. */
@@ -47,6 +59,8 @@ export async function verifyMirror(options: VerifyMirrorOptions = {}): Promise<V
   if (options.pull && options.image === undefined) {
     throw new UsageError('--pull needs an image to pull.', { hint: 'Add --image, e.g. --image alpine:3.16.2.' });
   }
+  if (options.metricsUrl !== undefined) checkMetricsUrl(options.metricsUrl, options.mirror);
+  if (options.accessLog !== undefined) needsOneMirror('--access-log', options.mirror);
   const { located } = await locateTarget(options);
   const resolved = await resolveDockerHost(options);
   const engine = createEngine(resolved.endpoint);
@@ -54,7 +68,7 @@ export async function verifyMirror(options: VerifyMirrorOptions = {}): Promise<V
     readFileLists(located.path),
     // Asked once for all mirrors; an unreachable daemon becomes a failed live check, not a crash.
     engine.liveRegistry(timeoutMs).catch((error: unknown) => asError(error)),
-    options.mirror === undefined ? undefined : resolveMirror({ ...options, mirror: options.mirror }),
+    options.mirror === undefined ? undefined : resolveMirror({ ...options, mirror: options.mirror }, { remember: true }),
   ]);
   const wanted = target ? [{ url: target.url, preset: target.preset, reasons: target.reasons }] : fromFile(file, located.path);
   const exclusive = queue();
@@ -67,6 +81,8 @@ export async function verifyMirror(options: VerifyMirrorOptions = {}): Promise<V
         ...(options.image === undefined ? {} : { image: options.image }),
         ...(options.pull ? { pull: true } : {}),
         ...(options.fresh ? { fresh: true } : {}),
+        ...(options.metricsUrl === undefined ? {} : { metricsUrl: options.metricsUrl }),
+        ...(options.accessLog === undefined ? {} : { accessLog: options.accessLog }),
       });
       return { ...result, ...extra };
     } catch (error) {
@@ -78,6 +94,27 @@ export async function verifyMirror(options: VerifyMirrorOptions = {}): Promise<V
     }
   }));
   return { ok: results.every((r) => r.ok), configFile: located.path, endpoint: resolved.endpoint, results };
+}
+
+/** The counters belong to one mirror, so a metrics URL needs that mirror named, and must be a plain http(s) URL. */
+function checkMetricsUrl(url: string, mirror: string | undefined): void {
+  needsOneMirror('--metrics-url', mirror);
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.username || parsed.password || url.length > 2048) {
+    throw new UsageError(`--metrics-url ${JSON.stringify(url.slice(0, 200))} is not an http(s) URL.`, {
+      hint: 'Give the registry\'s debug address with its metrics path, e.g. http://127.0.0.1:5001/metrics.',
+    });
+  }
+}
+
+function needsOneMirror(flag: string, mirror: string | undefined): void {
+  if (mirror !== undefined) return;
+  throw new UsageError(`${flag} belongs to one mirror, and no mirror was named.`, { hint: `Name the mirror it belongs to: dockmirror mirror verify <mirror> ${flag} <...>.` });
 }
 
 async function readFileLists(file: string): Promise<MirrorLists | Error> {

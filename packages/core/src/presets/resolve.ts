@@ -44,11 +44,12 @@ export interface MirrorTarget {
  */
 export async function resolveMirrorTarget(input: string, opts: ResolveOptions = {}): Promise<MirrorTarget> {
   const text = input.trim();
-  if (text.includes('://')) {
+  if (input.includes('://')) {
     if (opts.host !== undefined || opts.port !== undefined) {
       throw new UsageError('--host and --port apply only to the pyrsia and local presets, not to a URL.', { hint: 'Put the host and port in the URL.' });
     }
-    const mirror = validateMirror(text);
+    // Untrimmed: dockerd would not trim it either, so a stray space is refused rather than silently dropped.
+    const mirror = validateMirror(input);
     return { url: mirror.url, reasons: ['given as a URL', ...mirror.warnings] };
   }
   const ctx = context(opts);

@@ -33,7 +33,9 @@ export async function checkImage(mirror: string, image: ImageRef, timeoutMs: num
     const digest = header ?? `sha256:${createHash('sha256').update(res.body).digest('hex')}`;
     const mediaType = typeof body.mediaType === 'string' ? body.mediaType : (res.headers.get('content-type') ?? undefined);
     const data = { ...base, digest, digestSource: header ? 'header' : 'body', mediaType };
-    return { check: { name: 'image', ok: true, data, summary: `the mirror serves ${image.familiar} (${digest.slice(0, 19)}…, ${res.latencyMs} ms)` }, digest };
+    const proof = { proved: `the mirror serves ${image.familiar} as ${digest}`, basis: 'evidence' as const,
+      how: `GET ${path} from this machine; the digest is ${header ? 'its Docker-Content-Digest header' : 'the sha256 of the body (no digest header)'}` };
+    return { check: { name: 'image', ok: true, data, proof, summary: `the mirror serves ${image.familiar} (${digest.slice(0, 19)}…, ${res.latencyMs} ms)` }, digest };
   }
   const data = { ...base, errors };
   const first = errorText(errors);

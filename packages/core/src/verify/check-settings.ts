@@ -1,4 +1,5 @@
 import type { Check, MirrorLists } from './types.js';
+import { validateMirror } from '../mirror/url.js';
 import { insecureCoverage, mirrorPosition } from './insecure.js';
 
 type Result = Omit<Check, 'durationMs'>;
@@ -10,8 +11,8 @@ export function checkConfig(mirror: string, file: MirrorLists | Error | undefine
     return { name: 'config', ok: false, summary: 'daemon.json could not be read', why: file.message, fix: hintOf(file) ?? 'Fix daemon.json as the error says, then verify again.' };
   }
   const position = mirrorPosition(file.mirrors, mirror);
-  const url = new URL(mirror);
-  const insecure = url.protocol === 'http:' ? insecureCoverage(url.host, file.insecureRegistries) : undefined;
+  const url = validateMirror(mirror);
+  const insecure = url.insecure ? insecureCoverage(url.host, file.insecureRegistries) : undefined;
   const data = { position: position >= 0 ? position + 1 : undefined, of: file.mirrors.length, insecure };
   if (position < 0) {
     return {
@@ -21,7 +22,7 @@ export function checkConfig(mirror: string, file: MirrorLists | Error | undefine
       fix: `Add ${mirror} to registry-mirrors in daemon.json and apply the change.`,
     };
   }
-  if (url.protocol === 'http:' && !insecure) {
+  if (url.insecure && !insecure) {
     return {
       name: 'config', ok: false, data,
       summary: `daemon.json lists the mirror (position ${position + 1} of ${file.mirrors.length}) but not as insecure`,
@@ -40,8 +41,8 @@ export function checkLive(mirror: string, live: MirrorLists | Error | undefined)
     return { name: 'live', ok: false, summary: 'the daemon could not be asked', why: live.message, fix: hintOf(live) ?? 'Start Docker, or point DOCKER_HOST at it, then verify again.' };
   }
   const position = mirrorPosition(live.mirrors, mirror);
-  const url = new URL(mirror);
-  const insecure = url.protocol === 'http:' ? insecureCoverage(url.host, live.insecureRegistries) : undefined;
+  const url = validateMirror(mirror);
+  const insecure = url.insecure ? insecureCoverage(url.host, live.insecureRegistries) : undefined;
   const data = { position: position >= 0 ? position + 1 : undefined, of: live.mirrors.length, mirrors: live.mirrors, insecure };
   if (position < 0) {
     return {

@@ -19,6 +19,21 @@ export interface Check {
   durationMs: number;
   /** Machine-readable facts (status, latency, digest, position, refs...). */
   data?: Record<string, unknown>;
+  /** What the check showed and how it showed it; absent when it was skipped. */
+  proof?: Proof;
+}
+
+/**
+ * What a check proved, and by what means. A digest match proves the bytes are intact, not where they came from;
+ * `docker pull`'s progress output is never used.
+ */
+export interface Proof {
+  /** One line: the fact shown. */
+  proved: string;
+  /** One line: how (which request, whose counter, which rule). */
+  how: string;
+  /** `evidence`: observed directly; `inferred`: follows from what was observed and from dockerd's rules. */
+  basis: 'evidence' | 'inferred';
 }
 
 /** The outcome of {@link checkMirror}. */
@@ -86,6 +101,16 @@ export interface CheckMirrorOptions {
   engine?: PullEngine;
   /** Timeout of each HTTP probe; default 5000 ms. */
   timeoutMs?: number;
+  /**
+   * The mirror's Prometheus endpoint (distribution's `http.debug.addr` with `prometheus.enabled`), read before
+   * and after the plain-name pull to see whether the pull reached this mirror.
+   */
+  metricsUrl?: string;
+  /**
+   * The mirror's access log (a distribution registry's or Pyrsia node's, where this machine can read it): its
+   * lines for the image are counted before and after the plain-name pull. Preferred over `metricsUrl`.
+   */
+  accessLog?: string;
   /**
    * Runs the pull check. Several mirrors verified on one daemon pull the same image names, so a caller checking
    * them together passes a queue that runs one pull check at a time; default: run it directly.

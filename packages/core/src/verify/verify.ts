@@ -53,7 +53,12 @@ export async function checkMirror(opts: CheckMirrorOptions): Promise<VerifyResul
     const exclusive = opts.exclusive ?? (<T>(task: () => Promise<T>) => task());
     pull = await exclusive(() => timed(async () => {
       try {
-        return await checkPull({ mirror, image, digest: known, engine, fresh: opts.fresh ?? false });
+        return await checkPull({
+          mirror, image, digest: known, engine, fresh: opts.fresh ?? false, timeoutMs,
+          ...(opts.live && !(opts.live instanceof Error) ? { live: opts.live.mirrors } : {}),
+          ...(opts.metricsUrl === undefined ? {} : { metricsUrl: opts.metricsUrl }),
+          ...(opts.accessLog === undefined ? {} : { accessLog: opts.accessLog }),
+        });
       } catch (error) {
         // The engine failing outside a pull (inspect, remove) is still a result, not a crash of verify.
         const hint = (error as { hint?: unknown }).hint;
@@ -66,8 +71,18 @@ export async function checkMirror(opts: CheckMirrorOptions): Promise<VerifyResul
   return { mirror, ok: checks.every((c) => c.ok), checks, notes: [ALREADY_EXISTS_NOTE] };
 }
 
+/** How each check finds out, for a check that did not say more itself. */
+const HOW: Record<Check['name'], string> = {
+  config: 'read daemon.json',
+  live: 'asked the running daemon (GET /info, RegistryConfig)',
+  api: 'GET /v2/ on the mirror, from this machine (not from the daemon)',
+  image: 'GET the manifest on the mirror, from this machine (not from the daemon)',
+  pull: 'asked the daemon to pull',
+};
+
 async function timed(run: () => Promise<Omit<Check, 'durationMs'>>): Promise<Check> {
   const started = performance.now();
   const check = await run();
-  return { ...check, durationMs: Math.round(performance.now() - started) };
+  const proof = check.skipped ? undefined : (check.proof ?? { proved: check.summary, how: HOW[check.name], basis: 'evidence' as const });
+  return { ...check, ...(proof ? { proof } : {}), durationMs: Math.round(performance.now() - started) };
 }

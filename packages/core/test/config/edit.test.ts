@@ -90,7 +90,7 @@ describe('mirror semantics', () => {
 
   it('writes the normalised form: lowercase scheme and host, no trailing slash', async () => {
     await write('{}');
-    const result = await addMirror({ ...opts(), mirror: '  HTTPS://Mirror.Example.COM:8443/ ' });
+    const result = await addMirror({ ...opts(), mirror: 'HTTPS://Mirror.Example.COM:8443/' });
     expect(result.mirrors).toEqual(['https://mirror.example.com:8443']);
   });
 

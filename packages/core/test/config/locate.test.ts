@@ -170,14 +170,16 @@ describe('validateMirror', () => {
     ['https://mirror.example.com?', /query or fragment/],
     ['https://mirror.example.com#top', /query or fragment/],
     ['https://mirror.example.com/#', /query or fragment/],
-    ['http://exa mple.com', /not a URL/],
+    ['http://exa mple.com', /a space at position 11/],
+    ['  Https://Mirror.GCR.io//  ', /a space at position 1/],
   ])('refuses %j', (input, why) => refused(input, why));
 
   it('accepts http and https in any case, and normalises', () => {
     expect(validateMirror('HTTP://127.0.0.1:5000/')).toMatchObject({ url: 'http://127.0.0.1:5000', host: '127.0.0.1:5000', insecure: true, path: undefined, warnings: [] });
-    expect(validateMirror('  Https://Mirror.GCR.io//  ')).toMatchObject({ url: 'https://mirror.gcr.io', host: 'mirror.gcr.io', insecure: false });
+    expect(validateMirror('Https://Mirror.GCR.io/')).toMatchObject({ url: 'https://mirror.gcr.io', host: 'mirror.gcr.io', insecure: false });
     expect(validateMirror('http://[::1]:7888').host).toBe('[::1]:7888');
-    expect(validateMirror('https://mirror.example.com:443').url).toBe('https://mirror.example.com');
+    // dockerd keeps a default port as written (WHATWG URL would drop it), and so does dockmirror.
+    expect(validateMirror('https://mirror.example.com:443').url).toBe('https://mirror.example.com:443');
   });
 
   it('a path is allowed with a warning when the daemon is unknown', () => {

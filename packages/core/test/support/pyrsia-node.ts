@@ -4,6 +4,7 @@
  * only official single-name images routed, schema-2 manifests without Docker-Content-Digest, the 200-with-errors
  * bug, /status, /inspect/docker and an access log). Plus a fake `pyrsia` CLI for the presets tests.
  */
+import { appendFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
@@ -17,6 +18,8 @@ export interface PyrsiaNodeOptions {
   errorBodyWith200?: boolean;
   /** Transparency-log entries `POST /inspect/docker` returns, per image (`alpine:3.16.2`); default none. */
   inspectEntries?: Record<string, unknown[]>;
+  /** Also append each access-log line to this file, as a node started with its output in a log file does. */
+  accessLogFile?: string;
 }
 
 /** A running emulator. */
@@ -45,7 +48,9 @@ export async function startPyrsiaNode(options: PyrsiaNodeOptions): Promise<Pyrsi
     const started = Date.now();
     res.on('finish', () => {
       const remote = `${req.socket.remoteAddress ?? '-'}:${req.socket.remotePort ?? 0}`;
-      accessLog.push(`INFO pyrsia_registry > ${remote} "${req.method} ${req.url} HTTP/${req.httpVersion}" ${res.statusCode} "-" "${req.headers['user-agent'] ?? '-'}" ${Date.now() - started}ms`);
+      const line = `INFO pyrsia_registry > ${remote} "${req.method} ${req.url} HTTP/${req.httpVersion}" ${res.statusCode} "-" "${req.headers['user-agent'] ?? '-'}" ${Date.now() - started}ms`;
+      accessLog.push(line);
+      if (options.accessLogFile) appendFileSync(options.accessLogFile, `${line}\n`);
     });
     handle(req, res).catch(() => send(res, 500, UNKNOWN));
   });

@@ -18,6 +18,8 @@ export interface TestRegistry {
   url: string;
   /** The port. */
   port: number;
+  /** Its Prometheus endpoint (`http.debug.addr` + `prometheus.enabled`), when started with `metrics`. */
+  metricsUrl?: string;
   /** Stops the registry (by its pid) and removes its storage. */
   stop(): Promise<void>;
 }
@@ -31,13 +33,22 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** Options of {@link startRegistry}. */
+export interface RegistryOptions {
+  /** Also serve distribution's debug address with Prometheus metrics on another loopback port. */
+  metrics?: boolean;
+}
+
 /** Starts `docker-registry serve` with storage in a fresh temp dir and waits until `/v2/` answers. */
-export async function startRegistry(): Promise<TestRegistry> {
+export async function startRegistry(options: RegistryOptions = {}): Promise<TestRegistry> {
   requirePrograms('the test registry', ['docker-registry']);
   const dir = await mkdtemp(path.join(tmpdir(), 'dm-registry-'));
   const port = await freePort();
+  const debugPort = options.metrics ? await freePort() : undefined;
   const yml = path.join(dir, 'config.yml');
-  await writeFile(yml, `version: 0.1\nstorage: {filesystem: {rootdirectory: ${dir}/data}}\nhttp: {addr: 127.0.0.1:${port}}\nlog: {level: error}\n`);
+  const debug = debugPort === undefined ? '' : `, debug: {addr: 127.0.0.1:${debugPort}, prometheus: {enabled: true, path: /metrics}}`;
+  await writeFile(yml, `version: 0.1\nstorage: {filesystem: {rootdirectory: ${dir}/data}}\nhttp: {addr: 127.0.0.1:${port}${debug}}\nlog: {level: error}\n`);
+  const metricsUrl = debugPort === undefined ? undefined : `http://127.0.0.1:${debugPort}/metrics`;
   const child: ChildProcess = spawn('docker-registry', ['serve', yml], { stdio: 'ignore' });
   // A spawn failure (ENOENT, EACCES) shows as the exit below, with its reason, not as an uncaught error event.
   let spawnError: Error | undefined;
@@ -54,7 +65,7 @@ export async function startRegistry(): Promise<TestRegistry> {
   for (let i = 0; i < 100; i++) {
     if (child.exitCode !== null || spawnError) break;
     try {
-      if ((await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(500) })).ok) return { url, port, stop };
+      if ((await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(500) })).ok) return { url, port, ...(metricsUrl ? { metricsUrl } : {}), stop };
     } catch {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

@@ -29,7 +29,7 @@ beforeAll(async () => {
   tb = await startTestbed({ registry: true });
   engine = createEngine(tb.dockerHost);
   digest = await seedImage(tb, 'alpine:3.16.2');
-  node = await startPyrsiaNode({ upstream: tb.registryUrl ?? '' });
+  node = await startPyrsiaNode({ upstream: tb.registryUrl ?? '', accessLogFile: `${tb.dir}/pyrsia.log` });
 });
 afterAll(async () => {
   await node?.close();
@@ -51,10 +51,10 @@ describe('pull check against a real daemon', () => {
   it('keeps an image the user already had, and with fresh pulls it again', async () => {
     const mirror = tb.registryUrl ?? '';
     await engine.pull('alpine:3.16.2');
-    const kept = pullCheck((await checkMirror({ mirror, image: 'alpine:3.16.2', pull: true, engine })).checks);
+    const kept = pullCheck((await checkMirror({ mirror, image: 'alpine:3.16.2', pull: true, engine, live: await engine.liveRegistry() })).checks);
     expect(kept).toMatchObject({ ok: true, data: { alreadyLocal: ['alpine:3.16.2'] } });
     expect(await engine.inspectImage('alpine:3.16.2')).toBeDefined();
-    const fresh = pullCheck((await checkMirror({ mirror, image: 'alpine:3.16.2', pull: true, fresh: true, engine })).checks);
+    const fresh = pullCheck((await checkMirror({ mirror, image: 'alpine:3.16.2', pull: true, fresh: true, engine, live: await engine.liveRegistry() })).checks);
     expect(fresh).toMatchObject({ ok: true, data: { removedFirst: ['alpine:3.16.2'] } });
     expect(await engine.inspectImage('alpine:3.16.2')).toBeDefined();
     await engine.removeImage('alpine:3.16.2');
@@ -62,7 +62,7 @@ describe('pull check against a real daemon', () => {
 
   it('pulls through the Pyrsia node emulator (no digest header, schema 2 only)', async () => {
     await useMirror(node.url);
-    const r = await checkMirror({ mirror: node.url, image: 'alpine:3.16.2', pull: true, engine });
+    const r = await checkMirror({ mirror: node.url, image: 'alpine:3.16.2', pull: true, engine, live: await engine.liveRegistry() });
     expect(r.checks.find((c) => c.name === 'image')?.data).toMatchObject({ digest, digestSource: 'body' });
     expect(pullCheck(r.checks)).toMatchObject({ ok: true, data: { plainDigest: digest } });
     expect(node.accessLog.some((l) => l.includes('"GET /v2/library/alpine/manifests/3.16.2 HTTP/1.1" 200') && l.includes('docker/'))).toBe(true);
@@ -89,13 +89,23 @@ describe('pull check against a real daemon', () => {
       const r = await checkMirror({ mirror, image: 'alpine:3.16.2', pull: true, engine, live: await engine.liveRegistry() });
       expect(r.checks.find((c) => c.name === 'image')?.data).toMatchObject({ digest: claimed, digestSource: 'header' });
       const pull = pullCheck(r.checks);
-      expect(pull).toMatchObject({ ok: false, data: { expectedDigest: claimed, mirrorDigest: digest, plainDigest: digest } });
-      expect(pull?.why).toContain(`has ${digest}`);
-      expect(pull?.why).toMatch(new RegExp(`, the mirror serves ${claimed}$`));
+      // The pull by the mirror's own name already shows the lie, so the plain name is never pulled.
+      expect(pull).toMatchObject({ ok: false, data: { expectedDigest: claimed, mirrorDigest: digest } });
+      expect(pull?.data).not.toHaveProperty('plainDigest');
+      expect(pull?.why).toContain(`has ${digest}, the mirror serves ${claimed}`);
       expect(r.ok).toBe(false);
     } finally {
       proxy.close();
       await engine.removeImage('alpine:3.16.2').catch(() => undefined);
     }
+  });
+
+  it('proves the pull reached the Pyrsia node from its own access log', async () => {
+    await useMirror(node.url);
+    const r = await checkMirror({ mirror: node.url, image: 'alpine:3.16.2', pull: true, fresh: true, engine, live: await engine.liveRegistry(), accessLog: `${tb.dir}/pyrsia.log` });
+    const pull = pullCheck(r.checks);
+    expect(pull).toMatchObject({ ok: true, proof: { basis: 'evidence' }, data: { servedBy: node.url, evidence: { source: 'access-log' } } });
+    const evidence = pull?.data?.evidence as { before: number; after: number };
+    expect(evidence.after).toBeGreaterThan(evidence.before);
   });
 });

@@ -15,6 +15,7 @@ export default class MirrorVerify extends BaseCommand {
     '<%= config.bin %> mirror verify',
     '<%= config.bin %> mirror verify pyrsia --image alpine:3.16.2 --pull',
     '<%= config.bin %> mirror verify http://127.0.0.1:5000 --timeout 2 --json',
+    '<%= config.bin %> mirror verify local --image alpine:3.16.2 --pull --metrics-url http://127.0.0.1:5001/metrics',
   ];
   static override args = {
     mirror: Args.string({ description: 'Mirror URL or preset name; default: every mirror in daemon.json.' }),
@@ -26,6 +27,12 @@ export default class MirrorVerify extends BaseCommand {
     image: Flags.string({ summary: 'Check that the mirror serves this Docker Hub image, e.g. alpine:3.16.2.', helpValue: '<ref>' }),
     pull: Flags.boolean({ summary: 'Also pull the image through the daemon and compare digests (needs --image).', dependsOn: ['image'] }),
     fresh: Flags.boolean({ summary: 'Remove a local copy of the image first, so the pull really goes to the network.', dependsOn: ['pull'] }),
+    'metrics-url': Flags.string({
+      summary: "The mirror's Prometheus endpoint (registry http.debug.addr), read to prove the pull came through it.",
+      helpValue: '<url>',
+      dependsOn: ['pull'],
+    }),
+    'access-log': Flags.string({ summary: "The mirror's access log file, read to prove the pull came through it.", helpValue: '<file>', dependsOn: ['pull'] }),
     // Not the shared --timeout (60 s for the daemon to come back): this one bounds each network probe.
     timeout: secondsFlag({ summary: 'Seconds each network probe may take.', default: 5 }),
   };
@@ -40,6 +47,8 @@ export default class MirrorVerify extends BaseCommand {
       ...(flags.image === undefined ? {} : { image: flags.image }),
       pull: flags.pull,
       fresh: flags.fresh,
+      ...(flags['metrics-url'] === undefined ? {} : { metricsUrl: flags['metrics-url'] }),
+      ...(flags['access-log'] === undefined ? {} : { accessLog: flags['access-log'] }),
       // Never 0 ms, which some timers read as no timeout at all.
       timeoutMs: Math.max(1, Math.round(flags.timeout * 1000)),
     });
