@@ -21,6 +21,7 @@ export default {
     // the change pipeline, journal, lock and recovery
     'packages/core/src/operations/transaction.ts',
     'packages/core/src/operations/rollback.ts',
+    'packages/core/src/operations/apply-config.ts',
     'packages/core/src/state/*.ts',
     'packages/core/src/support/*.ts',
     'packages/core/src/config/io.ts',
@@ -30,8 +31,14 @@ export default {
     'packages/core/src/daemon/confirm.ts',
     'packages/core/src/daemon/conflicts.ts',
     'packages/core/src/daemon/dockerd-process.ts',
-    // verify's pull and image checks
+    // verify's pull and image checks, and which mirror served a pull
     'packages/core/src/verify/check-pull.ts',
     'packages/core/src/verify/check-image.ts',
+    'packages/core/src/verify/pull-source.ts',
+    // mirror URLs judged as dockerd judges them, and who owns an insecure entry
+    'packages/core/src/mirror/*.ts',
+    // the daemon that reads the file
+    'packages/core/src/daemon/file-reader.ts',
+    'packages/core/src/daemon/socket-proof.ts',
   ],
 };

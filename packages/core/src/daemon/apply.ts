@@ -8,6 +8,7 @@ import { lstat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { ApplyError, InvalidMirrorError, UsageError } from '../errors.js';
+import { goParseUrl, mirrorRulesFor } from '../mirror/net-url.js';
 import { readBounded } from '../support/bounded-read.js';
 import { distrustPid } from './dockerd-process.js';
 import type { DaemonSetup } from './setup.js';
@@ -208,15 +209,12 @@ async function readPidFile(file: string, refused: string[]): Promise<number | un
  * @throws InvalidMirrorError naming the daemon version.
  */
 export function checkMirrorPathSupport(serverVersion: string, mirrorUrl: string): void {
-  let path: string;
-  try {
-    path = new URL(mirrorUrl).pathname;
-  } catch {
-    return; // Malformed URLs are the mirror validator's business.
-  }
+  if (mirrorRulesFor(serverVersion) !== 'before-25') return;
+  // Read as dockerd reads it (Go's net/url), not as a browser would: "http://h//" has a path to dockerd.
+  const parsed = goParseUrl(mirrorUrl);
+  if (!parsed.ok) return; // Malformed URLs are the mirror validator's business.
+  const path = parsed.url.rawPath;
   if (path === '' || path === '/') return;
-  const major = Number.parseInt(/^v?(\d+)\./.exec(serverVersion)?.[1] ?? '', 10);
-  if (Number.isNaN(major) || major >= 25) return;
   throw new InvalidMirrorError(`Docker ${serverVersion} does not accept a mirror URL with a path: ${mirrorUrl}`, {
     hint: 'Use the mirror host without a path, or upgrade Docker Engine to 25.0 or later.',
     details: { serverVersion, mirrorUrl, path },
