@@ -5,6 +5,7 @@
  * `http://` prefix, a CIDR), is the user's: dockmirror neither marks nor removes it.
  * @module
  */
+import { normalizeInsecureEntry } from './url.js';
 
 /**
  * The entries of `inFile` that dockmirror owns, given what its journal recorded as written by it (`recorded`,
@@ -25,4 +26,15 @@ export interface OwnershipJournal {
 export async function ownedInsecureNow(journal: OwnershipJournal, doc: { file: string; insecureRegistries?: readonly string[] | undefined }): Promise<string[]> {
   const recorded = (await journal.committed(doc.file)).at(-1)?.owned ?? [];
   return ownedInsecureEntries(recorded, doc.insecureRegistries ?? []);
+}
+
+/**
+ * The entries dockmirror recorded as written that the file still lists in any spelling (compared normalised):
+ * what a change's planner starts from. It is not ownership ({@link ownedInsecureEntries} decides that, byte for
+ * byte), but it lets `remove` see that an entry it added was rewritten by hand, and say it keeps it.
+ */
+export async function recordedInsecureStillListed(journal: OwnershipJournal, doc: { file: string; insecureRegistries?: readonly string[] | undefined }): Promise<string[]> {
+  const recorded = (await journal.committed(doc.file)).at(-1)?.owned ?? [];
+  const inFile = new Set((doc.insecureRegistries ?? []).map(normalizeInsecureEntry));
+  return recorded.filter((entry) => inFile.has(normalizeInsecureEntry(entry)));
 }

@@ -2,7 +2,7 @@ import { readDaemonConfig } from '../config/io.js';
 import { Journal } from '../state/journal.js';
 import { withLock } from '../state/lock.js';
 import { locateTarget, lockTimeoutMs, type MutationOptions } from './options.js';
-import { ownedInsecureNow } from '../mirror/ownership.js';
+import { recordedInsecureStillListed } from '../mirror/ownership.js';
 import { applyFileAsIs, readBytes, type ChangeResult } from './transaction.js';
 
 /** Options of {@link applyConfig}: those of a change, where `apply` picks how (`auto`, `reload`, `restart`). */
@@ -25,7 +25,7 @@ export async function applyConfig(options: ApplyConfigOptions = {}): Promise<Cha
       const file = target.located.path;
       await journal.recover(await readBytes(file), file);
       const doc = await readDaemonConfig(file);
-      const apply = await applyFileAsIs({ ...options, apply: options.apply === 'none' ? 'auto' : (options.apply ?? 'auto') }, doc, await ownedInsecureNow(journal, doc), journal);
+      const apply = await applyFileAsIs({ ...options, apply: options.apply === 'none' ? 'auto' : (options.apply ?? 'auto') }, doc, await recordedInsecureStillListed(journal, doc), journal);
       return {
         changed: false,
         dryRun: false,

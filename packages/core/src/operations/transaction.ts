@@ -4,7 +4,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { MIRROR_KEYS, checkProducedConfig, type DaemonConfigDocument } from '../config/document.js';
 import { readConfigBytes, readDaemonConfig, readDaemonConfigLeniently, writeDaemonConfig } from '../config/io.js';
 import { DaemonUnreachableError, DockmirrorError, DriftError, InterruptedError } from '../errors.js';
-import { ownedInsecureNow } from '../mirror/ownership.js';
+import { recordedInsecureStillListed } from '../mirror/ownership.js';
 import { applyToDaemon, preflightDaemon, refuseWithoutTelling, type ApplyReport, type DaemonHandle } from '../apply/apply.js';
 import { registryMismatch } from '../daemon/registry-config.js';
 import { Journal, hashBytes, newEntryId, type JournalEntry } from '../state/journal.js';
@@ -31,7 +31,7 @@ export interface PlannedChange {
 export interface PlanContext {
   /** daemon.json as it is now. */
   doc: DaemonConfigDocument;
-  /** insecure-registries entries dockmirror added and still owns. */
+  /** insecure-registries entries dockmirror recorded as written that the file still lists in some spelling; `ownedInsecureEntries` says which are still its own. */
   owned: string[];
   /** The journal, for rollback. */
   journal: Journal;
@@ -92,7 +92,7 @@ export async function runChange(
     // What the real run's recovery would make of an interrupted change, without writing it: a pending entry
     // counts as it will be settled, so the dry run shows what the real run does.
     journal.settleInMemory(doc.exists ? doc.bytes : undefined);
-    const planned = await plan({ doc, owned: await ownedInsecureNow(journal, doc), journal });
+    const planned = await plan({ doc, owned: await recordedInsecureStillListed(journal, doc), journal });
     const after = planned?.bytes === undefined ? undefined : checkProducedConfig(doc.file, planned.bytes);
     const diff = planned ? await unifiedDiff(doc.file, doc.exists ? doc.bytes : undefined, planned.bytes) : '';
     // A dry run asks no daemon, but a flag conflict is visible from /proc and the unit files: say it now rather
@@ -111,7 +111,7 @@ export async function runChange(
       const file = target.located.path;
       await journal.recover(await readBytes(file), file);
       const doc = await settledRead(file, read, journal, !settings.restore);
-      const owned = await ownedInsecureNow(journal, doc);
+      const owned = await recordedInsecureStillListed(journal, doc);
       const planned = await plan({ doc, owned, journal });
       if (!planned || sameBytes(doc, planned.bytes)) {
         // An explicit --apply reload|restart means "and make the daemon use it": the file may already say so

@@ -25,7 +25,10 @@ describe('doctor without a daemon', () => {
     const report = await runDoctor(noDaemon());
     expect(report.ok).toBe(false);
     expect(report.status.daemon.reachable).toBe(false);
-    expect(report.findings[0]).toEqual({ problem: `No Docker daemon answers at unix://${path.join(dir, 'none.sock')} (from option).`, fix: 'Start Docker, or point --docker-host / DOCKER_HOST at the running daemon.' });
+    expect(report.findings[0]).toEqual({
+      problem: `no Docker daemon answered at unix://${path.join(dir, 'none.sock')} and no running dockerd reads ${path.join(dir, 'daemon.json')}`,
+      fix: 'Start Docker, or point --docker-host / DOCKER_HOST at the running daemon.',
+    });
     expect(report.findings).toContainEqual({ problem: expect.stringMatching(new RegExp(`^${closed}: connection refused`)), fix: 'Start the mirror, or correct its host and port.' });
     // The live check repeats what status said about the daemon: not a finding of its own.
     expect(report.findings.filter((f) => f.problem.startsWith(`${closed}: `)).every((f) => !/daemon/i.test(f.problem))).toBe(true);
@@ -90,7 +93,7 @@ describe('doctor on a real dockerd with a real registry', () => {
     expect(report.status.pending).toBeTruthy();
     expect(report.findings[0]).toMatchObject({
       problem: `The daemon does not use what daemon.json says: ${report.status.pending}.`,
-      fix: expect.stringMatching(/^Reload Docker so it reads the file \(see its log: .+\), or undo the edit with dockmirror rollback\.$/),
+      fix: expect.stringMatching(/^Run `dockmirror apply` to make the daemon load the file \(its log: dockerd \(pid \d+\) writes its log to .+\), or undo the edit with `dockmirror rollback`\.$/),
     });
     // The mirror that is not there fails its api check; the live one still passes, so it is not a finding.
     expect(report.findings.slice(1).map((f) => f.problem.split(': ')[0])).toEqual([other]);
