@@ -1,22 +1,17 @@
 /**
  * The environment of every spawned dockmirror: the test process's own minus DOCKER_HOST, the docker context,
- * DOCKMIRROR_* and DEBUG, with no colour, and HOME, XDG_CONFIG_HOME and DOCKER_CONFIG in a temp folder of this
+ * DOCKMIRROR_* and DEBUG, with no colour, and HOME, XDG_CONFIG_HOME and DOCKER_CONFIG in the temp folder of this
  * test file, so no run reads the host's `~/.docker/config.json` or `~/.config/dockmirror/presets.json`.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { childEnv } from '../../../../packages/core/test/support/hermetic.js';
 
-let home: string | undefined;
-
-/** The temp home the runs of this test file share (made on first use, removed when the worker exits). */
+/**
+ * The temp home the runs of this test file share: the one the vitest setup file (hermetic-setup.ts) made for
+ * this file and removes after it, so no run leaves a folder behind.
+ */
 export function cliHome(): string {
-  if (!home) {
-    const made = mkdtempSync(path.join(tmpdir(), 'dm-cli-home-'));
-    process.once('exit', () => rmSync(made, { recursive: true, force: true }));
-    home = made;
-  }
+  const home = process.env.HOME;
+  if (!home?.includes('dm-home-')) throw new Error('cliHome() needs the hermetic setup file (vitest.config.ts setupFiles)');
   return home;
 }
 
