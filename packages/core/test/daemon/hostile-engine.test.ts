@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/daemon/engine.js';
 import { DaemonError, DaemonUnreachableError, DockmirrorError } from '../../src/errors.js';
+import { forever } from '../support/hostile-server.js';
 
 const BIN = resolve(fileURLToPath(import.meta.url), '../../../../../apps/cli/bin/run.js');
 const MiB = 1024 * 1024;
@@ -21,19 +22,6 @@ const servers: Server[] = [];
 const sent: Record<string, number> = {};
 
 const HEAD = 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n';
-
-/** Write `chunk` until the peer goes away, honouring backpressure, and count what was written. */
-function forever(name: string, socket: Socket, chunk: Buffer): void {
-  sent[name] = 0;
-  const pump = (): void => {
-    while (!socket.destroyed && socket.writable) {
-      sent[name] = (sent[name] ?? 0) + chunk.length;
-      if (!socket.write(chunk)) return;
-    }
-  };
-  socket.on('drain', pump);
-  pump();
-}
 
 function answer(socket: Socket, status: string, body: string): void {
   socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
@@ -69,24 +57,24 @@ beforeAll(async () => {
   endpoints.endless = await serve('endless', (path, socket) => {
     if (!ping(path, socket)) {
       socket.write(HEAD);
-      forever(path.startsWith('/images/create') ? 'pull' : 'endless', socket, Buffer.alloc(64 * 1024, '['));
+      forever(sent, path.startsWith('/images/create') ? 'pull' : 'endless', socket, Buffer.alloc(64 * 1024, '['));
     }
   });
   endpoints.endlessPing = await serve('endless-ping', (_path, socket) => {
     socket.write(HEAD);
-    forever('endlessPing', socket, Buffer.alloc(64 * 1024, 'O'));
+    forever(sent, 'endlessPing', socket, Buffer.alloc(64 * 1024, 'O'));
   });
   // Accepts, reads the request, and never says a word.
   endpoints.silent = await serve('silent', () => undefined);
   endpoints.headers = await serve('headers', (_path, socket) => {
     socket.write('HTTP/1.1 200 OK\r\n');
-    forever('headers', socket, Buffer.from(`X-Flood: ${'a'.repeat(1000)}\r\n`));
+    forever(sent, 'headers', socket, Buffer.from(`X-Flood: ${'a'.repeat(1000)}\r\n`));
   });
   // A pull stream of well-formed progress lines that never ends.
   endpoints.progress = await serve('progress', (path, socket) => {
     if (ping(path, socket)) return;
     socket.write(HEAD);
-    forever('progress', socket, Buffer.from('{"status":"Downloading","progress":"[=>   ]"}\n'.repeat(1000)));
+    forever(sent, 'progress', socket, Buffer.from('{"status":"Downloading","progress":"[=>   ]"}\n'.repeat(1000)));
   });
   endpoints.notDocker = await serve('not-docker', (path, socket) => {
     if (path === '/info') answer(socket, '200 OK', '<html>hello</html>');

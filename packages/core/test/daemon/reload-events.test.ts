@@ -9,6 +9,7 @@ import { createEngine } from '../../src/daemon/engine.js';
 import { DaemonError, DaemonUnreachableError } from '../../src/errors.js';
 import { pause, throwIfInterrupted, untilInterrupted } from '../../src/apply/interrupt.js';
 import { InterruptedError } from '../../src/errors.js';
+import { forever } from '../support/hostile-server.js';
 
 let dir: string;
 const servers: Server[] = [];
@@ -26,18 +27,6 @@ async function serve(name: string, behaviour: (socket: Socket) => void): Promise
   return `unix://${path}`;
 }
 
-function forever(name: string, socket: Socket, chunk: Buffer): void {
-  sent[name] = 0;
-  const pump = (): void => {
-    while (!socket.destroyed && socket.writable) {
-      sent[name] = (sent[name] ?? 0) + chunk.length;
-      if (!socket.write(chunk)) return;
-    }
-  };
-  socket.on('drain', pump);
-  pump();
-}
-
 const at: Record<string, string> = {};
 
 beforeAll(async () => {
@@ -46,11 +35,11 @@ beforeAll(async () => {
   at.forged = await serve('forged', (s) => s.write(`${HEAD}{"Type":"container","Action":"reload"}\n{"Type":"daemon","Action":"reload"`));
   at.longLine = await serve('long-line', (s) => {
     s.write(HEAD);
-    forever('longLine', s, Buffer.alloc(16 * 1024, '['));
+    forever(sent, 'longLine', s, Buffer.alloc(16 * 1024, '['));
   });
   at.manyLines = await serve('many-lines', (s) => {
     s.write(HEAD);
-    forever('manyLines', s, Buffer.from('{"Type":"daemon","Action":"other"}\n'.repeat(100)));
+    forever(sent, 'manyLines', s, Buffer.from('{"Type":"daemon","Action":"other"}\n'.repeat(100)));
   });
   at.silent = await serve('silent', () => undefined);
   at.refused = await serve('refused', (s) => s.end('HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'));
