@@ -1,5 +1,6 @@
 import { parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
 import { InvalidConfigError } from '../errors.js';
+import { detectEol, firstInvalidUtf8 } from '../support/text.js';
 
 const BOM = '\uFEFF';
 
@@ -256,42 +257,10 @@ function describeParseError(code: string): string {
   return words[code] ?? code;
 }
 
-function detectEol(text: string): '\n' | '\r\n' {
-  const crlf = text.indexOf('\r\n');
-  const lf = text.indexOf('\n');
-  return crlf !== -1 && crlf < lf ? '\r\n' : '\n';
-}
-
 function detectIndent(text: string): { insertSpaces: boolean; tabSize: number } {
   const match = /\n([ \t]+)\S/.exec(text);
   const unit = match?.[1];
   if (!unit) return { insertSpaces: true, tabSize: 2 };
   if (unit.startsWith('\t')) return { insertSpaces: false, tabSize: 1 };
   return { insertSpaces: true, tabSize: unit.length };
-}
-
-function firstInvalidUtf8(bytes: Buffer): number {
-  // Binary search for the shortest prefix that fails. In stream mode a sequence cut off at the end is not an
-  // error, so "prefix fails" only turns true at the first really invalid byte and stays true after it.
-  let lo = 0;
-  let hi = bytes.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    try {
-      new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, mid + 1), { stream: true });
-      lo = mid + 1;
-    } catch {
-      hi = mid;
-    }
-  }
-  // `lo` is where the decoder noticed; a sequence cut short there (by a bad byte or by the end of the file)
-  // starts at its lead byte, which is the byte to report.
-  for (let back = 1; back <= 3 && lo - back >= 0; back += 1) {
-    const byte = bytes[lo - back] as number;
-    if ((byte & 0xc0) === 0x80) continue;
-    const needed = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
-    if (back < needed) return lo - back;
-    break;
-  }
-  return lo;
 }
