@@ -43,10 +43,17 @@ export const MAX_REGISTRIES_CONF_BYTES = 4 * 1024 * 1024;
  * Parses registries.conf as podman 4.3 would and refuses what it would refuse: invalid TOML, a wrong type
  * (`location = 5`), a scheme in a location, a v1/v2 mix, bad `pull-from-mirror` values. A v1 file
  * (`[registries.search]`…) is refused too, although podman converts one it finds as the main file: dockmirror
- * edits only v2, and the hint says how to convert. Throws {@link InvalidConfigError} with `file:line:column`.
+ * edits only v2, and the hint says how to convert. So is a UTF-8 BOM, which podman's decoder stops at. Throws {@link InvalidConfigError} with `file:line:column`.
  */
 export function parseRegistriesConf(file: string, bytes: Buffer, options: { exists?: boolean } = {}): RegistriesConfDocument {
   const toml = parseTomlDocument(file, bytes, { ...(options.exists === undefined ? {} : { exists: options.exists }), what: 'podman' });
+  if (toml.bom) {
+    // containers/image's TOML decoder (BurntSushi, podman 4.3) stops at a BOM: such a file already breaks podman.
+    throw new InvalidConfigError(`${file}:1:1: the file starts with a UTF-8 byte order mark, which podman refuses ("expected '.' or '='").`, {
+      location: { file, line: 1, column: 1 },
+      hint: `Save ${file} as UTF-8 without a BOM (e.g. sed -i '1s/^\\xEF\\xBB\\xBF//' ${file}), then run dockmirror again.`,
+    });
+  }
   const nodes = tableNodes(toml.ast);
   const settings = validateTables(toml);
   const registries = settings.map((s, index): RegistryTableEntry => {

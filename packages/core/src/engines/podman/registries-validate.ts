@@ -116,7 +116,8 @@ export function validateTables(doc: TomlDocument): RegistryTableSettings[] {
       if (mloc === '') fail(['registry', i, 'mirror', j], `a [[registry.mirror]] of "${prefix}" has no location`);
       if (r.mirrorByDigestOnly && m.pullFromMirror !== '') fail(mat('pull-from-mirror'), `the registry "${prefix}" sets mirror-by-digest-only, so its mirror "${mloc}" may not set pull-from-mirror`);
       if (m.pullFromMirror !== '' && !PULL_FROM_MIRROR.includes(m.pullFromMirror)) fail(mat('pull-from-mirror'), `unsupported pull-from-mirror value "${m.pullFromMirror}" (use all, digest-only or tag-only)`);
-      return { location: mloc, insecure: m.insecure, ...(m.pullFromMirror === '' ? {} : { pullFromMirror: m.pullFromMirror }) };
+      // containers/image 5.23 checks the trimmed location but keeps the mirror's as written (it trims a copy).
+      return { location: m.location, insecure: m.insecure, ...(m.pullFromMirror === '' ? {} : { pullFromMirror: m.pullFromMirror }) };
     });
     if (prefix.startsWith('*.') && /[/@:]/.test(prefix)) fail(at('prefix'), `the wildcard prefix "${prefix}" must look like *.example.com (no path, port or digest)`);
     return { prefix, location: loc, insecure: r.insecure, blocked: r.blocked, mirrorByDigestOnly: r.mirrorByDigestOnly, mirrors };

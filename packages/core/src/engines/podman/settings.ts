@@ -2,7 +2,7 @@
 
 /** One mirror of a registry, as containers/image uses it. */
 export interface RegistryMirrorSettings {
-  /** `host[:port][/path]`, no scheme, no trailing slash. */
+  /** `host[:port][/path]`, no scheme; as written (podman 4.3 keeps a mirror's trailing slash, unlike the registry's). */
   location: string;
   /** Plain HTTP or an unverified certificate is allowed for this mirror only. */
   insecure: boolean;

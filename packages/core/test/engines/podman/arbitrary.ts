@@ -1,7 +1,8 @@
 /**
  * fast-check arbitraries for valid registries.conf v2 files as people write them: comments and blank lines
  * anywhere, top-level keys, `[[registry]]` tables with and without prefix, mirrors with comments between their
- * keys, `[aliases]` and unknown tables, LF or CRLF, a BOM, a final newline or none, indented keys.
+ * keys, `[aliases]` and unknown tables, LF or CRLF, a final newline or none, indented keys (no BOM: podman
+ * refuses one).
  */
 import fc from 'fast-check';
 
@@ -56,7 +57,7 @@ export interface GeneratedFile {
 export const registriesConfFile: fc.Arbitrary<GeneratedFile> = fc
   .record({
     eol: fc.constantFrom('\n' as const, '\r\n' as const),
-    bom: fc.boolean(),
+    bom: fc.constant(false),
     finalNewline: fc.boolean(),
     head: filler,
     search: fc.option(fc.subarray(['docker.io', 'quay.io', 'localhost:5000'])),

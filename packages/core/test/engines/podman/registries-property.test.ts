@@ -61,7 +61,8 @@ describe('add, on random valid files', () => {
         expect(table?.mirrors.find((m) => m.location === location)).toEqual({ location, insecure: plainHttp });
         // Byte-exactness: removing what add inserted gives the original (plus the empty table add created).
         const back = planRegistriesRemove(after, url, { registry }) as Buffer;
-        const stub = `[[registry]]${file.eol}prefix = "${registry}"${file.eol}location = "${registry}"${file.eol}`;
+        const eol = before.toml.eol;
+        const stub = `[[registry]]${eol}prefix = "${registry}"${eol}location = "${registry}"${eol}`;
         if (index !== -1) {
           expect(back.toString('utf8')).toBe(bytes.toString('utf8'));
         } else {
