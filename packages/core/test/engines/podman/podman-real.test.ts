@@ -225,6 +225,15 @@ describe('which file, and the effective config, as podman sees them', () => {
   });
 });
 
+describe('podman info as the core reads it', () => {
+  it('a file podman refuses makes the view a failure with podman\'s reason, not an exception', async () => {
+    await resetFiles();
+    await writeFile(rig.registriesConf, '[[registry]]\nlocation = "https://quay.io"\n');
+    const view = await podmanRegistries({ env: {}, run: rigRun() });
+    expect(view).toEqual({ state: 'failed', message: expect.stringMatching(/^podman info failed: Error: .*URI schemes are not supported/) });
+  });
+});
+
 describe('the host', () => {
   it('nothing under /etc/containers changed', () => {
     expect(treeHash(SYSTEM_DIR)).toBe(etcBefore);
