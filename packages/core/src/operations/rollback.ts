@@ -1,7 +1,7 @@
 import { DriftError, UsageError } from '../errors.js';
 import { Journal, hashBytes, isEntryId } from '../state/journal.js';
-import { runChange, unifiedDiff, type ChangeResult } from '../change/pipeline.js';
-import { DEFAULT_REGISTRY } from '../engines/engine.js';
+import { runChange, unifiedDiff, type ChangeResult, type PlanContext, type PlannedChange } from '../change/pipeline.js';
+import { DEFAULT_REGISTRY, type EngineTarget } from '../engines/engine.js';
 import { engineTargets, type EngineOptions } from '../engines/registry.js';
 import { locateTarget, type CommonOptions, type MutationOptions } from './options.js';
 
@@ -29,7 +29,17 @@ export async function rollback(options: RollbackOptions = {}): Promise<ChangeRes
   const first = targets[0];
   if (!first) throw new UsageError('No container engine was found on this machine.', { hint: 'Name one with --engine docker|containerd|podman.' });
   const request = { op: 'rollback', args: { id: options.id ?? null, force: options.force ?? false }, options, targets, registry: DEFAULT_REGISTRY, stateDir: first.stateDir };
-  return runChange(request, async ({ journal, read }) => {
+  return runChange(request, planRollback(targets, options), { restore: true });
+}
+
+/**
+ * The plan of a rollback for the given engines: the latest committed change that wrote one of their files (or
+ * change `id`), refused when a file it wrote changed since, unless `force`; every file of the change goes back
+ * to its backup, and a file that did not exist is removed with the folders the change created for it.
+ */
+export function planRollback(targets: EngineTarget[], options: Pick<RollbackOptions, 'id' | 'force'>): (context: PlanContext) => Promise<PlannedChange> {
+  const first = targets[0] as EngineTarget;
+  return async ({ journal, read }) => {
     const committed = (await journal.entries()).filter((e) => e.status === 'committed' && e.files.some((f) => targets.some((t) => t.owns(f.file))));
     const latest = committed.at(-1);
     if (!latest) {
@@ -65,7 +75,7 @@ export async function rollback(options: RollbackOptions = {}): Promise<ChangeRes
       });
     }
     return { writes, owned: wanted.ownedBefore, newMirrors: [], warnings: [] };
-  }, { restore: true });
+  };
 }
 
 /** One stored backup. */
