@@ -63,12 +63,18 @@ export function describeChange(result: ChangeResult, done: string): string[] {
     if (result.apply.method !== 'none') lines.push(...describeApply(result.apply));
     return lines;
   }
-  lines.push(`${mark(true)} ${done} in ${result.configFile}`);
+  const others = result.engines.slice(1).filter((e) => e.files.length > 0);
+  const written = result.engines[0]?.files ?? [];
+  lines.push(`${mark(true)} ${done} in ${written.length > 0 ? written.join(', ') : result.configFile}`);
   lines.push(`  mirrors: ${result.mirrors.length ? result.mirrors.join(', ') : '(none)'}`);
   if (result.insecureRegistries.length) lines.push(`  insecure registries: ${result.insecureRegistries.join(', ')}`);
   lines.push(`  backup: ${result.backup} ${paint('dim', '(undo with: dockmirror rollback)')}`);
   if (result.apply.method === 'none') lines.push(`${paint('yellow', '!')} daemon not told: ${result.apply.reason}`);
   else lines.push(...describeApply(result.apply));
+  for (const engine of others) {
+    lines.push(`${mark(true)} ${engine.engine}: ${engine.files.join(', ')}`);
+    lines.push(...describeApply(engine.apply).map((line) => `  ${line}`));
+  }
   return lines;
 }
 

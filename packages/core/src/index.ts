@@ -21,7 +21,9 @@ export { locateDaemonConfig, type ConfigSetup, type LocateOptions, type LocatedC
 export { parseDaemonConfig, type DaemonConfigDocument } from './config/document.js';
 export { validateMirror, normalizeMirror, type ValidatedMirror, type ValidateMirrorOptions } from './mirror/url.js';
 export type { ApplyMode, CommonOptions, MutationOptions } from './operations/options.js';
-export type { ChangeResult } from './operations/transaction.js';
+export type { ChangeResult, EngineChange } from './change/pipeline.js';
+export type { EngineId, RegistrySettings, RegistryMirror } from './engines/engine.js';
+export type { EngineChoice } from './engines/registry.js';
 export type { ApplyReport } from './apply/apply.js';
 export type {
   AddMirrorOptions,
