@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { styleText } from 'node:util';
-import type { ChangeResult, MirrorTarget } from '@dockmirror/core';
+import type { ChangeResult, MirrorList, MirrorTarget } from '@dockmirror/core';
 
 type Style = 'red' | 'green' | 'yellow' | 'dim' | 'bold' | 'cyan';
 
@@ -74,6 +74,21 @@ export function describeChange(result: ChangeResult, done: string): string[] {
   for (const engine of others) {
     lines.push(`${mark(true)} ${engine.engine}: ${engine.files.join(', ')}`);
     lines.push(...describeApply(engine.apply).map((line) => `  ${line}`));
+  }
+  return lines;
+}
+
+/** Human lines for the mirrors of each engine, per registry, as `mirror list --engine` shows them. */
+export function describeEngines(list: MirrorList): string[] {
+  const lines: string[] = [];
+  for (const engine of list.engines) {
+    lines.push(`${engine.engine}: ${engine.configFile}`);
+    for (const { registry, mirrors } of engine.registries) {
+      lines.push(`  ${registry}:`);
+      for (const [i, mirror] of mirrors.entries()) lines.push(`    ${i + 1}. ${mirror.url}${mirror.plainHttp ? paint('dim', ' (plain HTTP)') : ''}`);
+      if (mirrors.length === 0) lines.push('    (none)');
+    }
+    if (engine.registries.length === 0) lines.push('  (no mirrors)');
   }
   return lines;
 }

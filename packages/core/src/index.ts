@@ -29,6 +29,8 @@ export type {
   AddMirrorOptions,
   RemoveMirrorOptions,
   MirrorList,
+  EngineMirrors,
+  EngineSelection,
   ListMirrorsOptions,
   PresetAddressOptions,
 } from './operations/mirrors.js';

@@ -102,6 +102,8 @@ export interface EngineTarget {
   readonly stateDir: string;
   /** The files a change of `registry`'s mirrors reads and may write; the first one the change is listed under. */
   files(registry: string): string[];
+  /** Every file holding this engine's mirror settings, for all registries (`mirror list`, `status`). */
+  listedFiles(): Promise<string[]>;
   /** Whether `file` is one of this engine's (so it parses and checks that file). */
   owns(file: string): boolean;
   /** Parses one file strictly (InvalidConfigError with file:line:column), or leniently for a restore. */

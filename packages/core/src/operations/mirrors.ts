@@ -1,16 +1,17 @@
+import { existsSync } from 'node:fs';
 import type { Position } from '../config/edit.js';
 import { readConfigFile, readDaemonConfig } from '../config/io.js';
 import { UsageError } from '../errors.js';
 import { normalizeMirror, validateMirror } from '../mirror/url.js';
 import { ownedInsecureNow } from '../mirror/ownership.js';
 import { runChange, type ChangeRequest, type ChangeResult, type PlannedChange } from '../change/pipeline.js';
-import { DEFAULT_REGISTRY, type EnginePlan, type EngineTarget } from '../engines/engine.js';
+import { DEFAULT_REGISTRY, type EngineId, type EnginePlan, type EngineTarget, type ReadFile, type RegistrySettings } from '../engines/engine.js';
 import { engineTargets, type EngineOptions } from '../engines/registry.js';
 import { registryName } from '../mirror/registry-name.js';
 import { resolveMirrorTarget, type MirrorTarget } from '../presets/index.js';
 import { Journal } from '../state/journal.js';
 import type { LiveRegistry } from '../daemon/registry-config.js';
-import { locateTarget, type CommonOptions, type MutationOptions } from './options.js';
+import type { CommonOptions, MutationOptions } from './options.js';
 import { liveRegistryIfAny } from './status.js';
 
 /** How a preset is pinned to an address (`--host`, `--port`), for the `pyrsia` and `local` presets. */
@@ -185,46 +186,83 @@ function resolveOptions(options: AddMirrorOptions | RemoveMirrorOptions, setup: 
   };
 }
 
-/** The mirrors and insecure registries daemon.json holds. */
+/** One engine's mirror settings as its files say them. */
+export interface EngineMirrors {
+  /** The engine. */
+  engine: EngineId;
+  /** Its main config file. */
+  configFile: string;
+  /** The kind of setup that file belongs to. */
+  configSetup: string;
+  /** The files read (for containerd, one hosts.toml per registry). */
+  files: string[];
+  /** Each registry with mirrors, and its mirrors in order (only `registry` with that option). */
+  registries: RegistrySettings[];
+}
+
+/** The mirrors the engines' files hold; for Docker also its insecure registries and what the daemon uses. */
 export interface MirrorList {
-  /** The daemon.json read. */
+  /** The first engine's main config file (daemon.json for Docker). */
   configFile: string;
   /** The kind of setup the file's location belongs to. */
   configSetup: string;
   /** Whether the file exists. */
   exists: boolean;
-  /** `registry-mirrors` ([] when absent). */
+  /** Docker's `registry-mirrors` ([] when absent); for another engine, its docker.io (or `registry`) mirrors. */
   mirrors: string[];
-  /** `insecure-registries` ([] when absent). */
+  /** Docker's `insecure-registries` ([] when absent, and for other engines). */
   insecureRegistries: string[];
   /** The insecure entries dockmirror added and the file still holds as written (it would remove them with their mirror). */
   ownedInsecureRegistries: string[];
-  /** What the running daemon uses (with `live`), or why it could not be asked. */
+  /** What the running Docker daemon uses (with `live`), or why it could not be asked. */
   live?: LiveRegistry | { error: string };
+  /** Every engine listed, per registry. */
+  engines: EngineMirrors[];
 }
 
 /** Options of {@link listMirrors}. */
-export interface ListMirrorsOptions extends CommonOptions {
+export interface ListMirrorsOptions extends CommonOptions, EngineSelection {
   /** Also ask the running daemon what it uses (default true; `--no-live` sets false). */
   live?: boolean;
   /** Docker Engine endpoint (`--docker-host`). */
   dockerHost?: string;
 }
 
-/** Lists the mirrors and insecure registries in daemon.json, beside the live daemon's. Reads only; no lock. */
+/** Lists the mirrors in the engines' files, beside the live Docker daemon's. Reads only; no lock. */
 export async function listMirrors(options: ListMirrorsOptions = {}): Promise<MirrorList> {
-  const target = await locateTarget(options);
-  const [doc, live] = await Promise.all([
-    readDaemonConfig(target.located.path),
-    options.live === false ? undefined : liveRegistryIfAny(options),
+  const registry = options.registry === undefined ? undefined : registryName(options.registry);
+  const targets = await engineTargets(options);
+  const docker = targets.find((t) => t.engine === 'docker');
+  const [engines, live] = await Promise.all([
+    Promise.all(targets.map((t) => engineMirrors(t, registry))),
+    docker && options.live !== false ? liveRegistryIfAny(options) : undefined,
   ]);
+  const first = targets[0] as EngineTarget;
+  if (!docker || first !== docker) {
+    const mirrors = engines[0]?.registries.find((r) => r.registry === (registry ?? DEFAULT_REGISTRY))?.mirrors.map((m) => m.url) ?? [];
+    return { configFile: first.configFile, configSetup: first.setup, exists: existsSync(first.configFile), mirrors, insecureRegistries: [], ownedInsecureRegistries: [], engines };
+  }
+  const doc = await readDaemonConfig(docker.configFile);
   return {
     ...(live ? { live } : {}),
     configFile: doc.file,
-    configSetup: target.located.setup,
+    configSetup: docker.setup,
     exists: doc.exists,
     mirrors: doc.mirrors ?? [],
     insecureRegistries: doc.insecureRegistries ?? [],
-    ownedInsecureRegistries: await ownedInsecureNow(new Journal(target.stateDir), doc),
+    ownedInsecureRegistries: await ownedInsecureNow(new Journal(docker.stateDir), doc),
+    engines,
   };
+}
+
+/** One engine's files read strictly, and the registries they configure. */
+async function engineMirrors(target: EngineTarget, registry: string | undefined): Promise<EngineMirrors> {
+  const names = await target.listedFiles();
+  const files = new Map<string, ReadFile>();
+  for (const file of names) {
+    const raw = await readConfigFile(file);
+    files.set(file, { raw, doc: target.parse(raw, { lenient: false }) });
+  }
+  const registries = target.settings(files).filter((s) => (registry === undefined ? s.mirrors.length > 0 : s.registry === registry));
+  return { engine: target.engine, configFile: target.configFile, configSetup: target.setup, files: names, registries };
 }

@@ -19,6 +19,7 @@ export function twoFileTarget(dir) {
     setup: 'test',
     stateDir: path.join(dir, 'state'),
     files: () => files,
+    listedFiles: async () => files,
     owns: (file) => files.includes(file),
     parse: (raw) => parse(raw),
     settings: () => [],

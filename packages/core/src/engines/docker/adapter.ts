@@ -46,6 +46,7 @@ export async function dockerTarget(options: MutationOptions): Promise<EngineTarg
     setup: located.setup,
     stateDir,
     files: () => [file],
+    listedFiles: async () => [file],
     owns: (candidate) => candidate === file,
     parse: (raw, { lenient }) => (lenient ? parseDaemonConfigLeniently(raw) : parseDaemonConfig(raw.file, raw.bytes, raw.exists)),
     settings: (files) => daemonJsonSettings(doc(files)),
