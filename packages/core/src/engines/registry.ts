@@ -16,7 +16,7 @@ export const ENGINE_ORDER: readonly EngineId[] = ['docker', 'containerd', 'podma
 const ADAPTERS: Record<EngineId, (() => Promise<EngineAdapter>) | undefined> = {
   docker: async () => (await import('./docker/adapter.js')).dockerEngine,
   containerd: undefined,
-  podman: undefined,
+  podman: async () => (await import('./podman/adapter.js')).podmanEngine,
 };
 
 /** Options that choose engines. */

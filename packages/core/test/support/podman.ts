@@ -63,6 +63,11 @@ export interface PodmanRig {
   env: NodeJS.ProcessEnv;
   /** Runs podman (in its namespace) with `args`; `env` adds to or overrides the rig's (undefined removes). */
   podman(args: readonly string[], env?: Record<string, string | undefined>): Promise<PodmanRun>;
+  /**
+   * Runs any program in a namespace like podman's (the rig's /etc/containers, a private /run), e.g. the built
+   * CLI, so it sees exactly the files podman sees. `env` is its whole environment.
+   */
+  exec(program: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<PodmanRun>;
   /** `podman info`'s registries (podman's own effective view); throws when podman info fails. */
   info(env?: Record<string, string | undefined>): Promise<Record<string, unknown>>;
   /**
@@ -112,16 +117,19 @@ export async function startPodmanRig(): Promise<PodmanRig> {
       CONTAINERS_CONF: path.join(dir, 'containers.conf'),
       TMPDIR: path.join(dir, 'tmp'),
     };
-    const podman = (args: readonly string[], extra: Record<string, string | undefined> = {}): Promise<PodmanRun> => {
-      const merged: NodeJS.ProcessEnv = { ...env };
-      for (const [k, v] of Object.entries(extra)) if (v === undefined) delete merged[k]; else merged[k] = v;
-      const script = 'mount -t tmpfs tmpfs /run && mount --bind "$0" /etc/containers && exec podman "$@"';
+    const exec = (program: string, args: readonly string[], childEnv: NodeJS.ProcessEnv): Promise<PodmanRun> => {
+      const script = 'mount -t tmpfs tmpfs /run && mount --bind "$0" /etc/containers && exec "$@"';
       return new Promise((resolve) => {
-        execFile('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, systemDir, ...args], { env: merged, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+        execFile('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, systemDir, program, ...args], { env: childEnv, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
           const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
           resolve({ code, stdout, stderr });
         });
       });
+    };
+    const podman = (args: readonly string[], extra: Record<string, string | undefined> = {}): Promise<PodmanRun> => {
+      const merged: NodeJS.ProcessEnv = { ...env };
+      for (const [k, v] of Object.entries(extra)) if (v === undefined) delete merged[k]; else merged[k] = v;
+      return exec('podman', args, merged);
     };
     const info = async (extra?: Record<string, string | undefined>): Promise<Record<string, unknown>> => {
       const out = await podman(['info', '--format', 'json'], extra);
@@ -154,6 +162,7 @@ export async function startPodmanRig(): Promise<PodmanRig> {
       images: { alpine: { name: 'docker.io/library/alpine:3.16.2', digest: alpine.digest }, tool: { name: 'ghcr.io/someorg/tool:1', digest: tool.digest } },
       env,
       podman,
+      exec,
       info,
       pullWithPodman,
       stop: async () => {

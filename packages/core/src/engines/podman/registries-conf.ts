@@ -7,7 +7,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { AST } from 'toml-eslint-parser';
 import type { Position } from '../../config/edit.js';
-import { InvalidConfigError, InvalidMirrorError } from '../../errors.js';
+import { BugError, InvalidConfigError, InvalidMirrorError } from '../../errors.js';
 import { parseTomlDocument, tomlBytes, type TomlDocument } from '../../support/toml.js';
 import { validateTables } from './registries-validate.js';
 import type { RegistryMirrorSettings, RegistryTableSettings } from './settings.js';
@@ -198,16 +198,12 @@ export function planRegistriesRemove(doc: RegistriesConfDocument, url: string, o
 /**
  * Checks bytes dockmirror produced from `before`: they parse as strictly as any input, and only one registry's
  * mirror list changed (or one table was added, with `registry` its prefix when given). Everything else
- * (other tables, every other key) means the same as before. Throws {@link InvalidConfigError} (a dockmirror bug)
+ * (other tables, every other key) means the same as before. Throws {@link BugError}
  * otherwise, before anything is written.
  */
 export function checkProducedRegistries(before: RegistriesConfDocument, bytes: Buffer, registry?: string): RegistriesConfDocument {
   const bug = (message: string, cause?: unknown): never => {
-    throw new InvalidConfigError(`${before.file}: dockmirror produced ${message}; nothing was written.`, {
-      location: { file: before.file },
-      hint: 'This is a bug in dockmirror: please report it with the file (the original is untouched).',
-      cause,
-    });
+    throw new BugError(`${before.file}: dockmirror produced ${message}; nothing was written.`, { location: { file: before.file }, cause });
   };
   let after: RegistriesConfDocument;
   try {
