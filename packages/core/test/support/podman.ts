@@ -11,7 +11,7 @@
  * real (pass `rootDir` to the core so it looks at the same files).
  * Always pair startPodmanRig with afterAll(stop).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -68,6 +68,8 @@ export interface PodmanRig {
    * CLI, so it sees exactly the files podman sees. `env` is its whole environment.
    */
   exec(program: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<PodmanRun>;
+  /** Starts a long-running podman (e.g. `system service`) in such a namespace; its pid is podman's. Stop it by pid. */
+  spawnPodman(args: readonly string[]): ChildProcess;
   /** `podman info`'s registries (podman's own effective view); throws when podman info fails. */
   info(env?: Record<string, string | undefined>): Promise<Record<string, unknown>>;
   /**
@@ -117,10 +119,13 @@ export async function startPodmanRig(): Promise<PodmanRig> {
       CONTAINERS_CONF: path.join(dir, 'containers.conf'),
       TMPDIR: path.join(dir, 'tmp'),
     };
+    // unshare and sh exec in turn (no fork), so the child's pid ends up being the program's.
+    const script = 'mount -t tmpfs tmpfs /run && mount --bind "$0" /etc/containers && exec "$@"';
+    const inNamespace = (program: string, args: readonly string[]): string[] => ['--mount', '--propagation', 'private', 'sh', '-c', script, systemDir, program, ...args];
+    const spawnPodman = (args: readonly string[]): ChildProcess => spawn('unshare', inNamespace('podman', args), { env, stdio: 'ignore' });
     const exec = (program: string, args: readonly string[], childEnv: NodeJS.ProcessEnv): Promise<PodmanRun> => {
-      const script = 'mount -t tmpfs tmpfs /run && mount --bind "$0" /etc/containers && exec "$@"';
       return new Promise((resolve) => {
-        execFile('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, systemDir, program, ...args], { env: childEnv, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+        execFile('unshare', inNamespace(program, args), { env: childEnv, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
           const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
           resolve({ code, stdout, stderr });
         });
@@ -163,6 +168,7 @@ export async function startPodmanRig(): Promise<PodmanRig> {
       env,
       podman,
       exec,
+      spawnPodman,
       info,
       pullWithPodman,
       stop: async () => {

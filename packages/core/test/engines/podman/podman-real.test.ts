@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../../src/errors.js';
 import { effectiveSettings, filesInOrder, locateRegistriesConf, readRegistriesFiles, whereToWrite } from '../../../src/engines/podman/locate.js';
 import { podmanRegistries } from '../../../src/engines/podman/podman-info.js';
+import { applyReason, findRegistriesConfReaders } from '../../../src/engines/podman/services.js';
 import { parseRegistriesConf, planRegistriesAdd, planRegistriesRemove, settingsOf } from '../../../src/engines/podman/registries-conf.js';
 import type { RunCommand } from '../../../src/presets/run-command.js';
 import { SYSTEM_DIR, startPodmanRig, type PodmanRig } from '../../support/podman.js';
@@ -231,6 +232,27 @@ describe('podman info as the core reads it', () => {
     await writeFile(rig.registriesConf, '[[registry]]\nlocation = "https://quay.io"\n');
     const view = await podmanRegistries({ env: {}, run: rigRun() });
     expect(view).toEqual({ state: 'failed', message: expect.stringMatching(/^podman info failed: Error: .*URI schemes are not supported/) });
+  });
+});
+
+describe('what caches registries.conf', () => {
+  it('a running podman system service is found by pid and named as needing a restart', async () => {
+    const reason = applyReason(await findRegistriesConfReaders());
+    expect(reason).toBe('podman, buildah and skopeo read registries.conf on every run: nothing to apply.');
+    const service = rig.spawnPodman(['system', 'service', '--time=0', `unix://${path.join(rig.dir, 'podman.sock')}`]);
+    const exited = new Promise((resolve) => service.once('exit', resolve));
+    try {
+      let readers = await findRegistriesConfReaders();
+      for (let i = 0; i < 100 && !readers.podmanServices.includes(service.pid as number); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        readers = await findRegistriesConfReaders();
+      }
+      expect(readers.podmanServices).toContain(service.pid);
+      expect(applyReason(readers)).toContain(`A running podman system service (pid ${service.pid}) read it when it started: restart it to use the change`);
+    } finally {
+      if (service.exitCode === null) process.kill(service.pid as number, 'SIGTERM');
+      await exited;
+    }
   });
 });
 
