@@ -15,6 +15,8 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { pullWithPodman as corePull } from '../../src/engines/podman/pull.js';
+import type { RunCommand } from '../../src/presets/run-command.js';
 import { countManifestRequests } from '../../src/verify/access-log.js';
 import type { ImageRef } from '../../src/verify/image-ref.js';
 import { requirePrograms } from './programs.js';
@@ -73,8 +75,8 @@ export interface PodmanRig {
   /** `podman info`'s registries (podman's own effective view); throws when podman info fails. */
   info(env?: Record<string, string | undefined>): Promise<Record<string, unknown>>;
   /**
-   * `podman pull <image>` as a user would type it, counting what the rig's registry served, then `podman rmi` of
-   * what the pull added (an image present before is left alone).
+   * `podman pull <image>` as a user would type it (the core's pullWithPodman, which then removes what the pull
+   * added), counting what the rig's registry served meanwhile.
    */
   pullWithPodman(image: string, env?: Record<string, string | undefined>): Promise<PodmanPull>;
   /** Stops the registry by pid and removes the folder (podman leaves no process behind). Idempotent. */
@@ -144,15 +146,16 @@ export async function startPodmanRig(): Promise<PodmanRig> {
     const pullWithPodman = async (image: string, extra?: Record<string, string | undefined>): Promise<PodmanPull> => {
       const ref = pathOnMirror(image);
       const count = async (): Promise<number> => countManifestRequests(await readFile(accessLog, 'utf8').catch(() => ''), ref);
-      const present = (await podman(['image', 'exists', image], extra)).code === 0;
       const before = await count();
-      const pulled = await podman(['pull', image], extra);
+      // The core's own verify pull, run through this namespace.
+      const run: RunCommand = async (_file, args) => {
+        const out = await podman(args, extra);
+        return { stdout: out.stdout, stderr: out.stderr, exitCode: out.code };
+      };
+      const pulled = await corePull(image, { env: {}, run });
       const mirrorRequests = (await count()) - before;
-      if (pulled.code === 0 && !present) {
-        const removed = await podman(['rmi', image], extra);
-        if (removed.code !== 0) throw new Error(`podman rmi ${image} failed: ${removed.stderr}`);
-      }
-      return { ok: pulled.code === 0, stderr: pulled.stderr, mirrorRequests };
+      if (pulled.ok && !pulled.wasPresent && !pulled.removed) throw new Error(`the pull of ${image} left the image behind: ${pulled.error ?? ''}`);
+      return { ok: pulled.ok, stderr: pulled.error ?? '', mirrorRequests };
     };
     const started = registry;
     let stopped = false;

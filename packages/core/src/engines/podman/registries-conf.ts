@@ -7,7 +7,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { AST } from 'toml-eslint-parser';
 import type { Position } from '../../config/edit.js';
-import { BugError, InvalidConfigError, InvalidMirrorError } from '../../errors.js';
+import { BugError, InvalidConfigError, InvalidMirrorError, UsageError } from '../../errors.js';
 import { parseTomlDocument, tomlBytes, type TomlDocument } from '../../support/toml.js';
 import { validateTables } from './registries-validate.js';
 import type { RegistryMirrorSettings, RegistryTableSettings } from './settings.js';
@@ -120,7 +120,7 @@ export function mirrorLocation(url: string): string {
 function registryPrefix(registry: string): string {
   const prefix = registry.replace(/\/+$/, '');
   if (prefix === '' || /^[a-z][a-z0-9+.-]*:\/\//i.test(prefix) || /[\s"\\]/.test(prefix)) {
-    throw new InvalidMirrorError(`Invalid registry ${JSON.stringify(registry)}: give it as host[:port][/namespace], with no scheme.`, {
+    throw new UsageError(`Invalid registry ${JSON.stringify(registry)}: give it as host[:port][/namespace], with no scheme.`, {
       hint: 'For example --registry docker.io or --registry ghcr.io.',
     });
   }

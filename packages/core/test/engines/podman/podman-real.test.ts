@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../../src/errors.js';
 import { effectiveSettings, filesInOrder, locateRegistriesConf, readRegistriesFiles, whereToWrite } from '../../../src/engines/podman/locate.js';
 import { podmanRegistries } from '../../../src/engines/podman/podman-info.js';
+import { pullWithPodman } from '../../../src/engines/podman/pull.js';
 import { applyReason, findRegistriesConfReaders } from '../../../src/engines/podman/services.js';
 import { parseRegistriesConf, planRegistriesAdd, planRegistriesRemove, settingsOf } from '../../../src/engines/podman/registries-conf.js';
 import type { RunCommand } from '../../../src/presets/run-command.js';
@@ -102,13 +103,20 @@ describe('the edit, with podman reading CONTAINERS_REGISTRIES_CONF', () => {
     expect(pull.mirrorRequests).toBeGreaterThan(0);
     expect((await rig.podman(['image', 'exists', rig.images.alpine.name])).code).toBe(1);
 
+    // An image that was there before the verify pull stays there.
+    expect((await rig.podman(['pull', rig.images.alpine.name])).code).toBe(0);
+    expect(await pullWithPodman(rig.images.alpine.name, { env: {}, run: rigRun() })).toEqual({ ok: true, wasPresent: true, removed: false });
+    expect((await rig.podman(['image', 'exists', rig.images.alpine.name])).code).toBe(0);
+    expect((await rig.podman(['rmi', rig.images.alpine.name])).code).toBe(0);
+
     const again = planRegistriesAdd(parseRegistriesConf(rig.registriesConf, bytes), { registry: 'docker.io', mirror: { url: rig.registry.url, plainHttp: true } });
     expect(again).toBeUndefined();
     const removed = planRegistriesRemove(parseRegistriesConf(rig.registriesConf, bytes), rig.registry.url) as Buffer;
     // The table add created stays, with no mirror: the same meaning to podman as no table (rollback restores bytes).
     expect(removed.toString()).toBe(`${ORIGINAL}\n[[registry]]\nprefix = "docker.io"\nlocation = "docker.io"\n`);
     await writeFile(rig.registriesConf, removed);
-    expect((await rig.pullWithPodman(rig.images.alpine.name)).ok).toBe(false);
+    const failed = await pullWithPodman(rig.images.alpine.name, { env: {}, run: rigRun() });
+    expect(failed).toMatchObject({ ok: false, wasPresent: false, removed: false, error: expect.stringMatching(/^Error: .*registry-1\.docker\.io/) });
   });
 
   it('the same for ghcr.io/someorg/tool:1 with registry ghcr.io', async () => {

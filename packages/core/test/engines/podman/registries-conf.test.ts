@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidConfigError, InvalidMirrorError } from '../../../src/errors.js';
+import { InvalidConfigError, InvalidMirrorError, UsageError } from '../../../src/errors.js';
 import {
   checkProducedRegistries,
   mirrorLocation,
@@ -188,7 +188,7 @@ describe('adding a mirror', () => {
 
   it('writes a mirror with a path as host:port/path and refuses a registry with a scheme', () => {
     expect(mirrorLocation('https://Mirror.example:8443/docker-hub/')).toBe('Mirror.example:8443/docker-hub');
-    expect(() => add('', 'http://m:1', { registry: 'https://ghcr.io' })).toThrow(InvalidMirrorError);
+    expect(() => add('', 'http://m:1', { registry: 'https://ghcr.io' })).toThrow(UsageError);
   });
 });
 
