@@ -134,6 +134,22 @@ describe('dockmirror add --engine podman', () => {
     expect(await readFile(rig.registriesConf, 'utf8')).toBe(bytes);
   });
 
+  it('after a hand edit broke the file, rollback refuses (drift, exit 7) and rollback --force restores it', async () => {
+    await reset();
+    expect((await dockmirror(['add', rig.registry.url, '--engine', 'podman'])).code).toBe(0);
+    await writeFile(rig.registriesConf, '[[registry]]\nlocation = \n');
+    const add = await dockmirror(['add', 'https://mirror.gcr.io', '--engine', 'podman']);
+    expect(add.code).toBe(3);
+    expect(add.stderr).toMatch(/registries\.conf:\d+:\d+: invalid TOML/);
+    const refused = await dockmirror(['rollback', '--engine', 'podman']);
+    expect(refused.code).toBe(7);
+    expect(await readFile(rig.registriesConf, 'utf8')).toBe('[[registry]]\nlocation = \n');
+    const forced = await dockmirror(['rollback', '--engine', 'podman', '--force']);
+    expect(forced.stderr).toBe('');
+    expect(forced.code).toBe(0);
+    expect(await readFile(rig.registriesConf, 'utf8')).toBe(ORIGINAL);
+  });
+
   it('without CONTAINERS_REGISTRIES_CONF, edits the /etc/containers/registries.conf podman reads (the rig\'s), with its state beside it', async () => {
     await reset();
     const system = path.join(rig.systemDir, 'registries.conf');

@@ -8,10 +8,10 @@ import { existsSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ConfigBytes } from '../../config/io.js';
-import { DockmirrorError, UsageError } from '../../errors.js';
+import { DockmirrorError, InvalidConfigError, UsageError } from '../../errors.js';
 import type { CommonOptions } from '../../operations/options.js';
 import type { EngineAdapter, EnginePlan, EngineTarget, ReadFile, RegistrySettings } from '../engine.js';
-import { effectiveSettings, filesInOrder, locateRegistriesConf, readRegistriesFiles, whereToWrite, type RegistriesWriteTarget } from './locate.js';
+import { effectiveSettings, filesInOrder, locateRegistriesConf, readRegistriesFiles, whereToWrite, type RegistriesFiles, type RegistriesWriteTarget } from './locate.js';
 import { listPodmanMachines, podmanMachineVerdict } from './podman-info.js';
 import { checkProducedRegistries, parseRegistriesConf, planRegistriesAdd, planRegistriesRemove, registryNotes, type RegistriesConfDocument } from './registries-conf.js';
 import { applyReason, findRegistriesConfReaders } from './services.js';
@@ -60,14 +60,26 @@ export async function podmanTarget(options: PodmanTargetOptions): Promise<Engine
     homedir: options.homedir ?? env.HOME ?? os.homedir(),
     ...(options.rootDir ? { rootDir: options.rootDir } : {}),
   });
-  const read = await readRegistriesFiles(located);
+  // A file podman would refuse stops every add and remove (with its file:line:column, from the planner), but
+  // not a rollback, which reads leniently and may be what puts that file right. Unsafe paths still stop here.
+  let read: RegistriesFiles | InvalidConfigError;
+  try {
+    read = await readRegistriesFiles(located);
+  } catch (error) {
+    if (!(error instanceof InvalidConfigError)) throw error;
+    read = error;
+  }
+  const readFiles = (): RegistriesFiles => {
+    if (read instanceof InvalidConfigError) throw read;
+    return read;
+  };
   const stateDir = path.resolve(options.stateDir ?? env.DOCKMIRROR_STATE_DIR ?? path.join(path.dirname(located.main), '.dockmirror'));
   const targets = new Map<string, RegistriesWriteTarget | DockmirrorError>();
   const targetFor = (registry: string): RegistriesWriteTarget | DockmirrorError => {
     let found = targets.get(registry);
     if (!found) {
       try {
-        found = whereToWrite(read, registry);
+        found = whereToWrite(readFiles(), registry);
       } catch (error) {
         if (!(error instanceof DockmirrorError)) throw error;
         found = error;
@@ -84,7 +96,10 @@ export async function podmanTarget(options: PodmanTargetOptions): Promise<Engine
   const docOf = (files: ReadonlyMap<string, ReadFile>, known: RegistriesConfDocument): RegistriesConfDocument =>
     (files.get(known.file)?.doc as RegistriesConfDocument | undefined) ?? known;
   // The change's files as they are now (or will be) in place of the ones read at locate time, in podman's order.
-  const effective = (files: ReadonlyMap<string, ReadFile>) => effectiveSettings(filesInOrder(read).map((d) => docOf(files, d)));
+  const effective = (files: ReadonlyMap<string, ReadFile>) => {
+    if (read instanceof InvalidConfigError) return effectiveSettings([...files.values()].flatMap((f) => (f.doc ? [f.doc as RegistriesConfDocument] : [])));
+    return effectiveSettings(filesInOrder(read).map((d) => docOf(files, d)));
+  };
   const dropInDirs = new Set(located.dropInDirs);
   const owns = (file: string): boolean => file === located.main || (file.endsWith('.conf') && dropInDirs.has(path.dirname(file)));
   const setup = located.source === 'flag' || located.source === 'env' ? 'custom' : `podman-${located.source}`;
@@ -99,7 +114,7 @@ export async function podmanTarget(options: PodmanTargetOptions): Promise<Engine
       // planner refuses it with the reason.
       return [found instanceof DockmirrorError ? located.main : found.doc.file];
     },
-    listedFiles: async () => filesInOrder(read).map((d) => d.file),
+    listedFiles: async () => filesInOrder(readFiles()).map((d) => d.file),
     owns,
     parse: (raw: ConfigBytes, { lenient }) => {
       try {
@@ -124,7 +139,7 @@ export async function podmanTarget(options: PodmanTargetOptions): Promise<Engine
       if (bytes === undefined) return undefined;
       const after = new Map(files);
       after.set(doc.file, { raw: { file: doc.file, exists: true, bytes }, doc: parseRegistriesConf(doc.file, bytes) });
-      const warnings = [...read.notes, ...registryNotes(effective(after), request.registry)];
+      const warnings = [...readFiles().notes, ...registryNotes(effective(after), request.registry)];
       if (request.mirror.insecure && !request.insecure) warnings.push(`--no-insecure: the mirror gets no insecure = true, so podman talks TLS to ${request.mirror.host}, which serves plain HTTP.`);
       return { writes: [{ file: doc.file, bytes, mode: 0o644 }], newMirrors: [request.mirror.url], warnings };
     },
@@ -133,7 +148,7 @@ export async function podmanTarget(options: PodmanTargetOptions): Promise<Engine
       const doc = docOf(files, target.doc);
       const bytes = planRegistriesRemove(doc, request.url, { registry: request.registry });
       if (bytes === undefined) return undefined;
-      return { writes: [{ file: doc.file, bytes }], newMirrors: [], warnings: [...read.notes] };
+      return { writes: [{ file: doc.file, bytes }], newMirrors: [], warnings: [...readFiles().notes] };
     },
     checkProduced(file, before, bytes, { edit }) {
       if (edit && before.doc) return checkProducedRegistries(before.doc as RegistriesConfDocument, bytes);
