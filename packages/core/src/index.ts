@@ -24,7 +24,7 @@ export type { ApplyMode, CommonOptions, MutationOptions } from './operations/opt
 export type { ChangeResult, EngineChange } from './change/pipeline.js';
 export type { EngineId, RegistrySettings, RegistryMirror } from './engines/engine.js';
 export type { EngineChoice } from './engines/registry.js';
-export type { ApplyReport } from './apply/apply.js';
+export type { ApplyReport } from './engines/docker/rollout.js';
 export type {
   AddMirrorOptions,
   RemoveMirrorOptions,
@@ -38,7 +38,7 @@ export type { MirrorTarget, PresetInfo, ResolveOptions } from './presets/index.j
 export type { RollbackOptions, BackupInfo } from './operations/rollback.js';
 export type { ApplyConfigOptions } from './operations/apply-config.js';
 export type { DockmirrorStatus, DaemonStatus } from './operations/status.js';
-export type { ConnectOptions } from './apply/connect.js';
+export type { ConnectOptions } from './engines/docker/discovery.js';
 export type { LiveRegistry } from './daemon/registry-config.js';
 export type { FlagConflict } from './daemon/conflicts.js';
 export type { UntrustedDockerd } from './daemon/dockerd-process.js';

@@ -1,7 +1,7 @@
 import { readDaemonConfig } from '../config/io.js';
 import { DockmirrorError } from '../errors.js';
-import { fileTheDaemonReads, sameFile } from '../apply/apply.js';
-import { connectForFile, socketMissing, type ConnectOptions } from '../apply/connect.js';
+import { fileTheDaemonReads, sameFile } from '../engines/docker/rollout.js';
+import { connectForFile, socketMissing, type ConnectOptions } from '../engines/docker/discovery.js';
 import { findFlagConflicts, type FlagConflict } from '../daemon/conflicts.js';
 import type { UntrustedDockerd } from '../daemon/dockerd-process.js';
 import { resolveDockerHost } from '../daemon/endpoint.js';

@@ -4,7 +4,7 @@
  */
 import { checkProducedConfig, parseDaemonConfig, type DaemonConfigDocument } from '../../config/document.js';
 import { parseDaemonConfigLeniently } from '../../config/io.js';
-import { applyToDaemon, preflightDaemon, refuseWithoutTelling } from '../../apply/apply.js';
+import { applyToDaemon, preflightDaemon, refuseWithoutTelling } from './rollout.js';
 import { UsageError } from '../../errors.js';
 import { applyFileAsIs } from './apply-as-is.js';
 import { recordedInsecureStillListed } from '../../mirror/ownership.js';
