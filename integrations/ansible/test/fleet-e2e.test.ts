@@ -193,6 +193,37 @@ describe('dockmirror.mirrors.mirror on a fleet of four local hosts', () => {
   });
 });
 
+describe('misuse fails the task clearly', () => {
+  it('names a missing executable, refuses output that is not dockmirror JSON, and passes a mirror that looks like a flag as a mirror', async () => {
+    await writeFile(files.plain1!, PLAIN_JSON.plain1!);
+    const tasks = [
+      { name: 'missing', executable: 'dockmirror-not-installed-here', mirror: mirror },
+      { name: 'not dockmirror', executable: '/bin/echo', mirror: mirror },
+      // After `--`, dockmirror reads it as the mirror it is, never as a flag that picks another file.
+      { name: 'flag-like mirror', executable: EXECUTABLE, mirror: '--config-file=/etc/passwd' },
+    ];
+    const playbook = [{
+      hosts: 'plain1',
+      gather_facts: false,
+      tasks: tasks.map(({ name, executable, mirror: value }) => ({
+        name,
+        ignore_errors: true,
+        'dockmirror.mirrors.mirror': { mirror: value, config_file: '{{ dm_config_file }}', state_dir: '{{ dm_state_dir }}', docker_host: '{{ dm_docker_host }}', executable },
+      })),
+    }];
+    await writeFile(path.join(dir, 'misuse.yml'), JSON.stringify(playbook, null, 2));
+    const play = await home.playbook(['-i', path.join(dir, 'fleet.yml'), path.join(dir, 'misuse.yml')]);
+    expect(play.code).toBe(0);
+    const results = hostResults(play.report, 'plain1');
+    expect(results.missing).toMatchObject({ failed: true });
+    expect(results.missing?.msg).toContain('Failed to find required executable "dockmirror-not-installed-here"');
+    expect(results['not dockmirror']).toMatchObject({ failed: true, rc: 0 });
+    expect(results['not dockmirror']?.msg).toBe('dockmirror exited with 0 and printed no JSON result; is executable the dockmirror CLI?');
+    expect(results['flag-like mirror']).toMatchObject({ failed: true, rc: 2, code: 'INVALID_MIRROR', msg: 'Invalid mirror "--config-file=/etc/passwd": no scheme.' });
+    expect(await bytes('plain1')).toBe(PLAIN_JSON.plain1);
+  });
+});
+
 describe('the rollout playbook', () => {
   it('rolls out to the canary, then stops at a batch whose verify fails, rolling that host back byte for byte', async () => {
     await writeFleetFiles();

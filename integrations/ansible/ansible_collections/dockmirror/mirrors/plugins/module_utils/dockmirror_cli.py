@@ -107,6 +107,8 @@ class DockmirrorCli(object):
 
     def run_or_fail(self, args, deadline, operands=(), ok_codes=(0,)):
         """Runs the CLI and returns (rc, its JSON result, cmd), or fails the task with dockmirror's error."""
+        if not deadline > 0:
+            self.module.fail_json(msg='deadline must be a number of seconds above 0, not %s' % deadline)
         rc, parsed, stdout, stderr, cmd, overran = self.run(args, deadline, operands)
         error = parsed.get('error') if isinstance(parsed, dict) else None
         if overran:
