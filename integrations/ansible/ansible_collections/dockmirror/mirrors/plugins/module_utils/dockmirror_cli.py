@@ -21,7 +21,7 @@ import threading
 # daemon.json where a change was under way, releases its lock and prints what the file and the daemon hold.
 KILL_GRACE_SECONDS = 10
 
-# The options every module takes, with the CLI flag each one becomes.
+# The options every module takes; each becomes the CLI flag of its name (config_file: --config-file).
 COMMON_ARGUMENT_SPEC = dict(
     config_file=dict(type='path'),
     state_dir=dict(type='path'),
