@@ -37,7 +37,7 @@ export type {
 export type { MirrorTarget, PresetInfo, ResolveOptions } from './presets/index.js';
 export type { RollbackOptions, BackupInfo } from './operations/rollback.js';
 export type { ApplyConfigOptions } from './operations/apply-config.js';
-export type { DockmirrorStatus, DaemonStatus } from './operations/status.js';
+export type { DockmirrorStatus, DaemonStatus, StatusOptions } from './operations/status.js';
 export type { ConnectOptions } from './engines/docker/discovery.js';
 export type { LiveRegistry } from './daemon/registry-config.js';
 export type { FlagConflict } from './daemon/conflicts.js';
