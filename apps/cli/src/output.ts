@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { styleText } from 'node:util';
-import type { ChangeResult, MirrorList, MirrorTarget } from '@dockmirror/core';
+import type { ChangeResult, EngineMirrors, MirrorTarget } from '@dockmirror/core';
 
 type Style = 'red' | 'green' | 'yellow' | 'dim' | 'bold' | 'cyan';
 
@@ -79,9 +79,13 @@ export function describeChange(result: ChangeResult, done: string): string[] {
 }
 
 /** Human lines for the mirrors of each engine, per registry, as `mirror list --engine` shows them. */
-export function describeEngines(list: MirrorList): string[] {
+export function describeEngines(engines: readonly (EngineMirrors | { engine: string; error: { message: string } })[]): string[] {
   const lines: string[] = [];
-  for (const engine of list.engines) {
+  for (const engine of engines) {
+    if ('error' in engine) {
+      lines.push(`${mark(false)} ${engine.engine}: ${engine.error.message}`);
+      continue;
+    }
     lines.push(`${engine.engine}: ${engine.configFile}`);
     for (const { registry, mirrors } of engine.registries) {
       lines.push(`  ${registry}:`);

@@ -24,7 +24,7 @@ export type { ApplyMode, CommonOptions, MutationOptions } from './operations/opt
 export type { ChangeResult, EngineChange } from './change/pipeline.js';
 export type { EngineId, RegistrySettings, RegistryMirror } from './engines/engine.js';
 export type { EngineChoice } from './engines/registry.js';
-export type { ApplyReport } from './apply/apply.js';
+export type { ApplyReport } from './engines/docker/rollout.js';
 export type {
   AddMirrorOptions,
   RemoveMirrorOptions,
@@ -37,8 +37,8 @@ export type {
 export type { MirrorTarget, PresetInfo, ResolveOptions } from './presets/index.js';
 export type { RollbackOptions, BackupInfo } from './operations/rollback.js';
 export type { ApplyConfigOptions } from './operations/apply-config.js';
-export type { DockmirrorStatus, DaemonStatus } from './operations/status.js';
-export type { ConnectOptions } from './apply/connect.js';
+export type { DockmirrorStatus, DaemonStatus, StatusOptions } from './operations/status.js';
+export type { ConnectOptions } from './engines/docker/discovery.js';
 export type { LiveRegistry } from './daemon/registry-config.js';
 export type { FlagConflict } from './daemon/conflicts.js';
 export type { UntrustedDockerd } from './daemon/dockerd-process.js';

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readConfigFile, writeConfigFile, type ConfigBytes } from '../config/io.js';
 import { DockmirrorError, DriftError, InterruptedError } from '../errors.js';
-import type { ApplyReport } from '../apply/apply.js';
+import type { ApplyReport } from '../engines/docker/rollout.js';
 import type { EngineId, EngineTarget, PlannedWrite, PreparedApply, ReadFile } from '../engines/engine.js';
 import { Journal, hashBytes, newEntryId, removeEmptyFolders, type JournalFile } from '../state/journal.js';
 import { withLock } from '../state/lock.js';

@@ -7,7 +7,7 @@
 import type { ConfigBytes } from '../config/io.js';
 import type { Position } from '../config/edit.js';
 import type { ValidatedMirror } from '../mirror/url.js';
-import type { ApplyReport } from '../apply/apply.js';
+import type { ApplyReport } from './docker/rollout.js';
 import type { CommonOptions, MutationOptions } from '../operations/options.js';
 import type { Journal } from '../state/journal.js';
 

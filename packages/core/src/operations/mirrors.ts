@@ -255,8 +255,8 @@ export async function listMirrors(options: ListMirrorsOptions = {}): Promise<Mir
   };
 }
 
-/** One engine's files read strictly, and the registries they configure. */
-async function engineMirrors(target: EngineTarget, registry: string | undefined): Promise<EngineMirrors> {
+/** One engine's files read strictly, and the registries they configure (only `registry`'s, when given). */
+export async function engineMirrors(target: EngineTarget, registry: string | undefined): Promise<EngineMirrors> {
   const names = await target.listedFiles();
   const files = new Map<string, ReadFile>();
   for (const file of names) {

@@ -28,7 +28,7 @@ export default class MirrorList_ extends BaseCommand {
       ...(flags['docker-host'] ? { dockerHost: flags['docker-host'] } : {}),
     });
     if (flags.engine !== 'docker' || flags.registry !== undefined) {
-      for (const line of describeEngines(list)) this.say(line);
+      for (const line of describeEngines(list.engines)) this.say(line);
       return list;
     }
     const live = list.live && 'mirrors' in list.live ? list.live : undefined;

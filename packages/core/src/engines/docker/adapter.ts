@@ -4,8 +4,9 @@
  */
 import { checkProducedConfig, parseDaemonConfig, type DaemonConfigDocument } from '../../config/document.js';
 import { parseDaemonConfigLeniently } from '../../config/io.js';
-import { applyToDaemon, preflightDaemon, refuseWithoutTelling } from '../../apply/apply.js';
+import { applyToDaemon, preflightDaemon, refuseWithoutTelling } from './rollout.js';
 import { UsageError } from '../../errors.js';
+import { normalizeMirror } from '../../mirror/url.js';
 import { applyFileAsIs } from './apply-as-is.js';
 import { recordedInsecureStillListed } from '../../mirror/ownership.js';
 import { locateTarget, type MutationOptions } from '../../operations/options.js';
@@ -66,10 +67,10 @@ export async function dockerTarget(options: MutationOptions): Promise<EngineTarg
       return after;
     },
     async checkQuietly(after, newMirrors) {
-      await refuseWithoutTelling(options, { file, after: doc(after), newMirrors });
+      await refuseWithoutTelling(options, { file, after: doc(after), newMirrors: listedIn(doc(after), newMirrors) });
     },
     async prepare(after, newMirrors) {
-      const handle = await preflightDaemon(options, { file, after: doc(after), newMirrors });
+      const handle = await preflightDaemon(options, { file, after: doc(after), newMirrors: listedIn(doc(after), newMirrors) });
       return {
         tellsEngine: handle.kind === 'apply',
         apply: (now) => applyToDaemon(handle, { file, after: doc(now) }),
@@ -82,4 +83,10 @@ export async function dockerTarget(options: MutationOptions): Promise<EngineTarg
     respelled: sameMeaningBesidesEmptyKeys,
     doc,
   };
+}
+
+/** The new mirrors this daemon.json lists: a change of several engines passes every engine's, and dockerd checks only its own. */
+function listedIn(doc: DaemonConfigDocument, newMirrors: string[]): string[] {
+  const listed = new Set((doc.mirrors ?? []).map(normalizeMirror));
+  return newMirrors.filter((m) => listed.has(normalizeMirror(m)));
 }

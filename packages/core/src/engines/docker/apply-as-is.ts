@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import type { DaemonConfigDocument } from '../../config/document.js';
-import { applyToDaemon, preflightDaemon, type ApplyReport } from '../../apply/apply.js';
+import { applyToDaemon, preflightDaemon, type ApplyReport } from './rollout.js';
 import { registryMismatch } from '../../daemon/registry-config.js';
 import { DaemonUnreachableError, InterruptedError } from '../../errors.js';
 import type { MutationOptions } from '../../operations/options.js';

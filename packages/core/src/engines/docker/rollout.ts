@@ -1,20 +1,20 @@
 import { realpathSync } from 'node:fs';
 import { modify, applyEdits } from 'jsonc-parser';
-import type { DaemonConfigDocument } from '../config/document.js';
-import { locateDaemonConfig } from '../config/locate.js';
-import { writeConfigFile } from '../config/io.js';
-import { ApplyError, DaemonUnreachableError, DockmirrorError, FlagConflictError, InterruptedError, UsageError } from '../errors.js';
-import { daemonTimeoutMs, type MutationOptions } from '../operations/options.js';
-import { applyMethodFor, checkMirrorPathSupport, runApply, type ApplyPlan } from '../daemon/apply.js';
-import { confirmLive } from '../daemon/confirm.js';
-import { findFlagConflicts } from '../daemon/conflicts.js';
-import { registryMismatch, type LiveRegistry } from '../daemon/registry-config.js';
-import { createEngine } from '../daemon/engine.js';
-import { findFileReader } from '../daemon/file-reader.js';
-import { resolveDockerHost } from '../daemon/endpoint.js';
-import { detectSetup, type DaemonSetup } from '../daemon/setup.js';
-import { connectForFile, type DaemonConnection } from './connect.js';
-import { throwIfInterrupted, untilInterrupted } from './interrupt.js';
+import type { DaemonConfigDocument } from '../../config/document.js';
+import { locateDaemonConfig } from '../../config/locate.js';
+import { writeConfigFile } from '../../config/io.js';
+import { ApplyError, DaemonUnreachableError, DockmirrorError, FlagConflictError, InterruptedError, UsageError } from '../../errors.js';
+import { daemonTimeoutMs, type MutationOptions } from '../../operations/options.js';
+import { applyMethodFor, checkMirrorPathSupport, runApply, type ApplyPlan } from '../../daemon/service.js';
+import { confirmLive } from '../../daemon/confirm.js';
+import { findFlagConflicts } from '../../daemon/conflicts.js';
+import { registryMismatch, type LiveRegistry } from '../../daemon/registry-config.js';
+import { createEngine } from '../../daemon/engine.js';
+import { findFileReader } from '../../daemon/file-reader.js';
+import { resolveDockerHost } from '../../daemon/endpoint.js';
+import { detectSetup, type DaemonSetup } from '../../daemon/setup.js';
+import { connectForFile, type DaemonConnection } from './discovery.js';
+import { throwIfInterrupted, untilInterrupted } from '../../support/interrupt.js';
 
 /** How the running daemon was told about a change, and what it showed afterwards. */
 export interface ApplyReport {
