@@ -3,7 +3,7 @@
 // sees the same /etc/containers as podman: the rig's, never the host's, which is hashed before and after.
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -132,6 +132,34 @@ describe('dockmirror add --engine podman', () => {
     expect(run.stderr).toContain(rig.registriesConf);
     expect(run.stderr).toMatch(message);
     expect(await readFile(rig.registriesConf, 'utf8')).toBe(bytes);
+  });
+
+  it('edits the drop-in whose table podman uses, and refuses (exit 2) one under /etc it may not touch', async () => {
+    await reset('[[registry]]\nlocation = "docker.io"\n[[registry.mirror]]\nlocation = "127.0.0.1:1"\n');
+    const userDropIns = path.join(rig.home, '.config', 'containers', 'registries.conf.d');
+    await mkdir(userDropIns, { recursive: true });
+    const dropIn = path.join(userDropIns, '50-corp.conf');
+    const corp = '# corp\n[[registry]]\nprefix = "docker.io"\nlocation = "docker.io"\n[[registry.mirror]]\nlocation = "127.0.0.1:2"\n';
+    await writeFile(dropIn, corp);
+    const system = path.join(rig.systemDropIns, '50-vendor.conf');
+    try {
+      const run = await dockmirror(['add', rig.registry.url, '--engine', 'podman', '--json']);
+      expect(run.code).toBe(0);
+      expect(json(run.stdout)).toMatchObject({ changed: true, mirrors: [rig.registry.location, '127.0.0.1:2'], engines: [{ engine: 'podman', files: [dropIn] }] });
+      expect((await readFile(dropIn, 'utf8')).startsWith('# corp\n')).toBe(true);
+      expect((await rig.pullWithPodman(rig.images.alpine.name)).mirrorRequests).toBeGreaterThan(0);
+      await rm(dropIn);
+      await writeFile(system, corp);
+      const before = await readFile(rig.registriesConf, 'utf8');
+      const refused = await dockmirror(['add', rig.registry.url, '--engine', 'podman']);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain('/etc/containers/registries.conf.d/50-vendor.conf:2: this drop-in replaces the [[registry]] table for docker.io');
+      expect(await readFile(rig.registriesConf, 'utf8')).toBe(before);
+      expect(await readFile(system, 'utf8')).toBe(corp);
+    } finally {
+      await rm(path.join(rig.home, '.config'), { recursive: true, force: true });
+      await rm(system, { force: true });
+    }
   });
 
   it('after a hand edit broke the file, rollback refuses (drift, exit 7) and rollback --force restores it', async () => {
