@@ -89,6 +89,10 @@ describe('dockmirror add --engine podman', () => {
     const list = await dockmirror(['mirror', 'list', '--engine', 'podman', '--json']);
     expect(list.code).toBe(0);
     expect(json(list.stdout)).toMatchObject({ configFile: rig.registriesConf, mirrors: [rig.registry.location] });
+    // podman's own view (podman info), beside the file's: the mirror, plain HTTP.
+    const view = (json(list.stdout).engines as { engineView?: unknown }[])[0]?.engineView;
+    expect(view).toEqual({ registries: expect.arrayContaining([{ registry: 'docker.io', mirrors: [{ url: rig.registry.location, plainHttp: true }] }]) });
+    expect((await dockmirror(['mirror', 'list', '--engine', 'podman'])).stdout).toContain('podman itself reports the same');
 
     const rollback = await dockmirror(['rollback', '--engine', 'podman', '--json']);
     expect(rollback.stderr).toBe('');

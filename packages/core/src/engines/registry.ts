@@ -34,6 +34,9 @@ export async function engineTargets(options: MutationOptions & EngineOptions): P
   if (choice !== 'all' && !ENGINE_ORDER.includes(choice)) {
     throw new UsageError(`Unknown engine ${JSON.stringify(choice)}.`, { hint: `Use one of: ${[...ENGINE_ORDER, 'all'].join(', ')}.` });
   }
+  if (choice === 'all' && options.configFile !== undefined) {
+    throw new UsageError('--config-file names one engine\'s file, and --engine all changes several.', { hint: 'Name the engine the file belongs to with --engine, or drop --config-file.' });
+  }
   const ids = choice === 'all' ? await presentEngines(options) : [choice];
   const targets: EngineTarget[] = [];
   for (const id of ids) targets.push(await (await adapterOf(id)).locate(options));

@@ -198,6 +198,8 @@ export interface EngineMirrors {
   files: string[];
   /** Each registry with mirrors, and its mirrors in order (only `registry` with that option). */
   registries: RegistrySettings[];
+  /** The same, as the engine itself reports it (podman: `podman info`), or why it could not be asked. */
+  engineView?: { registries: RegistrySettings[] } | { error: string };
 }
 
 /** The mirrors the engines' files hold; for Docker also its insecure registries and what the daemon uses. */
@@ -234,7 +236,7 @@ export async function listMirrors(options: ListMirrorsOptions = {}): Promise<Mir
   const targets = await engineTargets(options);
   const docker = targets.find((t) => t.engine === 'docker');
   const [engines, live] = await Promise.all([
-    Promise.all(targets.map((t) => engineMirrors(t, registry))),
+    Promise.all(targets.map((t) => engineMirrors(t, registry, { askEngine: options.live !== false }))),
     docker && options.live !== false ? liveRegistryIfAny(options) : undefined,
   ]);
   const first = targets[0] as EngineTarget;
@@ -256,13 +258,16 @@ export async function listMirrors(options: ListMirrorsOptions = {}): Promise<Mir
 }
 
 /** One engine's files read strictly, and the registries they configure (only `registry`'s, when given). */
-export async function engineMirrors(target: EngineTarget, registry: string | undefined): Promise<EngineMirrors> {
+export async function engineMirrors(target: EngineTarget, registry: string | undefined, settings: { askEngine?: boolean } = {}): Promise<EngineMirrors> {
   const names = await target.listedFiles();
   const files = new Map<string, ReadFile>();
   for (const file of names) {
     const raw = await readConfigFile(file);
     files.set(file, { raw, doc: target.parse(raw, { lenient: false }) });
   }
-  const registries = target.settings(files).filter((s) => (registry === undefined ? s.mirrors.length > 0 : s.registry === registry));
-  return { engine: target.engine, configFile: target.configFile, configSetup: target.setup, files: names, registries };
+  const wanted = (s: RegistrySettings) => (registry === undefined ? s.mirrors.length > 0 : s.registry === registry);
+  const registries = target.settings(files).filter(wanted);
+  const view = settings.askEngine && target.engineView ? await target.engineView() : undefined;
+  const engineView = view && 'registries' in view ? { registries: view.registries.filter(wanted) } : view;
+  return { engine: target.engine, configFile: target.configFile, configSetup: target.setup, files: names, registries, ...(engineView ? { engineView } : {}) };
 }

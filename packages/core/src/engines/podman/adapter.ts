@@ -12,7 +12,7 @@ import { DockmirrorError, InvalidConfigError, UsageError } from '../../errors.js
 import type { CommonOptions } from '../../operations/options.js';
 import type { EngineAdapter, EnginePlan, EngineTarget, ReadFile, RegistrySettings } from '../engine.js';
 import { effectiveSettings, filesInOrder, locateRegistriesConf, readRegistriesFiles, whereToWrite, type RegistriesFiles, type RegistriesWriteTarget } from './locate.js';
-import { listPodmanMachines, podmanMachineVerdict } from './podman-info.js';
+import { listPodmanMachines, podmanMachineVerdict, podmanRegistries } from './podman-info.js';
 import { checkProducedRegistries, parseRegistriesConf, planRegistriesAdd, planRegistriesRemove, registryNotes, type RegistriesConfDocument } from './registries-conf.js';
 import { applyReason, findRegistriesConfReaders } from './services.js';
 
@@ -115,6 +115,12 @@ export async function podmanTarget(options: PodmanTargetOptions): Promise<Engine
       return [found instanceof DockmirrorError ? located.main : found.doc.file];
     },
     listedFiles: async () => filesInOrder(readFiles()).map((d) => d.file),
+    async engineView() {
+      const view = await podmanRegistries({ env });
+      if (view.state === 'not-installed') return undefined;
+      if (view.state === 'failed') return { error: view.message };
+      return { registries: view.registries.map((t) => ({ registry: t.prefix, mirrors: t.mirrors.map((m) => ({ url: m.location, plainHttp: m.insecure })) })) };
+    },
     owns,
     parse: (raw: ConfigBytes, { lenient }) => {
       try {
