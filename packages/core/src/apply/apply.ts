@@ -13,6 +13,7 @@ import { createEngine } from '../daemon/engine.js';
 import { findFileReader } from '../daemon/file-reader.js';
 import { resolveDockerHost } from '../daemon/endpoint.js';
 import { detectSetup, type DaemonSetup } from '../daemon/setup.js';
+import { samePath } from '../support/same-path.js';
 import { connectForFile, type DaemonConnection } from './connect.js';
 import { throwIfInterrupted, untilInterrupted } from './interrupt.js';
 
@@ -325,5 +326,5 @@ export function sameFile(a: string, b: string): boolean {
       return p;
     }
   };
-  return real(a) === real(b);
+  return samePath(real(a), real(b));
 }

@@ -8,6 +8,7 @@ import { UnsafePathError } from '../errors.js';
 import { writeAtomic } from '../support/atomic-write.js';
 import { BoundedReadError, readBounded } from '../support/bounded-read.js';
 import { fsError, isCode } from '../support/fs-errors.js';
+import { pathKey, samePath } from '../support/same-path.js';
 import { stateFolder, stateSubfolder } from './state-folder.js';
 
 /** The state of daemon.json on one side of a change. */
@@ -110,7 +111,7 @@ export class Journal {
    * A state folder shared by several files (one `--state-dir`) keeps their histories apart this way.
    */
   async committed(file: string): Promise<JournalEntry[]> {
-    return (await this.entries()).filter((e) => e.status === 'committed' && e.file === file);
+    return (await this.entries()).filter((e) => e.status === 'committed' && samePath(e.file, file));
   }
 
   /** Path of the backup that holds the bytes from before change `id`. */
@@ -215,7 +216,7 @@ export class Journal {
   async prune(keep: number): Promise<void> {
     const all = await this.entries();
     const byFile = new Map<string, JournalEntry[]>();
-    for (const entry of all.filter((e) => e.status === 'committed')) byFile.set(entry.file, [...(byFile.get(entry.file) ?? []), entry]);
+    for (const entry of all.filter((e) => e.status === 'committed')) byFile.set(pathKey(entry.file), [...(byFile.get(pathKey(entry.file)) ?? []), entry]);
     const excess = [...byFile.values()].flatMap((entries) => entries.slice(0, Math.max(0, entries.length - Math.max(keep, 1))));
     const dropped = [...excess, ...all.filter((e) => e.status === 'aborted')];
     if (dropped.length === 0) return;
