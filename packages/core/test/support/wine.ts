@@ -10,8 +10,8 @@
  * run where a test can (see `runScript`).
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -38,6 +38,16 @@ export interface WineRunOptions {
   timeoutMs?: number;
 }
 
+/** A node.exe still running (see {@link Wine.start}). */
+export interface WineProcess {
+  /** The Linux pid of the Wine process, which is the Windows process itself. */
+  pid: number;
+  /** Resolves when it ends. */
+  exited: Promise<WineResult>;
+  /** Ends it (SIGKILL, by its pid) and waits for that. */
+  kill(): Promise<void>;
+}
+
 /** A ready Wine with Node 22 for Windows. */
 export interface Wine {
   /** The cached Wine prefix (`C:\` is `<prefix>/drive_c`). */
@@ -48,6 +58,8 @@ export interface Wine {
   winPath(linuxPath: string): string;
   /** Runs node.exe with `args` (a script's path must be given in Windows spelling, see {@link Wine.winPath}). */
   node(args: string[], options?: WineRunOptions): Promise<WineResult>;
+  /** Starts node.exe without waiting: for a process that must hold something while others run. */
+  start(args: string[], options?: WineRunOptions): WineProcess;
   /** Removes this file's temp folder. The wineserver exits by itself once idle. */
   stop(): Promise<void>;
 }
@@ -76,10 +88,9 @@ export async function startWine(): Promise<Wine> {
     if (!existsSync(NODE_EXE)) await installNode();
     if (!existsSync(path.join(PREFIX, 'system.reg'))) await initPrefix();
   });
-  // rc 2: a wineserver for this prefix already runs (another test file's): it serves this file too.
-  await run('wineserver', ['-p', String(SERVER_LINGER_S)], { env: wineEnv() }).catch((error: { code?: unknown }) => {
-    if (error.code !== 2) throw error;
-  });
+  // Exit 2: a wineserver for this prefix already runs (another test file's), and serves this file too.
+  const server = await detached('wineserver', ['-p', String(SERVER_LINGER_S)], wineEnv());
+  if (server !== 0 && server !== 2) throw new Error(`wineserver -p ${SERVER_LINGER_S} exited ${server}`);
   const dir = await mkdtemp(path.join(tmpdir(), 'dm-wine-'));
   const preload = path.join(dir, 'win-env.cjs');
   // Copies DMWIN_<NAME> into <NAME> before any module reads the environment.
@@ -88,7 +99,8 @@ export async function startWine(): Promise<Wine> {
     prefix: PREFIX,
     dir,
     winPath: toWinPath,
-    node: (args, options = {}) => runNode(dir, ['--require', toWinPath(preload), ...args], options),
+    node: (args, options = {}) => startNode(dir, ['--require', toWinPath(preload), ...args], options).exited,
+    start: (args, options = {}) => startNode(dir, ['--require', toWinPath(preload), ...args], options),
     stop: () => rm(dir, { recursive: true, force: true }),
   };
   const probe = await wine.node(['-p', 'process.platform + " " + process.versions.node']);
@@ -96,6 +108,18 @@ export async function startWine(): Promise<Wine> {
     throw new Error(`node.exe under Wine did not start as win32 Node 22 (exit ${probe.code}): ${probe.stdout} ${probe.stderr}`);
   }
   return wine;
+}
+
+/**
+ * Runs a program that may leave a daemon behind (wineserver forks one), waiting for the program itself to exit,
+ * not for the daemon: its stdio goes nowhere, so no pipe is held open by the daemon.
+ */
+function detached(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { env, stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('exit', (code) => resolve(code));
+  });
 }
 
 /** `Z:` is Wine's view of the Linux root. */
@@ -110,6 +134,9 @@ function wineEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     HOME: process.env.HOME ?? tmpdir(),
     WINEPREFIX: PREFIX,
     WINEDEBUG: '-all',
+    // Wine turns the Linux argv and environment into UTF-16 through the locale: without a UTF-8 one, "Zoë" breaks.
+    LANG: 'C.UTF-8',
+    LC_ALL: 'C.UTF-8',
     NODE_SKIP_PLATFORM_CHECK: '1',
     NO_COLOR: '1',
     ...extra,
@@ -118,33 +145,41 @@ function wineEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 
 let runs = 0;
 
-async function runNode(dir: string, args: string[], options: WineRunOptions): Promise<WineResult> {
+function startNode(dir: string, args: string[], options: WineRunOptions): WineProcess {
   const id = ++runs;
   const outFile = path.join(dir, `out-${id}.txt`);
   const errFile = path.join(dir, `err-${id}.txt`);
-  const out = await open(outFile, 'w');
-  const err = await open(errFile, 'w');
+  const out = openSync(outFile, 'w');
+  const err = openSync(errFile, 'w');
   const winEnv = Object.fromEntries(Object.entries(options.winEnv ?? {}).map(([k, v]) => [`DMWIN_${k}`, v]));
-  try {
-    const child = spawn('wine', [NODE_EXE, ...args], { env: wineEnv(winEnv), stdio: ['ignore', out.fd, err.fd] });
-    const code = await new Promise<number | null>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`node.exe ${args.join(' ')} did not finish within ${(options.timeoutMs ?? 60_000) / 1000} s`));
-      }, options.timeoutMs ?? 60_000);
-      child.on('error', reject);
-      child.on('exit', (status) => {
-        clearTimeout(timer);
-        resolve(status);
-      });
+  const child = spawn('wine', [NODE_EXE, ...args], { env: wineEnv(winEnv), stdio: ['ignore', out, err] });
+  closeSync(out);
+  closeSync(err);
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const exited = new Promise<WineResult>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`node.exe ${args.join(' ')} did not finish within ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
     });
-    // Windows programs write CRLF; the tests compare lines.
-    const read = async (file: string) => (await readFile(file, 'utf8')).replaceAll('\r\n', '\n');
-    return { code, stdout: await read(outFile), stderr: await read(errFile) };
-  } finally {
-    await out.close();
-    await err.close();
-  }
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      // Windows programs write CRLF; the tests compare lines.
+      const read = (file: string) => readFileSync(file, 'utf8').replaceAll('\r\n', '\n');
+      resolve({ code, stdout: read(outFile), stderr: read(errFile) });
+    });
+  });
+  return {
+    pid: child.pid as number,
+    exited,
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited.catch(() => undefined);
+    },
+  };
 }
 
 async function installNode(): Promise<void> {
@@ -163,7 +198,7 @@ async function initPrefix(): Promise<void> {
   const building = `${PREFIX}.${process.pid}`;
   await rm(building, { recursive: true, force: true });
   await run('wine', [NODE_EXE, '-e', '0'], { env: { ...wineEnv(), WINEPREFIX: building }, timeout: 300_000 });
-  await run('wineserver', ['-w'], { env: { ...wineEnv(), WINEPREFIX: building }, timeout: 60_000 }).catch(() => undefined);
+  await detached('wineserver', ['-w'], { ...wineEnv(), WINEPREFIX: building });
   await rm(PREFIX, { recursive: true, force: true });
   await rename(building, PREFIX);
 }
