@@ -20,6 +20,8 @@ let wine: Wine;
 let onC: { linux: string; win: string };
 /** The Windows profile, app-data and program folders every run gets, so no run touches the prefix's own. */
 let winEnv: Record<string, string>;
+/** See {@link writeHolderScript}. */
+let holderJs: string;
 
 beforeAll(async () => {
   wine = await startWine();
@@ -36,6 +38,7 @@ beforeAll(async () => {
     ProgramData: wine.winPath(path.join(wine.dir, 'ProgramData')),
     ProgramFiles: wine.winPath(path.join(wine.dir, 'Program Files')),
   };
+  holderJs = await writeHolderScript();
 });
 
 afterAll(async () => {
@@ -64,7 +67,8 @@ function expectWindowsShape(text: string): void {
   expect(text.replaceAll('\r\n', '')).not.toMatch(/[\r\n]/);
 }
 
-describe('locating the file on Windows', () => {
+// The scenarios use folders of their own, so they run side by side: Wine start-up, not CPU, is most of each run.
+describe.concurrent('locating the file on Windows', () => {
   it('the Windows Engine: %ProgramData%\\docker\\config\\daemon.json, kept CRLF and BOM', async () => {
     const config = path.join(wine.dir, 'ProgramData', 'docker', 'config');
     await mkdir(config, { recursive: true });
@@ -115,7 +119,7 @@ describe('locating the file on Windows', () => {
   });
 });
 
-describe('changes on Windows, byte for byte', () => {
+describe.concurrent('changes on Windows, byte for byte', () => {
   it('add, remove and rollback keep the BOM and CRLF; a dry run writes nothing', async () => {
     const f = await freshFile('bytes');
     const add = await dockmirror(['mirror', 'add', 'https://a.example', '--apply', 'none', '--config-file', f.win]);
@@ -174,7 +178,7 @@ describe('changes on Windows, byte for byte', () => {
   });
 });
 
-describe('the lock on Windows', () => {
+describe.concurrent('the lock on Windows', () => {
   it('four concurrent adds to one file all land, one after another', async () => {
     const f = await freshFile('concurrent');
     const mirrors = ['https://m1.example', 'https://m2.example', 'https://m3.example', 'https://m4.example'];
@@ -192,7 +196,7 @@ describe('the lock on Windows', () => {
     const f = await freshFile('locked');
     const state = path.join(f.dir, '.dockmirror');
     await mkdir(state, { recursive: true });
-    const holder = wine.start([wine.winPath(await holderScript()), 'lock', wine.winPath(path.join(state, 'lock')), wine.winPath(path.join(wine.dir, 'lock-ready'))]);
+    const holder = wine.start([wine.winPath(holderJs), 'lock', wine.winPath(path.join(state, 'lock')), wine.winPath(path.join(wine.dir, 'lock-ready'))]);
     try {
       await until(() => existsSync(path.join(wine.dir, 'lock-ready')));
       const refused = await dockmirror(['mirror', 'add', 'https://mirror.gcr.io', '--apply', 'none', '--config-file', f.win], { DOCKMIRROR_LOCK_TIMEOUT: '1' });
@@ -208,10 +212,10 @@ describe('the lock on Windows', () => {
   });
 });
 
-describe('Windows hints', () => {
+describe.concurrent('Windows hints', () => {
   it('a file another program holds for good: retried, then a permission error that says to use an elevated prompt, never sudo', async () => {
     const f = await freshFile('held');
-    const holder = wine.start([wine.winPath(await holderScript()), 'open', f.win, wine.winPath(path.join(wine.dir, 'open-ready'))]);
+    const holder = wine.start([wine.winPath(holderJs), 'open', f.win, wine.winPath(path.join(wine.dir, 'open-ready'))]);
     try {
       await until(() => existsSync(path.join(wine.dir, 'open-ready')));
       const add = await dockmirror(['mirror', 'add', 'https://mirror.gcr.io', '--apply', 'none', '--config-file', f.win]);
@@ -229,7 +233,7 @@ describe('Windows hints', () => {
 
   it('a file another program locked (no sharing): named as such, with what to close', async () => {
     const f = await freshFile('locked-open');
-    const holder = wine.start([wine.winPath(await holderScript()), 'exclusive', f.win, wine.winPath(path.join(wine.dir, 'exclusive-ready'))]);
+    const holder = wine.start([wine.winPath(holderJs), 'exclusive', f.win, wine.winPath(path.join(wine.dir, 'exclusive-ready'))]);
     try {
       await until(() => existsSync(path.join(wine.dir, 'exclusive-ready')));
       const add = await dockmirror(['mirror', 'add', 'https://mirror.gcr.io', '--apply', 'none', '--config-file', f.win]);
@@ -249,7 +253,7 @@ describe('Windows hints', () => {
  * `open <file> <ready>` keeps the file open (shared, as an editor does), `exclusive <file> <ready>` keeps it open
  * with no sharing (libuv's UV_FS_O_EXLOCK), as some backup and antivirus tools do.
  */
-async function holderScript(): Promise<string> {
+async function writeHolderScript(): Promise<string> {
   const file = path.join(wine.dir, 'holder.cjs');
   await writeFile(file, [
     "const fs = require('fs'); const os = require('os');",
