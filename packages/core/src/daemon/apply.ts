@@ -156,7 +156,7 @@ export async function runApply(
     return { ran: plan.command, stdout, stderr };
   } catch (error) {
     const e = error as { code?: unknown; stderr?: string; killed?: boolean };
-    const reason = e.code === 'ENOENT' ? 'command not found' : e.killed ? `still running after ${Math.round(timeoutMs / 1000)} s` : `exit ${String(e.code)}`;
+    const reason = e.code === 'ENOENT' ? 'command not found' : e.killed ? `still running after ${timeoutMs / 1000} s` : `exit ${String(e.code)}`;
     const hint = applyFailureHint(plan.command, e.code, e.stderr ?? '');
     throw new ApplyError(`\`${plan.command.join(' ')}\` failed (${reason})${e.stderr ? `: ${e.stderr.trim()}` : ''}`, {
       cause: error,
