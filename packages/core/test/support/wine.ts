@@ -80,8 +80,8 @@ const SERVER_LINGER_S = 20;
  */
 export async function startWine(): Promise<Wine> {
   requirePrograms('the Windows suite', [
-    { program: 'wine', install: 'wine64' },
-    { program: 'wineserver', install: 'wine64' },
+    { program: 'wine', install: 'wine64 wine' },
+    { program: 'wineserver', install: 'wine64 wine' },
   ]);
   await mkdir(WINE_CACHE, { recursive: true });
   await withCacheLock(async () => {

