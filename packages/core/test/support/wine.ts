@@ -89,8 +89,9 @@ export async function startWine(): Promise<Wine> {
     if (!existsSync(path.join(PREFIX, 'system.reg'))) await initPrefix();
   });
   // Exit 2: a wineserver for this prefix already runs (another test file's), and serves this file too.
-  const server = await detached('wineserver', ['-p', String(SERVER_LINGER_S)], wineEnv());
-  if (server !== 0 && server !== 2) throw new Error(`wineserver -p ${SERVER_LINGER_S} exited ${server}`);
+  // -p<n> with the number attached: a separate number would mean "persist forever" (and Debian's wrapper passes -p0 first).
+  const server = await detached('wineserver', [`-p${SERVER_LINGER_S}`], wineEnv());
+  if (server !== 0 && server !== 2) throw new Error(`wineserver -p${SERVER_LINGER_S} exited ${server}`);
   const dir = await mkdtemp(path.join(tmpdir(), 'dm-wine-'));
   const preload = path.join(dir, 'win-env.cjs');
   // Copies DMWIN_<NAME> into <NAME> before any module reads the environment.

@@ -199,6 +199,22 @@ describe('evidence before the daemon is asked: the docker context and the socket
     expect(identifyVmEngine(evidence)).toMatchObject({ kind: 'colima', profile: 'dev' });
   });
 
+  it('inside WSL, a socket from Desktop\'s integration is Desktop on the Windows side, before the daemon is asked', async () => {
+    const procRoot = path.join(dir, 'proc-wsl-local');
+    await mkdir(procRoot, { recursive: true });
+    await writeFile(path.join(procRoot, 'version'), 'Linux version 5.15.167.4-microsoft-standard-WSL2\n');
+    const evidence = await gatherLocalEvidence({ platform: 'linux', dockerHost: 'unix:///var/run/docker.sock', env: {}, homedir: '/home/ada', procRoot });
+    expect(evidence.wsl).toBe(true);
+    // What /var/run/docker.sock resolves to with Desktop's WSL integration.
+    const engine = identifyVmEngine({ ...evidence, socketTarget: '/mnt/wsl/docker-desktop/shared-sockets/guest-services/docker.proxy.sock' });
+    expect(engine).toMatchObject({ kind: 'desktop', wsl: true });
+    const drive = path.join(dir, 'mnt-c-local');
+    await mkdir(path.join(drive, 'Users', 'ada', '.docker'), { recursive: true });
+    expect(locateDaemonConfig({ platform: 'linux', env: {}, homedir: '/home/ada', wslWindowsDrive: drive, ...(engine ? { engine } : {}) }).path).toBe(
+      path.join(drive, 'Users', 'ada', '.docker', 'daemon.json'),
+    );
+  });
+
   it('locate takes the engine: OrbStack\'s file, or the refusal for Colima', () => {
     const orb = identifyVmEngine({ platform: 'darwin', context: 'orbstack' });
     expect(locateDaemonConfig({ platform: 'darwin', env: {}, homedir: '/Users/ada', ...(orb ? { engine: orb } : {}) })).toMatchObject({
