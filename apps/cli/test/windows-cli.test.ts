@@ -1,7 +1,8 @@
 // The built CLI on real Windows semantics: Node 22 for Windows under Wine (see packages/core/test/support/wine.ts).
-// Real win32 paths, drive letters, %ProgramData% / %USERPROFILE% and NTFS-like case-insensitive, share-mode file
-// semantics; there is no Docker Engine or pipe behind it, so every change here runs with --apply none or finds no
-// daemon. Each test asserts exit code, output and the file's bytes.
+// Real win32 paths, drive letters, %ProgramData% / %USERPROFILE%, NTFS-like case-insensitive names and share modes,
+// real named pipes. No Docker Engine runs there: changes run with --apply none or find no daemon, and where a
+// daemon must answer, a stand-in Engine serves recorded /info and /version answers on a named pipe. Each test
+// asserts exit code, output and the file's bytes.
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -140,8 +141,8 @@ describe.concurrent('changes on Windows, byte for byte', () => {
     expect(removed).not.toContain('a.example');
     expect(removed).toContain('"https://b.example"');
     const back = await dockmirror(['rollback', '--config-file', f.win]);
-    expect(back.code).toBe(0);
-    expect(await readFile(f.linux, 'utf8')).toBe(afterB);
+    expect(back.code, back.stdout + back.stderr).toBe(0);
+    expect(await readFile(f.linux, 'utf8'), back.stdout + back.stderr).toBe(afterB);
     // Every change left a backup holding the bytes from before it; the oldest is the original.
     const list = await dockmirror(['backups', '--json', '--config-file', f.win]);
     expect(list.code).toBe(0);
@@ -249,10 +250,61 @@ describe.concurrent('Windows hints', () => {
   });
 });
 
+describe.concurrent('a daemon on a named pipe decides the file and the restart (stand-in Engines with recorded answers)', () => {
+  async function withEngine<T>(fixture: string, work: (dockerHost: string) => Promise<T>): Promise<T> {
+    const fixtures = JSON.parse(await readFile(fileURLToPath(new URL('../../../packages/core/test/windows/fixtures/engines.json', import.meta.url)), 'utf8')) as Record<string, unknown>;
+    const answers = path.join(wine.dir, `${fixture}.json`);
+    await writeFile(answers, JSON.stringify(fixtures[fixture]));
+    const name = `dockmirror-test-${fixture}-${path.basename(wine.dir)}`;
+    const ready = path.join(wine.dir, `${fixture}-ready`);
+    const engine = wine.start([wine.winPath(holderJs), 'engine', `\\\\.\\pipe\\${name}`, wine.winPath(ready), wine.winPath(answers)]);
+    try {
+      await until(() => existsSync(ready));
+      return await work(`npipe:////./pipe/${name}`);
+    } finally {
+      await engine.kill();
+    }
+  }
+
+  it('Docker Desktop in Windows-containers mode reads %ProgramData%: a change to %USERPROFILE%\\.docker is refused before writing', async () => {
+    const profile = path.join(wine.dir, 'Users', 'Windows Mode');
+    const docker = path.join(profile, '.docker');
+    await mkdir(docker, { recursive: true });
+    await writeFile(path.join(docker, 'daemon.json'), ORIGINAL);
+    const programFiles = path.join(wine.dir, 'Desktop Install');
+    await mkdir(path.join(programFiles, 'Docker', 'Docker'), { recursive: true });
+    await writeFile(path.join(programFiles, 'Docker', 'Docker', 'Docker Desktop.exe'), '');
+    const add = await withEngine('desktop-windows-containers', (host) =>
+      dockmirror(['mirror', 'add', 'https://mirror.gcr.io', '--yes', '--docker-host', host], { USERPROFILE: wine.winPath(profile), ProgramFiles: wine.winPath(programFiles) }),
+    );
+    expect(add.code).toBe(2);
+    expect(add.stderr).toContain(`reads ${winEnv.ProgramData}\\docker\\config\\daemon.json, not ${wine.winPath(docker)}\\daemon.json. Nothing was written.`);
+    expect(await readFile(path.join(docker, 'daemon.json'), 'utf8')).toBe(ORIGINAL);
+  });
+
+  it('Docker Desktop 4.36 has no docker desktop command: refused before writing, told to restart from the app', async () => {
+    const profile = path.join(wine.dir, 'Users', 'Old Desktop');
+    const docker = path.join(profile, '.docker');
+    await mkdir(docker, { recursive: true });
+    await writeFile(path.join(docker, 'daemon.json'), ORIGINAL);
+    const programFiles = path.join(wine.dir, 'Old Desktop Install');
+    await mkdir(path.join(programFiles, 'Docker', 'Docker'), { recursive: true });
+    await writeFile(path.join(programFiles, 'Docker', 'Docker', 'Docker Desktop.exe'), '');
+    const add = await withEngine('desktop-windows-4.36', (host) =>
+      dockmirror(['mirror', 'add', 'https://mirror.gcr.io', '--yes', '--docker-host', host], { USERPROFILE: wine.winPath(profile), ProgramFiles: wine.winPath(programFiles) }),
+    );
+    expect(add.code).toBe(2);
+    expect(add.stderr).toContain('Docker Desktop 4.36.0 has no `docker desktop` command');
+    expect(add.stderr).toContain('restart Docker Desktop from its menu');
+    expect(await readFile(path.join(docker, 'daemon.json'), 'utf8')).toBe(ORIGINAL);
+  });
+});
+
 /**
  * A node.exe that holds something until killed: `lock <file> <ready>` writes a dockmirror lock owned by itself,
  * `open <file> <ready>` keeps the file open (shared, as an editor does), `exclusive <file> <ready>` keeps it open
- * with no sharing (libuv's UV_FS_O_EXLOCK), as some backup and antivirus tools do.
+ * with no sharing (libuv's UV_FS_O_EXLOCK), as some backup and antivirus tools do; `engine <pipe> <ready>
+ * <answers.json>` serves recorded `/info` and `/version` answers on a named pipe, as a Docker Engine would.
  */
 async function writeHolderScript(): Promise<string> {
   const file = path.join(wine.dir, 'holder.cjs');
@@ -260,8 +312,15 @@ async function writeHolderScript(): Promise<string> {
     "const fs = require('fs'); const os = require('os');",
     'const [mode, target, ready] = process.argv.slice(2);',
     "if (mode === 'lock') fs.writeFileSync(target, JSON.stringify({ pid: process.pid, host: os.hostname(), time: new Date().toISOString() }), { flag: 'wx' });",
-    "else fs.openSync(target, mode === 'exclusive' ? fs.constants.O_RDONLY | 0x10000000 : 'r');",
-    "fs.writeFileSync(ready, 'ready');",
+    "else if (mode === 'engine') {",
+    // A stand-in Engine on a real named pipe: recorded /info and /version, an empty container list.
+    "  const answers = JSON.parse(fs.readFileSync(process.argv[5], 'utf8'));",
+    "  require('http').createServer((req, res) => {",
+    "    const body = req.url === '/_ping' ? 'OK' : /^\\/(v[\\d.]+\\/)?version/.test(req.url) ? JSON.stringify(answers.version) : /^\\/(v[\\d.]+\\/)?info/.test(req.url) ? JSON.stringify(answers.info) : /containers\\/json/.test(req.url) ? '[]' : undefined;",
+    "    if (body === undefined) res.writeHead(404).end('{\"message\":\"not here\"}'); else res.end(body);",
+    "  }).listen(target, () => fs.writeFileSync(ready, 'ready'));",
+    "} else fs.openSync(target, mode === 'exclusive' ? fs.constants.O_RDONLY | 0x10000000 : 'r');",
+    "if (mode !== 'engine') fs.writeFileSync(ready, 'ready');",
     'setInterval(() => {}, 1000);',
   ].join('\n'));
   return file;

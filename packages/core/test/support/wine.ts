@@ -101,7 +101,8 @@ export async function startWine(): Promise<Wine> {
     dir,
     winPath: toWinPath,
     node: (args, options = {}) => startNode(dir, ['--require', toWinPath(preload), ...args], options).exited,
-    start: (args, options = {}) => startNode(dir, ['--require', toWinPath(preload), ...args], options),
+    // A holder lives as long as its test needs; it is bounded by the test (and killed by it), not by a run timeout.
+    start: (args, options = {}) => startNode(dir, ['--require', toWinPath(preload), ...args], { timeoutMs: 600_000, ...options }),
     stop: () => rm(dir, { recursive: true, force: true }),
   };
   const probe = await wine.node(['-p', 'process.platform + " " + process.versions.node']);
@@ -173,6 +174,8 @@ function startNode(dir: string, args: string[], options: WineRunOptions): WinePr
       resolve({ code, stdout: read(outFile), stderr: read(errFile) });
     });
   });
+  // A holder killed by its test resolves; a rejection nobody awaits must not surface as an unhandled one.
+  exited.catch(() => undefined);
   return {
     pid: child.pid as number,
     exited,
