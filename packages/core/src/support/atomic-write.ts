@@ -49,13 +49,40 @@ export async function writeAtomic(target: string, bytes: Buffer, options: Atomic
       await handle.close();
     }
     await options.beforeRename?.();
-    await rename(temp, target);
+    await renameRetrying(temp, target);
     created = false;
   } catch (error) {
     if (created) await unlink(temp).catch(() => undefined);
     throw fsError(error, target, 'write');
   }
   await syncFolder(path.dirname(target));
+}
+
+/**
+ * How long a Windows rename is retried in all: Docker Desktop, an editor or an antivirus scan that has the target
+ * open makes MoveFileEx fail for a moment with EPERM, EACCES or EBUSY (as graceful-fs retries, but bounded to a
+ * few seconds so a file held for good is reported, with what to do, instead of hanging the command).
+ */
+export const RENAME_RETRY_MS = 3_000;
+
+const TRANSIENT_RENAME = new Set(['EPERM', 'EACCES', 'EBUSY']);
+
+/**
+ * `rename`, retried with backoff (10 ms doubling to 250 ms) on Windows while the target is held, up to
+ * {@link RENAME_RETRY_MS}. Elsewhere these errors are final at once: a POSIX rename is never blocked by a reader.
+ */
+async function renameRetrying(from: string, to: string): Promise<void> {
+  const deadline = Date.now() + RENAME_RETRY_MS;
+  for (let delay = 10; ; delay = Math.min(delay * 2, 250)) {
+    try {
+      await rename(from, to);
+      return;
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? '';
+      if (process.platform !== 'win32' || !TRANSIENT_RENAME.has(code) || Date.now() + delay > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
 }
 
 /** The temp file must hold exactly `bytes`: a device that lost a write must not have it renamed into place. */

@@ -12,10 +12,31 @@ export function isCode(error: unknown, code: string): boolean {
 /** errnos that mean the disk could not take the bytes: the write is refused and nothing changes. */
 const NO_ROOM = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EIO']);
 
+/**
+ * What to do about a file the caller may not touch on `platform`: Windows has no sudo, and there a denied write is
+ * as often a program holding the file (Docker Desktop, an editor, antivirus) as a missing right.
+ */
+export function permissionHint(platform: NodeJS.Platform = process.platform): string {
+  return platform === 'win32'
+    ? 'Run the same command again from an elevated prompt (right-click the terminal, Run as administrator); if Docker Desktop, an editor or antivirus holds the file, close it first.'
+    : 'Run the same command again with sudo.';
+}
+
 /** Turns a Node fs error into a dockmirror error that names the file and says what to do. */
-export function fsError(error: unknown, file: string, action: 'read' | 'write'): DockmirrorError {
+export function fsError(error: unknown, file: string, action: 'read' | 'write', platform: NodeJS.Platform = process.platform): DockmirrorError {
   if (error instanceof DockmirrorError) return error;
   const errno = (error as { code?: string }).code ?? 'unknown';
+  if (errno === 'EBUSY') {
+    // Windows: another program opened the file without sharing it (an editor, Docker Desktop, antivirus).
+    return new PermissionDeniedError(`Cannot ${action} ${file}: another program has it open and locked (EBUSY).`, {
+      cause: error,
+      location: { file },
+      hint: platform === 'win32'
+        ? 'Close the program holding it (Docker Desktop\'s settings, an editor, a backup or antivirus scan), then run the command again.'
+        : 'Find the process holding it (fuser or lsof), let it finish, then run the command again.',
+      details: { errno },
+    });
+  }
   if (errno === 'EACCES' || errno === 'EPERM' || errno === 'EROFS') {
     const readOnly = errno === 'EROFS';
     return new PermissionDeniedError(
@@ -25,7 +46,7 @@ export function fsError(error: unknown, file: string, action: 'read' | 'write'):
         location: { file },
         hint: readOnly
           ? 'Point --config-file at a writable daemon.json, or remount the file system read-write.'
-          : 'Run the same command again with sudo.',
+          : permissionHint(platform),
         details: { errno },
       },
     );
