@@ -10,7 +10,8 @@ import { build } from 'rolldown';
 const cliDir = fileURLToPath(new URL('..', import.meta.url));
 // compile-cache is its own entry: bin/run.js loads it before anything else, to decide where the cache may live.
 const input = { run: path.join(cliDir, 'src/run.ts'), 'compile-cache': path.join(cliDir, 'src/compile-cache.ts') };
-for await (const file of glob('src/commands/**/*.ts', { cwd: cliDir })) {
+// Commands and hooks are found by oclif through the manifest and package.json, so each is an entry of its own.
+for await (const file of glob('src/{commands,hooks}/**/*.ts', { cwd: cliDir })) {
   input[file.slice('src/'.length, -'.ts'.length)] = path.join(cliDir, file);
 }
 

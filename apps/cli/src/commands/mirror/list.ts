@@ -6,6 +6,7 @@ import { paint } from '../../output.js';
 
 /** `dockmirror mirror list`. */
 export default class MirrorList_ extends BaseCommand {
+  static override aliases = ['list'];
   static override summary = 'List the mirrors and insecure registries in daemon.json, beside what the daemon uses.';
   static override examples = [
     '<%= config.bin %> mirror list',
