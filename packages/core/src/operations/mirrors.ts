@@ -124,7 +124,7 @@ export async function resolveMirror(options: AddMirrorOptions | RemoveMirrorOpti
   if (!settings.remember || !resolved.preset || options.host !== undefined || options.port !== undefined) return resolved;
   const remembered = await rememberedAddress(resolved.preset, target.located.path, target.stateDir);
   if (!remembered || normalizeMirror(remembered.url) === normalizeMirror(resolved.url)) return resolved;
-  return { url: remembered.url, preset: resolved.preset,
+  return { url: remembered.url, preset: resolved.preset, ...(resolved.warnings ? { warnings: resolved.warnings } : {}),
     reasons: [`${resolved.preset}: ${remembered.url}, the address it was added with (dockmirror add, ${remembered.time}; backup ${remembered.id}); --host/--port choose another`] };
 }
 
