@@ -5,6 +5,7 @@ import { ownedInsecureEntries, ownedInsecureNow } from '../mirror/ownership.js';
 import { resolveMirrorTarget, type MirrorTarget } from '../presets/index.js';
 import { Journal } from '../state/journal.js';
 import type { LiveRegistry } from '../daemon/registry-config.js';
+import { readableState } from './read-only.js';
 import { locateTarget, type CommonOptions, type MutationOptions } from './options.js';
 import { liveRegistryIfAny } from './status.js';
 import { runChange, type ChangeResult } from './transaction.js';
@@ -175,6 +176,8 @@ export interface MirrorList {
   ownedInsecureRegistries: string[];
   /** What the running daemon uses (with `live`), or why it could not be asked. */
   live?: LiveRegistry | { error: string };
+  /** What could not be read (the state folder, for a user who is not root) and what that leaves out. */
+  warnings: string[];
 }
 
 /** Options of {@link listMirrors}. */
@@ -192,6 +195,8 @@ export async function listMirrors(options: ListMirrorsOptions = {}): Promise<Mir
     readDaemonConfig(target.located.path),
     options.live === false ? undefined : liveRegistryIfAny(options),
   ]);
+  const warnings: string[] = [];
+  const owned = await readableState(() => ownedInsecureNow(new Journal(target.stateDir), doc), [], target.stateDir, 'which insecure-registries entries dockmirror added is not shown', warnings);
   return {
     ...(live ? { live } : {}),
     configFile: doc.file,
@@ -199,7 +204,8 @@ export async function listMirrors(options: ListMirrorsOptions = {}): Promise<Mir
     exists: doc.exists,
     mirrors: doc.mirrors ?? [],
     insecureRegistries: doc.insecureRegistries ?? [],
-    ownedInsecureRegistries: await ownedInsecureNow(new Journal(target.stateDir), doc),
+    ownedInsecureRegistries: owned,
+    warnings,
   };
 }
 

@@ -10,6 +10,7 @@ import { registryMismatch } from '../daemon/registry-config.js';
 import { Journal, hashBytes, newEntryId, type JournalEntry } from '../state/journal.js';
 import { withLock } from '../state/lock.js';
 import { keepBackups, locateTarget, lockTimeoutMs, type MutationOptions, type Target } from './options.js';
+import { readableState } from './read-only.js';
 
 /** What a planned change wants written. */
 export interface PlannedChange {
@@ -92,7 +93,8 @@ export async function runChange(
     // What the real run's recovery would make of an interrupted change, without writing it: a pending entry
     // counts as it will be settled, so the dry run shows what the real run does.
     journal.settleInMemory(doc.exists ? doc.bytes : undefined);
-    const planned = await plan({ doc, owned: await recordedInsecureStillListed(journal, doc), journal });
+    const owned = await readableState(() => recordedInsecureStillListed(journal, doc), [], target.stateDir, 'the dry run counts no insecure-registries entry as added by dockmirror', journal.warnings);
+    const planned = await plan({ doc, owned, journal });
     const after = planned?.bytes === undefined ? undefined : checkProducedConfig(doc.file, planned.bytes);
     const diff = planned ? await unifiedDiff(doc.file, doc.exists ? doc.bytes : undefined, planned.bytes) : '';
     // A dry run asks no daemon, but a flag conflict is visible from /proc and the unit files: say it now rather

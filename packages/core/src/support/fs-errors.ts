@@ -2,6 +2,8 @@
  * Turning Node's fs errors into dockmirror errors that name the file and say what to do next. Every fs call in
  * the core ends up here, so each errno gets one message and one exit code.
  */
+import { homedir, userInfo } from 'node:os';
+import path from 'node:path';
 import { DockmirrorError, PermissionDeniedError, UnsafePathError, WriteFailedError } from '../errors.js';
 
 /** Whether an error is a Node system error with the given code. */
@@ -11,6 +13,30 @@ export function isCode(error: unknown, code: string): boolean {
 
 /** errnos that mean the disk could not take the bytes: the write is refused and nothing changes. */
 const NO_ROOM = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EIO']);
+
+/**
+ * What to do about a permission error. A system file is root's: run again with sudo. A file in the user's own
+ * home folder (rootless Docker's daemon.json, Docker Desktop's, the presets) should be the user's: sudo would
+ * only make it root's for good, so the hint is to take it back.
+ */
+export function permissionHint(file: string, home: string = safeHomedir()): string {
+  if (home === '' || home === '/' || !path.resolve(file).startsWith(home + path.sep)) return 'Run the same command again with sudo.';
+  let user = '$USER';
+  try {
+    user = userInfo().username;
+  } catch {
+    // No passwd entry (a container's arbitrary uid): the shell's $USER says the same.
+  }
+  return `It is in your home folder, so it should be yours: take it back with sudo chown ${user} '${file.replaceAll("'", "'\\''")}' rather than running dockmirror with sudo, which would leave it root's.`;
+}
+
+function safeHomedir(): string {
+  try {
+    return homedir();
+  } catch {
+    return '';
+  }
+}
 
 /** Turns a Node fs error into a dockmirror error that names the file and says what to do. */
 export function fsError(error: unknown, file: string, action: 'read' | 'write'): DockmirrorError {
@@ -23,9 +49,7 @@ export function fsError(error: unknown, file: string, action: 'read' | 'write'):
       {
         cause: error,
         location: { file },
-        hint: readOnly
-          ? 'Point --config-file at a writable daemon.json, or remount the file system read-write.'
-          : 'Run the same command again with sudo.',
+        hint: readOnly ? 'Point --config-file at a writable daemon.json, or remount the file system read-write.' : permissionHint(file),
         details: { errno },
       },
     );

@@ -25,6 +25,7 @@ export default class MirrorList_ extends BaseCommand {
       live: flags.live,
       ...(flags['docker-host'] ? { dockerHost: flags['docker-host'] } : {}),
     });
+    for (const warning of list.warnings) this.tell(`${paint('yellow', '!', process.stderr)} ${warning}`);
     const live = list.live && 'mirrors' in list.live ? list.live : undefined;
     this.say(`${list.configFile}${list.exists ? '' : paint('dim', ' (does not exist yet)')}`);
     if (list.live && 'error' in list.live) this.say(paint('dim', `live: ${list.live.error}`));
