@@ -2,6 +2,7 @@
  * Turning Node's fs errors into dockmirror errors that name the file and say what to do next. Every fs call in
  * the core ends up here, so each errno gets one message and one exit code.
  */
+import { existsSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import path from 'node:path';
 import { DockmirrorError, PermissionDeniedError, UnsafePathError, WriteFailedError } from '../errors.js';
@@ -27,7 +28,10 @@ export function permissionHint(file: string, home: string = safeHomedir()): stri
   } catch {
     // No passwd entry (a container's arbitrary uid): the shell's $USER says the same.
   }
-  return `It is in your home folder, so it should be yours: take it back with sudo chown ${user} '${file.replaceAll("'", "'\\''")}' rather than running dockmirror with sudo, which would leave it root's.`;
+  // A file or folder that could not be created is not there to chown: its folder is what must become the user's.
+  let owned = path.resolve(file);
+  while (!existsSync(owned) && path.dirname(owned) !== owned) owned = path.dirname(owned);
+  return `It is in your home folder, so it should be yours: take it back with sudo chown ${user} '${owned.replaceAll("'", "'\\''")}' rather than running dockmirror with sudo, which would leave it root's.`;
 }
 
 function safeHomedir(): string {
