@@ -319,3 +319,32 @@ describe('the permission hint for a file in the home folder', () => {
     expect(await readFile(file, 'utf8')).toBe('{}\n');
   });
 });
+
+describe("the README's Quick start, as written, from this clone", () => {
+  it('its first commands (after npm ci) print the dry run for the pyrsia preset', async () => {
+    const readme = await readFile(path.join(cliDir, '..', '..', 'README.md'), 'utf8');
+    const block = /## Quick start[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+    const lines = block.split('\n').map((line) => line.replace(/\s+#.*$/, '').trim());
+    expect(lines[0]).toBe('npm ci');
+    const [define, dryRun] = [lines[1]!, lines[2]!];
+    expect(define).toMatch(/^DM=/);
+    expect(dryRun).toBe('$DM add pyrsia --dry-run');
+    // The file is named by the environment (the README's commands mean the machine's own daemon.json).
+    const file = path.join(await box('quick-start'), 'daemon.json');
+    const env = cliEnv({ DOCKER_HOST: NO_DAEMON, DOCKMIRROR_CONFIG_FILE: file, PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin` });
+    const child = await new Promise<Run>((resolve, reject) => {
+      const shell = spawn('bash', ['-c', `set -eu\n${define}\n${dryRun}`], { cwd: path.join(cliDir, '..', '..'), env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      shell.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      shell.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      shell.on('error', reject);
+      shell.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(child.code, child.stderr).toBe(0);
+    expect(child.stdout).toContain('pyrsia → http://127.0.0.1:7888\n');
+    expect(child.stdout).toContain('+    "http://127.0.0.1:7888"');
+    expect(child.stdout).toContain('(dry run: nothing was written)');
+    expect(existsSync(file)).toBe(false);
+  });
+});
