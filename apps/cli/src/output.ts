@@ -124,6 +124,8 @@ export function diffLines(diff: string): string[] {
 
 /** How a preset became a URL, one line per reason; nothing for a plain URL. */
 export function describeTarget(target: MirrorTarget): string[] {
-  if (!target.preset) return [];
-  return [`${paint('cyan', target.preset)} → ${target.url}`, ...target.reasons.map((r) => paint('dim', `  · ${r}`))];
+  // A broken presets file was skipped: said first, so it is seen even when the built-in preset did the job.
+  const warnings = (target.warnings ?? []).map((w) => `${paint('yellow', '!')} ${w}`);
+  if (!target.preset) return warnings;
+  return [...warnings, `${paint('cyan', target.preset)} → ${target.url}`, ...target.reasons.map((r) => paint('dim', `  · ${r}`))];
 }

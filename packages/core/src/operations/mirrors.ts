@@ -11,6 +11,7 @@ import { registryName } from '../mirror/registry-name.js';
 import { resolveMirrorTarget, type MirrorTarget } from '../presets/index.js';
 import { Journal } from '../state/journal.js';
 import type { LiveRegistry } from '../daemon/registry-config.js';
+import { readableState } from '../state/read-only.js';
 import type { CommonOptions, MutationOptions } from './options.js';
 import { liveRegistryIfAny } from './status.js';
 
@@ -143,7 +144,7 @@ export async function resolveMirror(
   if (!settings.remember || !resolved.preset || options.host !== undefined || options.port !== undefined) return resolved;
   const remembered = await rememberedAddress(resolved.preset, target);
   if (!remembered || normalizeMirror(remembered.url) === normalizeMirror(resolved.url)) return resolved;
-  return { url: remembered.url, preset: resolved.preset,
+  return { url: remembered.url, preset: resolved.preset, ...(resolved.warnings ? { warnings: resolved.warnings } : {}),
     reasons: [`${resolved.preset}: ${remembered.url}, the address it was added with (dockmirror add, ${remembered.time}; backup ${remembered.id}); --host/--port choose another`] };
 }
 
@@ -220,6 +221,8 @@ export interface MirrorList {
   live?: LiveRegistry | { error: string };
   /** Every engine listed, per registry. */
   engines: EngineMirrors[];
+  /** What could not be read (the state folder, for a user who is not root) and what that leaves out. */
+  warnings: string[];
 }
 
 /** Options of {@link listMirrors}. */
@@ -240,11 +243,13 @@ export async function listMirrors(options: ListMirrorsOptions = {}): Promise<Mir
     docker && options.live !== false ? liveRegistryIfAny(options) : undefined,
   ]);
   const first = targets[0] as EngineTarget;
+  const warnings: string[] = [];
   if (!docker || first !== docker) {
     const mirrors = engines[0]?.registries.find((r) => r.registry === (registry ?? DEFAULT_REGISTRY))?.mirrors.map((m) => m.url) ?? [];
-    return { configFile: first.configFile, configSetup: first.setup, exists: existsSync(first.configFile), mirrors, insecureRegistries: [], ownedInsecureRegistries: [], engines };
+    return { configFile: first.configFile, configSetup: first.setup, exists: existsSync(first.configFile), mirrors, insecureRegistries: [], ownedInsecureRegistries: [], engines, warnings };
   }
   const doc = await readDaemonConfig(docker.configFile);
+  const owned = await readableState(() => ownedInsecureNow(new Journal(docker.stateDir), doc), [], docker.stateDir, 'which insecure-registries entries dockmirror added is not shown', warnings);
   return {
     ...(live ? { live } : {}),
     configFile: doc.file,
@@ -252,8 +257,9 @@ export async function listMirrors(options: ListMirrorsOptions = {}): Promise<Mir
     exists: doc.exists,
     mirrors: doc.mirrors ?? [],
     insecureRegistries: doc.insecureRegistries ?? [],
-    ownedInsecureRegistries: await ownedInsecureNow(new Journal(docker.stateDir), doc),
+    ownedInsecureRegistries: owned,
     engines,
+    warnings,
   };
 }
 

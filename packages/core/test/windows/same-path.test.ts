@@ -87,7 +87,7 @@ describe('hints that fit the platform', () => {
     expect(fsError(denied, 'C:\\ProgramData\\docker\\config\\daemon.json', 'write', 'win32').hint).toContain('elevated prompt');
     expect(fsError(denied, 'C:\\ProgramData\\docker\\config\\daemon.json', 'write', 'win32').hint).not.toContain('sudo');
     expect(fsError(denied, '/etc/docker/daemon.json', 'write', 'linux').hint).toContain('sudo');
-    expect(permissionHint('win32')).toContain('Run as administrator');
+    expect(permissionHint('C:\\ProgramData\\docker\\config\\daemon.json', { platform: 'win32' })).toContain('Run as administrator');
   });
 
   it('a busy file is a permission error naming what holds it, on either platform', () => {
