@@ -132,7 +132,7 @@ export async function runChange(
     // counts as it will be settled, so the dry run shows what the real run does.
     journal.settleInMemory(new Map([...files].map(([file, read]) => [file, read.raw.exists ? read.raw.bytes : undefined])));
     // A user who is not root may dry-run a world-readable file without reading root's state folder.
-    const owned = await readableState(() => recordedOwned(first, files, journal), [], stateDir, 'the dry run counts no setting as added by dockmirror', journal.warnings);
+    const owned = await readableState(() => recordedOwned(first, files, journal), [], stateDir, 'the dry run counts no insecure-registries entry as added by dockmirror', journal.warnings);
     const context = { files, owned, journal, read: (file: string) => reader.readOne(file, journal) };
     const planned = await plan(context);
     const changes = planned ? await checked(reader, context.files, planned) : [];
