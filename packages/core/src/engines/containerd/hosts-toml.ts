@@ -180,6 +180,8 @@ export function checkProducedHosts(before: HostsDocument, bytes: Buffer): HostsD
   if (!isDeepStrictEqual(kept(keysBefore), kept(keysAfter))) bug('hosts in another order');
   const untouched = (doc: HostsDocument): unknown => {
     const { host, ...rest } = doc.value;
+    // A blank file is written from scratch, and gains the upstream as its server.
+    if (doc === after && before.text.trim() === '' && rest.server === defaultServer(before.registry)) delete rest.server;
     const hosts = { ...(host as Record<string, unknown> | undefined) };
     for (const key of [...added, ...removed]) delete hosts[key];
     return { ...rest, host: hosts };

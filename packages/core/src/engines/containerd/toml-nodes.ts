@@ -69,7 +69,8 @@ export function invalidAt(doc: TomlDocument, offset: number, message: string, hi
 
 /** Offset of the start of the line holding `offset`. */
 export function lineStart(text: string, offset: number): number {
-  return text.lastIndexOf('\n', offset - 1) + 1;
+  // lastIndexOf clamps a negative start to 0, where a leading line break would match.
+  return offset <= 0 ? 0 : text.lastIndexOf('\n', offset - 1) + 1;
 }
 
 /** Offset just past the line ending of the line holding `offset` (the text's end when it has none). */

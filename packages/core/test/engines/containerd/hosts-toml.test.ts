@@ -148,6 +148,10 @@ describe('planHostsAdd', () => {
     );
   });
 
+  it('finds the top of a file that starts with a blank line and a comment (found by the property test: it looped)', () => {
+    expect(added('\n# top\n[host."https://a"]\n')).toBe('\n[host."http://127.0.0.1:5000"]\n  capabilities = ["pull", "resolve"]\n\n# top\n[host."https://a"]\n');
+  });
+
   it('keeps CRLF and the BOM', () => {
     const bytes = Buffer.from('\uFEFFserver = "https://registry-1.docker.io"\r\n\r\n[host."https://a.example.com"]\r\n  capabilities = ["pull"]\r\n');
     const out = planHostsAdd(parseHostsToml(FILE, bytes, { registry: 'docker.io' }), { mirror: local, position: 'last' }) as Buffer;
