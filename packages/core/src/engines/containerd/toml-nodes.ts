@@ -45,7 +45,9 @@ export function entriesOf(ast: AST.TOMLProgram): TomlEntry[] {
         continue;
       }
       const path = item.resolvedKey.map(String);
-      entries.push({ path, kind: item.kind === 'array' ? 'array-table' : 'table', node: item });
+      // An array table's own key is its name; the keys inside it carry the element's index.
+      const name = item.kind === 'array' && typeof item.resolvedKey.at(-1) === 'number' ? path.slice(0, -1) : path;
+      entries.push({ path: name, kind: item.kind === 'array' ? 'array-table' : 'table', node: item });
       visit(path, item.body);
     }
   }
