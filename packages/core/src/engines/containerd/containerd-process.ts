@@ -79,13 +79,23 @@ export function scanContainerd(procRoot = '/proc', callerUid = process.getuid?.(
       }
       configFile = posix.resolve(cwd, given);
     }
-    if (DOCKER_MANAGED.test(configFile)) {
+    if (DOCKER_MANAGED.test(configFile) || parentIsDockerd(procRoot, pid)) {
       ignored.push({ pid, reason: 'it is the containerd dockerd runs for itself, whose config dockerd rewrites at every start' });
       continue;
     }
     return { process: { pid, configFile }, ignored };
   }
   return { ignored };
+}
+
+/** Whether the parent of `pid` is a dockerd: with `--exec-root`, its managed containerd's config sits anywhere. */
+function parentIsDockerd(procRoot: string, pid: number): boolean {
+  // The parent pid is the second field after the command name, which may itself hold spaces and parentheses.
+  const stat = readSmall(join(procRoot, String(pid), 'stat'), 4096) ?? '';
+  const ppid = /^\S+\s+(\d+)/.exec(stat.slice(stat.lastIndexOf(')') + 1).trim())?.[1];
+  if (ppid === undefined) return false;
+  const argv0 = readSmall(join(procRoot, ppid, 'cmdline'), 4096)?.split('\0')[0];
+  return argv0 !== undefined && basename(argv0) === 'dockerd';
 }
 
 function readLink(file: string): string | undefined {

@@ -133,6 +133,9 @@ describe('locating config.toml', () => {
     const proc = path.join(dir, 'proc');
     await fakeProc(proc, 10, ['/usr/bin/containerd', '-c', '/bad.toml'], 65534);
     await fakeProc(proc, 20, ['/usr/bin/containerd', '--config=/var/run/docker/containerd/containerd.toml'], 0);
+    await fakeProc(proc, 24, ['/usr/bin/dockerd', '--exec-root', '/tmp/x/exec'], 0);
+    await fakeProc(proc, 25, ['containerd', '--config', '/tmp/x/exec/containerd/containerd.toml'], 0);
+    await writeFile(path.join(proc, '25', 'stat'), '25 (contain erd)) S 24 25 25 0 -1');
     await fakeProc(proc, 30, ['containerd', '-config', 'conf/c.toml', '--log-level', 'debug'], 0, '/srv');
     expect(locateContainerdConfig({ configFile: 'x.toml', rootDir: root, procRoot: proc })).toMatchObject({ path: path.resolve('x.toml'), source: 'option' });
     expect(locateContainerdConfig({ rootDir: root, procRoot: proc, callerUid: 0 })).toEqual({
@@ -143,6 +146,7 @@ describe('locating config.toml', () => {
       ignored: [
         { pid: 10, reason: 'it runs as uid 65534, not root' },
         { pid: 20, reason: expect.stringContaining('dockerd runs for itself') },
+        { pid: 25, reason: expect.stringContaining('dockerd runs for itself') },
       ],
     });
     await mkdir(path.join(root, 'etc', 'containerd'), { recursive: true });
