@@ -117,6 +117,17 @@ describe('ctr --hosts-dir with the files dockmirror writes', () => {
     await rm(dir, { recursive: true });
   });
 
+  it('pullWithCtr says why it could not pull, without throwing', async () => {
+    const base = { address: containerd.address, hostsDir: containerd.hostsDir, timeoutMs: 30_000 };
+    expect(await pullWithCtr({ ...base, image: 'alpine:3.16.2' })).toMatchObject({ ok: false, summary: expect.stringContaining('not a fully qualified image') });
+    expect(await pullWithCtr({ ...base, image: 'docker.io/library/alpine:3.16.2', env: { PATH: '/nonexistent' } })).toMatchObject({ ok: false, summary: 'no pull with ctr: ctr is not on PATH' });
+    const failed = await pullWithCtr({ ...base, image: 'ghcr.io/someorg/none:1', env: containerd.ctrEnv });
+    expect(failed.ok).toBe(false);
+    expect(failed.summary).toMatch(/^ctr could not pull ghcr.io\/someorg\/none:1: /);
+    // The verify namespace is left empty: the pulled image was removed again.
+    expect((await containerd.ctr(['--namespace', 'dockmirror-verify', 'images', 'ls', '-q'])).stdout.trim()).toBe('');
+  });
+
   it('the registry API check asks with ?ns=<registry>', async () => {
     const { check } = await checkApi(registry.url, 5000, 'ghcr.io');
     expect(check.ok).toBe(true);
