@@ -19,15 +19,15 @@ export default {
   ignoreStatic: true,
   mutate: [
     // the change pipeline, journal, lock and recovery
-    'packages/core/src/operations/transaction.ts',
+    'packages/core/src/change/*.ts',
     'packages/core/src/operations/rollback.ts',
     'packages/core/src/operations/apply-config.ts',
     'packages/core/src/state/*.ts',
     'packages/core/src/support/*.ts',
     'packages/core/src/config/io.ts',
     // apply, confirm and restore; flag-conflict and version checks; daemon discovery and trust
-    'packages/core/src/apply/*.ts',
-    'packages/core/src/daemon/apply.ts',
+    'packages/core/src/engines/docker/*.ts',
+    'packages/core/src/daemon/service.ts',
     'packages/core/src/daemon/confirm.ts',
     'packages/core/src/daemon/conflicts.ts',
     'packages/core/src/daemon/dockerd-process.ts',

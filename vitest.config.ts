@@ -30,6 +30,17 @@ export default defineConfig({
         },
       },
       {
+        // The Ansible collection, driven by real ansible-core (integrations/ansible/test/support/ansible.ts).
+        test: {
+          name: 'ansible',
+          root: 'integrations/ansible',
+          include: ['test/**/*.test.ts'],
+          setupFiles: [hermetic],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
         // .ci/run's closing line (.ci/summary.mjs) decides whether CI is green; it is tested like the rest.
         test: {
           name: 'ci',

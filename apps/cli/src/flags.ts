@@ -104,6 +104,24 @@ export function configOptions(flags: { 'config-file'?: string | undefined; 'stat
   };
 }
 
+/** Flags that choose the engine (`--engine`) and the upstream registry (`--registry`). */
+export const engineFlags = {
+  engine: Flags.option({
+    options: ['docker', 'containerd', 'podman', 'all'] as const,
+    default: 'docker' as const,
+    summary: 'The container engine whose config to change; all is every engine found on this machine, in one change.',
+  })(),
+  registry: Flags.string({
+    summary: 'The upstream registry the mirror serves, as in image names (default: docker.io).',
+    helpValue: '<host[:port]>',
+  }),
+};
+
+/** Core options for the engine and registry, taken from parsed flags. */
+export function engineOptions(flags: { engine: 'docker' | 'containerd' | 'podman' | 'all'; registry?: string | undefined }) {
+  return { engine: flags.engine, ...(flags.registry === undefined ? {} : { registry: flags.registry }) };
+}
+
 /** Flags that pin the `pyrsia` or `local` preset to an address. */
 export const presetFlags = {
   host: Flags.string({ summary: 'Host of the pyrsia or local preset (default: from the Pyrsia CLI, else localhost).' }),

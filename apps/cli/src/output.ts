@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { styleText } from 'node:util';
-import type { ChangeResult, MirrorTarget } from '@dockmirror/core';
+import type { ChangeResult, EngineMirrors, MirrorTarget } from '@dockmirror/core';
 
 type Style = 'red' | 'green' | 'yellow' | 'dim' | 'bold' | 'cyan';
 
@@ -63,12 +63,37 @@ export function describeChange(result: ChangeResult, done: string): string[] {
     if (result.apply.method !== 'none') lines.push(...describeApply(result.apply));
     return lines;
   }
-  lines.push(`${mark(true)} ${done} in ${result.configFile}`);
+  const others = result.engines.slice(1).filter((e) => e.files.length > 0);
+  const written = result.engines[0]?.files ?? [];
+  lines.push(`${mark(true)} ${done} in ${written.length > 0 ? written.join(', ') : result.configFile}`);
   lines.push(`  mirrors: ${result.mirrors.length ? result.mirrors.join(', ') : '(none)'}`);
   if (result.insecureRegistries.length) lines.push(`  insecure registries: ${result.insecureRegistries.join(', ')}`);
   lines.push(`  backup: ${result.backup} ${paint('dim', '(undo with: dockmirror rollback)')}`);
   if (result.apply.method === 'none') lines.push(`${paint('yellow', '!')} daemon not told: ${result.apply.reason}`);
   else lines.push(...describeApply(result.apply));
+  for (const engine of others) {
+    lines.push(`${mark(true)} ${engine.engine}: ${engine.files.join(', ')}`);
+    lines.push(...describeApply(engine.apply).map((line) => `  ${line}`));
+  }
+  return lines;
+}
+
+/** Human lines for the mirrors of each engine, per registry, as `mirror list --engine` shows them. */
+export function describeEngines(engines: readonly (EngineMirrors | { engine: string; error: { message: string } })[]): string[] {
+  const lines: string[] = [];
+  for (const engine of engines) {
+    if ('error' in engine) {
+      lines.push(`${mark(false)} ${engine.engine}: ${engine.error.message}`);
+      continue;
+    }
+    lines.push(`${engine.engine}: ${engine.configFile}`);
+    for (const { registry, mirrors } of engine.registries) {
+      lines.push(`  ${registry}:`);
+      for (const [i, mirror] of mirrors.entries()) lines.push(`    ${i + 1}. ${mirror.url}${mirror.plainHttp ? paint('dim', ' (plain HTTP)') : ''}`);
+      if (mirrors.length === 0) lines.push('    (none)');
+    }
+    if (engine.registries.length === 0) lines.push('  (no mirrors)');
+  }
   return lines;
 }
 

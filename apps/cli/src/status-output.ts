@@ -1,5 +1,5 @@
 import type { DockmirrorStatus } from '@dockmirror/core';
-import { mark, paint } from './output.js';
+import { describeEngines, mark, paint } from './output.js';
 
 /** Human lines for `dockmirror status` (doctor shows them too). */
 export function describeStatus(status: DockmirrorStatus): string[] {
@@ -28,5 +28,6 @@ export function describeStatus(status: DockmirrorStatus): string[] {
   }
   if (status.stateError) lines.push(`${mark(false)} state folder: ${status.stateError}`);
   else lines.push(`backups      ${status.backups} in ${status.stateDir}`);
+  if (status.engines) lines.push(...describeEngines(status.engines));
   return lines;
 }

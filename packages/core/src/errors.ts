@@ -179,3 +179,13 @@ export class InterruptedError extends DockmirrorError {
     super('INTERRUPTED', message, options);
   }
 }
+
+/**
+ * dockmirror itself went wrong (a check that guards its own edits failed): never the user's input. Exit 1;
+ * the hint asks for a report, and the files are untouched, because every such check runs before a write.
+ */
+export class BugError extends DockmirrorError {
+  constructor(message: string, options: DockmirrorErrorOptions = {}) {
+    super('UNEXPECTED', message, { hint: 'This is a bug in dockmirror: please report it with the command and the file (the original is untouched).', ...options });
+  }
+}

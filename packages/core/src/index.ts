@@ -21,20 +21,24 @@ export { locateDaemonConfig, type ConfigSetup, type LocateOptions, type LocatedC
 export { parseDaemonConfig, type DaemonConfigDocument } from './config/document.js';
 export { validateMirror, normalizeMirror, type ValidatedMirror, type ValidateMirrorOptions } from './mirror/url.js';
 export type { ApplyMode, CommonOptions, MutationOptions } from './operations/options.js';
-export type { ChangeResult } from './operations/transaction.js';
-export type { ApplyReport } from './apply/apply.js';
+export type { ChangeResult, EngineChange } from './change/pipeline.js';
+export type { EngineId, RegistrySettings, RegistryMirror } from './engines/engine.js';
+export type { EngineChoice } from './engines/registry.js';
+export type { ApplyReport } from './engines/docker/rollout.js';
 export type {
   AddMirrorOptions,
   RemoveMirrorOptions,
   MirrorList,
+  EngineMirrors,
+  EngineSelection,
   ListMirrorsOptions,
   PresetAddressOptions,
 } from './operations/mirrors.js';
 export type { MirrorTarget, PresetInfo, ResolveOptions } from './presets/index.js';
 export type { RollbackOptions, BackupInfo } from './operations/rollback.js';
 export type { ApplyConfigOptions } from './operations/apply-config.js';
-export type { DockmirrorStatus, DaemonStatus } from './operations/status.js';
-export type { ConnectOptions } from './apply/connect.js';
+export type { DockmirrorStatus, DaemonStatus, StatusOptions } from './operations/status.js';
+export type { ConnectOptions } from './engines/docker/discovery.js';
 export type { LiveRegistry } from './daemon/registry-config.js';
 export type { FlagConflict } from './daemon/conflicts.js';
 export type { UntrustedDockerd } from './daemon/dockerd-process.js';

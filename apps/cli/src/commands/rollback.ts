@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { rollback, type ChangeResult } from '@dockmirror/core';
 import { BaseCommand } from '../base.js';
-import { mutationFlags, mutationOptions } from '../flags.js';
+import { engineFlags, mutationFlags, mutationOptions } from '../flags.js';
 import { describeChange } from '../output.js';
 
 /** `dockmirror rollback [id]`. */
@@ -15,12 +15,13 @@ export default class Rollback extends BaseCommand {
   };
   static override flags = {
     ...mutationFlags,
+    engine: engineFlags.engine,
     force: Flags.boolean({ summary: 'Restore even if daemon.json changed since dockmirror last wrote it.' }),
   };
 
   async run(): Promise<ChangeResult> {
     const { args, flags } = await this.parse(Rollback);
-    const result = await rollback({ ...mutationOptions(flags), ...this.interaction(), ...(args.id ? { id: args.id } : {}), force: flags.force });
+    const result = await rollback({ ...mutationOptions(flags), engine: flags.engine, ...this.interaction(), ...(args.id ? { id: args.id } : {}), force: flags.force });
     for (const line of describeChange(result, 'Rolled back')) this.say(line);
     return result;
   }

@@ -1,5 +1,5 @@
 import { parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
-import { InvalidConfigError } from '../errors.js';
+import { BugError, InvalidConfigError } from '../errors.js';
 import { detectEol, firstInvalidUtf8 } from '../support/text.js';
 
 const BOM = '\uFEFF';
@@ -168,11 +168,7 @@ export function syntaxTreeOf(doc: DaemonConfigDocument): Node | undefined {
  */
 export function checkProducedConfig(file: string, bytes: Buffer): DaemonConfigDocument & { value: Record<string, unknown> } {
   const fail = (message: string, cause?: unknown): never => {
-    throw new InvalidConfigError(`${file}: dockmirror produced ${message}; nothing was written.`, {
-      location: { file },
-      hint: 'This is a bug in dockmirror: please report it with the file (the original is untouched).',
-      cause,
-    });
+    throw new BugError(`${file}: dockmirror produced ${message}; nothing was written.`, { location: { file }, cause });
   };
   let text = '';
   let value: unknown;

@@ -1,4 +1,5 @@
 import type { Stats } from 'node:fs';
+import path from 'node:path';
 import { lstat, unlink } from 'node:fs/promises';
 import { DriftError, InvalidConfigError } from '../errors.js';
 import { writeAtomic } from '../support/atomic-write.js';
@@ -20,7 +21,17 @@ interface Identity {
   size?: number;
   mtimeMs?: number;
 }
-const identities = new WeakMap<DaemonConfigDocument, Identity>();
+const identities = new WeakMap<object, Identity>();
+
+/** A config file's bytes as read, with what a later write checks it against (see {@link WriteConfigOptions.expect}). */
+export interface ConfigBytes {
+  /** The file read. */
+  file: string;
+  /** Whether it existed; a missing file has no bytes. */
+  exists: boolean;
+  /** Its bytes (empty when it did not exist). */
+  bytes: Buffer;
+}
 
 /**
  * Reads daemon.json's raw bytes and the identity of what was read; `undefined` when it does not exist. A
@@ -43,14 +54,30 @@ export async function readConfigBytes(file: string): Promise<{ bytes: Buffer; in
 }
 
 /**
+ * Reads any config file's bytes, bounded and refusing what is not a regular file, and remembers what was read
+ * so that a write planned from it can refuse to overwrite an edit made since.
+ */
+export async function readConfigFile(file: string): Promise<ConfigBytes> {
+  const read = await readConfigBytes(file);
+  const raw = { file, exists: read !== undefined, bytes: read?.bytes ?? Buffer.alloc(0) };
+  identities.set(raw, identityOf(read?.info));
+  return raw;
+}
+
+/** Marks `doc` as read from the same bytes as `raw`, for the write's race check. */
+export function sameIdentity<T extends object>(doc: T, raw: ConfigBytes): T {
+  const identity = identities.get(raw);
+  if (identity) identities.set(doc, identity);
+  return doc;
+}
+
+/**
  * Reads and strictly parses daemon.json. A missing file reads as `{}`; a directory, device or other non-regular
  * file is refused. Permission problems become {@link PermissionDeniedError}.
  */
 export async function readDaemonConfig(file: string): Promise<DaemonConfigDocument> {
-  const read = await readConfigBytes(file);
-  const doc = read ? parseDaemonConfig(file, read.bytes) : parseDaemonConfig(file, Buffer.alloc(0), false);
-  identities.set(doc, identityOf(read?.info));
-  return doc;
+  const raw = await readConfigFile(file);
+  return sameIdentity(parseDaemonConfig(file, raw.bytes, raw.exists), raw);
 }
 
 /**
@@ -58,26 +85,28 @@ export async function readDaemonConfig(file: string): Promise<DaemonConfigDocume
  * bad hand edit broke it): the strict document when it parses, else its raw bytes with no mirror keys.
  */
 export async function readDaemonConfigLeniently(file: string): Promise<DaemonConfigDocument> {
+  const raw = await readConfigFile(file);
+  return sameIdentity(parseDaemonConfigLeniently(raw), raw);
+}
+
+/** {@link readDaemonConfigLeniently} for bytes already read. */
+export function parseDaemonConfigLeniently(raw: ConfigBytes): DaemonConfigDocument {
   try {
-    return await readDaemonConfig(file);
+    return parseDaemonConfig(raw.file, raw.bytes, raw.exists);
   } catch (error) {
-    if (!(error instanceof InvalidConfigError)) throw error;
-    const read = await readConfigBytes(file);
-    if (!read) throw error;
-    const text = read.bytes.toString('utf8').replace(/^\uFEFF/, '');
-    const doc: DaemonConfigDocument = {
-      file,
+    if (!(error instanceof InvalidConfigError) || !raw.exists) throw error;
+    const text = raw.bytes.toString('utf8').replace(/^\uFEFF/, '');
+    return {
+      file: raw.file,
       exists: true,
-      bytes: read.bytes,
+      bytes: raw.bytes,
       text,
-      bom: read.bytes[0] === 0xef,
+      bom: raw.bytes[0] === 0xef,
       eol: text.includes('\r\n') ? '\r\n' : '\n',
       indent: { insertSpaces: true, tabSize: 2 },
       mirrors: undefined,
       insecureRegistries: undefined,
     };
-    identities.set(doc, identityOf(read.info));
-    return doc;
   }
 }
 
@@ -93,10 +122,10 @@ function identityOf(info: Stats | undefined): Identity {
  * @throws UnsafePathError naming the folder or symlink another user controls.
  */
 export async function resolveWriteTarget(file: string, create = false): Promise<string> {
-  return (await trustedPath(file, { what: 'folder of daemon.json', ...(create ? { create: 0o755 } : {}) })).path;
+  return (await trustedPath(file, { what: `folder of ${path.basename(file)}`, ...(create ? { create: 0o755 } : {}) })).path;
 }
 
-/** Options of {@link writeDaemonConfig}. */
+/** Options of {@link writeConfigFile}. */
 export interface WriteConfigOptions {
   /** Mode for a file that has to be created (default 0644; an existing file keeps its own). */
   mode?: number;
@@ -105,16 +134,17 @@ export interface WriteConfigOptions {
    * was read (same inode, size, mtime and bytes), or the write is refused with {@link DriftError} so that an
    * editor writing at the same moment is never overwritten.
    */
-  expect?: DaemonConfigDocument;
+  expect?: { bytes: Buffer };
 }
 
 /**
- * Replaces `file` with `bytes` atomically (see {@link writeAtomic}), keeping the file's mode and owner.
+ * Replaces a config file (daemon.json, hosts.toml, registries.conf) with `bytes` atomically (see {@link writeAtomic}), keeping the file's mode and owner.
  * `bytes === undefined` removes the file (rollback to "did not exist"). Missing folders are created.
  */
-export async function writeDaemonConfig(file: string, bytes: Buffer | undefined, options: WriteConfigOptions = {}): Promise<void> {
+export async function writeConfigFile(file: string, bytes: Buffer | undefined, options: WriteConfigOptions = {}): Promise<void> {
   const target = await resolveWriteTarget(file, bytes !== undefined);
-  const unchanged = options.expect ? () => assertUnchanged(file, target, options.expect as DaemonConfigDocument) : async () => undefined;
+  const expect = options.expect;
+  const unchanged = expect ? () => assertUnchanged(file, target, expect) : async () => undefined;
   try {
     if (bytes === undefined) {
       await unchanged();
@@ -137,7 +167,7 @@ export async function writeDaemonConfig(file: string, bytes: Buffer | undefined,
   }
 }
 
-async function assertUnchanged(file: string, target: string, doc: DaemonConfigDocument): Promise<void> {
+async function assertUnchanged(file: string, target: string, doc: { bytes: Buffer }): Promise<void> {
   const before = identities.get(doc);
   const now = await readConfigBytes(target).catch(() => undefined);
   const same =

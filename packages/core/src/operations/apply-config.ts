@@ -3,7 +3,10 @@ import { Journal } from '../state/journal.js';
 import { withLock } from '../state/lock.js';
 import { locateTarget, lockTimeoutMs, type MutationOptions } from './options.js';
 import { recordedInsecureStillListed } from '../mirror/ownership.js';
-import { applyFileAsIs, readBytes, type ChangeResult } from './transaction.js';
+import { readConfigFile } from '../config/io.js';
+import { bytesOf, type ChangeResult } from '../change/pipeline.js';
+import { applyFileAsIs } from '../engines/docker/apply-as-is.js';
+import { sameMeaningBesidesEmptyKeys } from '../engines/docker/daemon-json.js';
 
 /** Options of {@link applyConfig}: those of a change, where `apply` picks how (`auto`, `reload`, `restart`). */
 export type ApplyConfigOptions = Omit<MutationOptions, 'dryRun'>;
@@ -23,12 +26,14 @@ export async function applyConfig(options: ApplyConfigOptions = {}): Promise<Cha
     target.stateDir,
     async () => {
       const file = target.located.path;
-      await journal.recover(await readBytes(file), file);
+      await journal.recover(async (name) => bytesOf(await readConfigFile(name).catch(() => undefined)), sameMeaningBesidesEmptyKeys);
       const doc = await readDaemonConfig(file);
       const apply = await applyFileAsIs({ ...options, apply: options.apply === 'none' ? 'auto' : (options.apply ?? 'auto') }, doc, await recordedInsecureStillListed(journal, doc), journal);
       return {
         changed: false,
         dryRun: false,
+        engine: 'docker',
+        registry: 'docker.io',
         configFile: file,
         configSetup: target.located.setup,
         stateDir: target.stateDir,
@@ -38,6 +43,7 @@ export async function applyConfig(options: ApplyConfigOptions = {}): Promise<Cha
         diff: '',
         warnings: [...journal.warnings],
         apply,
+        engines: [{ engine: 'docker', configFile: file, configSetup: target.located.setup, files: [], apply }],
       };
     },
     { timeoutMs: lockTimeoutMs(options), ...(options.signal ? { signal: options.signal } : {}) },

@@ -1,13 +1,18 @@
-import { applyArrayChanges, type ArrayChange, type Position } from '../config/edit.js';
-import { readDaemonConfig } from '../config/io.js';
-import { normalizeInsecureEntry, normalizeMirror, validateMirror } from '../mirror/url.js';
-import { ownedInsecureEntries, ownedInsecureNow } from '../mirror/ownership.js';
+import { existsSync } from 'node:fs';
+import type { Position } from '../config/edit.js';
+import { readConfigFile, readDaemonConfig } from '../config/io.js';
+import { UsageError } from '../errors.js';
+import { normalizeMirror, validateMirror } from '../mirror/url.js';
+import { ownedInsecureNow } from '../mirror/ownership.js';
+import { runChange, type ChangeRequest, type ChangeResult, type PlannedChange } from '../change/pipeline.js';
+import { DEFAULT_REGISTRY, type EngineId, type EnginePlan, type EngineTarget, type ReadFile, type RegistrySettings } from '../engines/engine.js';
+import { engineTargets, type EngineOptions } from '../engines/registry.js';
+import { registryName } from '../mirror/registry-name.js';
 import { resolveMirrorTarget, type MirrorTarget } from '../presets/index.js';
 import { Journal } from '../state/journal.js';
 import type { LiveRegistry } from '../daemon/registry-config.js';
-import { locateTarget, type CommonOptions, type MutationOptions } from './options.js';
+import type { CommonOptions, MutationOptions } from './options.js';
 import { liveRegistryIfAny } from './status.js';
-import { runChange, type ChangeResult } from './transaction.js';
 
 /** How a preset is pinned to an address (`--host`, `--port`), for the `pyrsia` and `local` presets. */
 export interface PresetAddressOptions {
@@ -20,7 +25,7 @@ export interface PresetAddressOptions {
 }
 
 /** Options of {@link addMirror}. */
-export interface AddMirrorOptions extends MutationOptions, PresetAddressOptions {
+export interface AddMirrorOptions extends MutationOptions, PresetAddressOptions, EngineSelection {
   /** The mirror: a URL, or a preset name such as `pyrsia`, `local` or `gcr`. */
   mirror: string;
   /** Where the mirror goes in `registry-mirrors`: `first` (default) or `last`. */
@@ -30,76 +35,82 @@ export interface AddMirrorOptions extends MutationOptions, PresetAddressOptions 
 }
 
 /** Options of {@link removeMirror}. */
-export interface RemoveMirrorOptions extends MutationOptions, PresetAddressOptions {
+export interface RemoveMirrorOptions extends MutationOptions, PresetAddressOptions, EngineSelection {
   /** The mirror URL (or preset name) to remove, compared in normalised form. */
   mirror: string;
 }
 
 /**
- * Adds a registry mirror to daemon.json, plus an `insecure-registries` entry for an http:// mirror, touching no
- * other byte. A mirror already present (in normalised form) changes nothing.
+ * Adds a registry mirror (to daemon.json by default; `engine` and `registry` choose others), plus whatever the
+ * engine needs for a plain-HTTP mirror (Docker: an `insecure-registries` entry), touching no other byte. A
+ * mirror already present (in normalised form) changes nothing.
  */
 export async function addMirror(options: AddMirrorOptions): Promise<ChangeResult & { target: MirrorTarget }> {
-  const target = await resolveMirror(options, { remember: false });
+  const change = await changeFor(options);
+  const target = await resolveMirror(options, { remember: false }, change.targets[0] as EngineTarget);
   const mirror = validateMirror(target.url);
   const position = options.position ?? 'first';
-  const args = { mirror: mirror.url, position, insecure: options.insecure ?? true, ...(target.preset ? { preset: target.preset } : {}) };
-  const result = await runChange('mirror add', args, options, async ({ doc, owned }) => {
-    const changes: ArrayChange[] = [];
-    const nextOwned = ownedInsecureEntries(owned, doc.insecureRegistries ?? []);
-    if (!(doc.mirrors ?? []).some((m) => normalizeMirror(m) === mirror.url)) {
-      changes.push({ key: 'registry-mirrors', insert: mirror.url, position });
-    }
-    const wantsInsecure = mirror.insecure && options.insecure !== false;
-    const host = normalizeInsecureEntry(mirror.host);
-    if (wantsInsecure && !(doc.insecureRegistries ?? []).some((e) => normalizeInsecureEntry(e) === host)) {
-      changes.push({ key: 'insecure-registries', insert: mirror.host, position: 'last' });
-      nextOwned.push(mirror.host);
-    }
-    if (changes.length === 0) return undefined;
-    return { bytes: applyArrayChanges(doc, changes), owned: nextOwned, newMirrors: [mirror.url], warnings: mirror.warnings, onlyMirrorKeys: true };
-  });
+  const request = { registry: change.registry, mirror, position, insecure: options.insecure ?? true };
+  const args = { mirror: mirror.url, position, insecure: request.insecure, ...(target.preset ? { preset: target.preset } : {}), ...change.args };
+  const result = await runChange({ ...change, op: 'mirror add', args }, async ({ files, owned }) =>
+    merged(change.targets.map((t, i) => t.planAdd(files, request, i === 0 ? owned : []))),
+  );
   return { ...result, target };
 }
 
 /**
- * Removes a registry mirror from daemon.json. Its `insecure-registries` entry goes too, but only when
- * dockmirror added it, the file still holds it as dockmirror wrote it, and no remaining mirror uses that host;
- * an entry the user had before, or rewrote by hand, stays (see mirror/ownership.ts). A preset named without
+ * Removes a registry mirror. For Docker its `insecure-registries` entry goes too, but only when dockmirror
+ * added it, the file still holds it as dockmirror wrote it, and no remaining mirror uses that host; an entry
+ * the user had before, or rewrote by hand, stays (see mirror/ownership.ts). A preset named without
  * --host/--port means the address it was last added with.
  */
 export async function removeMirror(options: RemoveMirrorOptions): Promise<ChangeResult & { target: MirrorTarget }> {
+  const change = await changeFor(options);
   // A URL is removed as written (even one dockerd would refuse, so a broken entry can be taken out).
   const target = options.mirror.includes('://')
     ? { url: options.mirror, reasons: ['given as a URL'] }
-    : await resolveMirror(options, { remember: true });
+    : await resolveMirror(options, { remember: true }, change.targets[0] as EngineTarget);
   const wanted = normalizeMirror(target.url);
-  const args = { mirror: wanted, ...(target.preset ? { preset: target.preset } : {}) };
-  const result = await runChange('mirror remove', args, options, async ({ doc, owned }) => {
-    const mirrors = doc.mirrors ?? [];
-    const indexes = mirrors.flatMap((m, i) => (normalizeMirror(m) === wanted ? [i] : []));
-    if (indexes.length === 0) return undefined;
-    // Remove from the end so earlier indexes stay valid.
-    const changes: ArrayChange[] = indexes.reverse().map((i) => ({ key: 'registry-mirrors', removeIndex: i }));
-    const remaining = mirrors.filter((_, i) => !indexes.includes(i));
-    const host = hostOf(wanted);
-    // Only a plain-HTTP mirror needs the insecure entry; an https one on the same host does not keep it.
-    const stillUsed = remaining.some((m) => normalizeMirror(m).startsWith('http://') && hostOf(normalizeMirror(m)) === host);
-    const insecure = doc.insecureRegistries ?? [];
-    const mine = ownedInsecureEntries(owned, insecure);
-    let nextOwned = mine;
-    const warnings: string[] = [];
-    if (host && !stillUsed) {
-      const forHost = insecure.map((e, i) => [e, i] as const).filter(([e]) => normalizeInsecureEntry(e) === host);
-      const at = forHost.filter(([e]) => mine.includes(e)).map(([, i]) => i);
-      changes.push(...at.reverse().map((i) => ({ key: 'insecure-registries', removeIndex: i })));
-      nextOwned = mine.filter((e) => normalizeInsecureEntry(e) !== host);
-      const rewritten = forHost.filter(([e]) => !mine.includes(e) && owned.some((o) => normalizeInsecureEntry(o) === host));
-      for (const [entry] of rewritten) warnings.push(`Kept insecure-registries entry ${JSON.stringify(entry)}: dockmirror added ${host}, but the entry was rewritten by hand, so it is yours. Remove it yourself if you no longer want it.`);
-    }
-    return { bytes: applyArrayChanges(doc, changes), owned: nextOwned, newMirrors: [], warnings, onlyMirrorKeys: true };
-  });
+  const args = { mirror: wanted, ...(target.preset ? { preset: target.preset } : {}), ...change.args };
+  const request = { registry: change.registry, url: wanted };
+  const result = await runChange({ ...change, op: 'mirror remove', args }, async ({ files, owned }) =>
+    merged(change.targets.map((t, i) => t.planRemove(files, request, i === 0 ? owned : []))),
+  );
   return { ...result, target };
+}
+
+/** Options that say which engines and which upstream registry a call is about. */
+export interface EngineSelection extends EngineOptions {
+  /** The upstream registry whose mirrors change (`--registry`); default docker.io. */
+  registry?: string;
+}
+
+/** The engines, registry and state folder of one change, each decided once. */
+async function changeFor(options: MutationOptions & EngineSelection): Promise<Omit<ChangeRequest, 'op' | 'args'> & { args: Record<string, unknown> }> {
+  const registry = registryName(options.registry);
+  const targets = await engineTargets(options);
+  if (targets.length === 0) {
+    throw new UsageError('No container engine was found on this machine.', { hint: 'Name one with --engine docker|containerd|podman.' });
+  }
+  const first = targets[0] as EngineTarget;
+  const args = {
+    ...(registry === DEFAULT_REGISTRY ? {} : { registry }),
+    ...(targets.length === 1 && first.engine === 'docker' ? {} : { engines: targets.map((t) => t.engine) }),
+  };
+  return { options, targets, registry, stateDir: first.stateDir, args };
+}
+
+/** One plan from each engine's: their writes in order, the first engine's ownership, every warning. */
+function merged(plans: (EnginePlan | undefined)[]): PlannedChange | undefined {
+  const some = plans.filter((p): p is EnginePlan => p !== undefined);
+  if (some.length === 0) return undefined;
+  return {
+    writes: some.flatMap((p) => p.writes),
+    owned: plans[0]?.owned ?? [],
+    newMirrors: [...new Set(some.flatMap((p) => p.newMirrors))],
+    warnings: some.flatMap((p) => p.warnings),
+    edit: true,
+  };
 }
 
 /** How {@link resolveMirror} treats a preset named without --host or --port. */
@@ -116,29 +127,45 @@ export interface ResolveMirrorSettings {
  * Turns a preset name or URL into the mirror URL. Something that looks like an address without a scheme
  * (`127.0.0.1:5000`) gets dockerd's "no scheme" refusal rather than "unknown preset".
  */
-export async function resolveMirror(options: AddMirrorOptions | RemoveMirrorOptions, settings: ResolveMirrorSettings): Promise<MirrorTarget> {
+export async function resolveMirror(
+  options: AddMirrorOptions | RemoveMirrorOptions,
+  settings: ResolveMirrorSettings,
+  engine?: EngineTarget,
+): Promise<MirrorTarget> {
   const input = options.mirror.includes('://') ? options.mirror : options.mirror.trim();
-  if (!input.includes('://') && /[.:/]/.test(input)) validateMirror(input);
-  const target = await locateTarget(options);
-  const resolved = await resolveMirrorTarget(input, resolveOptions(options, target.located.setup));
+  const target: EngineTarget = engine ?? (await import('../engines/docker/adapter.js').then((m) => m.dockerTarget(options)));
+  const resolved = await resolveMirrorTarget(input, resolveOptions(options, target.setup)).catch((error: unknown) => {
+    // Something that looks like an address without a scheme (`127.0.0.1:5000`) and is no preset gets dockerd's
+    // "no scheme" refusal rather than "unknown preset".
+    if (error instanceof UsageError && !input.includes('://') && /[.:/]/.test(input)) validateMirror(input);
+    throw error;
+  });
   if (!settings.remember || !resolved.preset || options.host !== undefined || options.port !== undefined) return resolved;
-  const remembered = await rememberedAddress(resolved.preset, target.located.path, target.stateDir);
+  const remembered = await rememberedAddress(resolved.preset, target);
   if (!remembered || normalizeMirror(remembered.url) === normalizeMirror(resolved.url)) return resolved;
   return { url: remembered.url, preset: resolved.preset,
     reasons: [`${resolved.preset}: ${remembered.url}, the address it was added with (dockmirror add, ${remembered.time}; backup ${remembered.id}); --host/--port choose another`] };
 }
 
 /**
- * The newest `mirror add` of this preset for this file whose mirror the file still lists. The journal records
- * the preset (`args.preset`) and the URL written (`args.mirror`).
+ * The newest `mirror add` of this preset for the engine's file whose mirror the file still lists. The journal
+ * records the preset (`args.preset`) and the URL written (`args.mirror`).
  */
-async function rememberedAddress(preset: string, file: string, stateDir: string): Promise<{ url: string; time: string; id: string } | undefined> {
+async function rememberedAddress(preset: string, target: EngineTarget): Promise<{ url: string; time: string; id: string } | undefined> {
   // Memory is a convenience: a journal or file that cannot be read leaves the preset at its default, and the
   // command that writes (remove) meets the same problem again in its own checks.
-  const read = await Promise.all([new Journal(stateDir).committed(file), readDaemonConfig(file)]).catch(() => undefined);
+  const file = target.configFile;
+  const read = await Promise.all([new Journal(target.stateDir).committed(file), readConfigFile(file)]).catch(() => undefined);
   if (!read) return undefined;
-  const [entries, doc] = read;
-  const listed = new Set((doc.mirrors ?? []).map(normalizeMirror));
+  const [entries, raw] = read;
+  let doc: unknown;
+  try {
+    doc = target.parse(raw, { lenient: false });
+  } catch {
+    return undefined;
+  }
+  const files = new Map([[file, { raw, doc }]]);
+  const listed = new Set(target.settings(files).flatMap((s) => s.mirrors.map((m) => normalizeMirror(m.url))));
   for (const entry of [...entries].reverse()) {
     const { preset: p, mirror } = entry.args;
     if (entry.op !== 'mirror add' || typeof p !== 'string' || typeof mirror !== 'string') continue;
@@ -159,55 +186,83 @@ function resolveOptions(options: AddMirrorOptions | RemoveMirrorOptions, setup: 
   };
 }
 
-/** The mirrors and insecure registries daemon.json holds. */
+/** One engine's mirror settings as its files say them. */
+export interface EngineMirrors {
+  /** The engine. */
+  engine: EngineId;
+  /** Its main config file. */
+  configFile: string;
+  /** The kind of setup that file belongs to. */
+  configSetup: string;
+  /** The files read (for containerd, one hosts.toml per registry). */
+  files: string[];
+  /** Each registry with mirrors, and its mirrors in order (only `registry` with that option). */
+  registries: RegistrySettings[];
+}
+
+/** The mirrors the engines' files hold; for Docker also its insecure registries and what the daemon uses. */
 export interface MirrorList {
-  /** The daemon.json read. */
+  /** The first engine's main config file (daemon.json for Docker). */
   configFile: string;
   /** The kind of setup the file's location belongs to. */
   configSetup: string;
   /** Whether the file exists. */
   exists: boolean;
-  /** `registry-mirrors` ([] when absent). */
+  /** Docker's `registry-mirrors` ([] when absent); for another engine, its docker.io (or `registry`) mirrors. */
   mirrors: string[];
-  /** `insecure-registries` ([] when absent). */
+  /** Docker's `insecure-registries` ([] when absent, and for other engines). */
   insecureRegistries: string[];
   /** The insecure entries dockmirror added and the file still holds as written (it would remove them with their mirror). */
   ownedInsecureRegistries: string[];
-  /** What the running daemon uses (with `live`), or why it could not be asked. */
+  /** What the running Docker daemon uses (with `live`), or why it could not be asked. */
   live?: LiveRegistry | { error: string };
+  /** Every engine listed, per registry. */
+  engines: EngineMirrors[];
 }
 
 /** Options of {@link listMirrors}. */
-export interface ListMirrorsOptions extends CommonOptions {
+export interface ListMirrorsOptions extends CommonOptions, EngineSelection {
   /** Also ask the running daemon what it uses (default true; `--no-live` sets false). */
   live?: boolean;
   /** Docker Engine endpoint (`--docker-host`). */
   dockerHost?: string;
 }
 
-/** Lists the mirrors and insecure registries in daemon.json, beside the live daemon's. Reads only; no lock. */
+/** Lists the mirrors in the engines' files, beside the live Docker daemon's. Reads only; no lock. */
 export async function listMirrors(options: ListMirrorsOptions = {}): Promise<MirrorList> {
-  const target = await locateTarget(options);
-  const [doc, live] = await Promise.all([
-    readDaemonConfig(target.located.path),
-    options.live === false ? undefined : liveRegistryIfAny(options),
+  const registry = options.registry === undefined ? undefined : registryName(options.registry);
+  const targets = await engineTargets(options);
+  const docker = targets.find((t) => t.engine === 'docker');
+  const [engines, live] = await Promise.all([
+    Promise.all(targets.map((t) => engineMirrors(t, registry))),
+    docker && options.live !== false ? liveRegistryIfAny(options) : undefined,
   ]);
+  const first = targets[0] as EngineTarget;
+  if (!docker || first !== docker) {
+    const mirrors = engines[0]?.registries.find((r) => r.registry === (registry ?? DEFAULT_REGISTRY))?.mirrors.map((m) => m.url) ?? [];
+    return { configFile: first.configFile, configSetup: first.setup, exists: existsSync(first.configFile), mirrors, insecureRegistries: [], ownedInsecureRegistries: [], engines };
+  }
+  const doc = await readDaemonConfig(docker.configFile);
   return {
     ...(live ? { live } : {}),
     configFile: doc.file,
-    configSetup: target.located.setup,
+    configSetup: docker.setup,
     exists: doc.exists,
     mirrors: doc.mirrors ?? [],
     insecureRegistries: doc.insecureRegistries ?? [],
-    ownedInsecureRegistries: await ownedInsecureNow(new Journal(target.stateDir), doc),
+    ownedInsecureRegistries: await ownedInsecureNow(new Journal(docker.stateDir), doc),
+    engines,
   };
 }
 
-/** The host[:port] as dockerd reads it (Go's net/url: `http://h:80` keeps its port), or `undefined` for a URL it refuses. */
-function hostOf(url: string): string | undefined {
-  try {
-    return validateMirror(url).host;
-  } catch {
-    return undefined;
+/** One engine's files read strictly, and the registries they configure (only `registry`'s, when given). */
+export async function engineMirrors(target: EngineTarget, registry: string | undefined): Promise<EngineMirrors> {
+  const names = await target.listedFiles();
+  const files = new Map<string, ReadFile>();
+  for (const file of names) {
+    const raw = await readConfigFile(file);
+    files.set(file, { raw, doc: target.parse(raw, { lenient: false }) });
   }
+  const registries = target.settings(files).filter((s) => (registry === undefined ? s.mirrors.length > 0 : s.registry === registry));
+  return { engine: target.engine, configFile: target.configFile, configSetup: target.setup, files: names, registries };
 }

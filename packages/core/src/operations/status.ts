@@ -1,7 +1,7 @@
 import { readDaemonConfig } from '../config/io.js';
 import { DockmirrorError } from '../errors.js';
-import { fileTheDaemonReads, sameFile } from '../apply/apply.js';
-import { connectForFile, socketMissing, type ConnectOptions } from '../apply/connect.js';
+import { fileTheDaemonReads, sameFile } from '../engines/docker/rollout.js';
+import { connectForFile, socketMissing, type ConnectOptions } from '../engines/docker/discovery.js';
 import { findFlagConflicts, type FlagConflict } from '../daemon/conflicts.js';
 import type { UntrustedDockerd } from '../daemon/dockerd-process.js';
 import { resolveDockerHost } from '../daemon/endpoint.js';
@@ -10,6 +10,9 @@ import { findFileReader } from '../daemon/file-reader.js';
 import { registryMismatch, type LiveRegistry } from '../daemon/registry-config.js';
 import { Journal } from '../state/journal.js';
 import { locateTarget } from './options.js';
+import { engineMirrors, type EngineMirrors, type EngineSelection } from './mirrors.js';
+import { engineTargets } from '../engines/registry.js';
+import { registryName } from '../mirror/registry-name.js';
 
 /** The live side of {@link DockmirrorStatus}: what the running daemon says, or why it could not be asked. */
 export type DaemonStatus =
@@ -51,13 +54,18 @@ export interface DockmirrorStatus {
   backups: number;
   /** Why the state folder could not be read (another user owns it, a symlink...), when it could not; then `backups` is 0. */
   stateError?: string;
+  /** With `engine` or `registry`: each engine's mirrors per registry, or why its files could not be read. */
+  engines?: (EngineMirrors | { engine: string; error: { code: string; message: string } })[];
 }
+
+/** Options of {@link getStatus}. */
+export type StatusOptions = ConnectOptions & EngineSelection;
 
 /**
  * Gathers the file's and the live daemon's view of the mirrors side by side. Reads only, and never throws for
  * an unreadable file or an absent daemon: those are part of the status.
  */
-export async function getStatus(options: ConnectOptions = {}): Promise<DockmirrorStatus> {
+export async function getStatus(options: StatusOptions = {}): Promise<DockmirrorStatus> {
   const { located, stateDir } = await locateTarget(options);
   let file: DockmirrorStatus['file'];
   let exists = false;
@@ -79,7 +87,9 @@ export async function getStatus(options: ConnectOptions = {}): Promise<Dockmirro
       return { backups: 0, stateError: error.message };
     },
   );
+  const engines = options.engine !== undefined || options.registry !== undefined ? await engineViews(options) : undefined;
   return {
+    ...(engines ? { engines } : {}),
     configFile: located.path,
     configReason: located.reason,
     configSetup: located.setup,
@@ -90,6 +100,25 @@ export async function getStatus(options: ConnectOptions = {}): Promise<Dockmirro
     stateDir,
     ...state,
   };
+}
+
+/** Each chosen engine's mirrors per registry; an engine whose files cannot be read says why, and the rest go on. */
+async function engineViews(options: StatusOptions): Promise<NonNullable<DockmirrorStatus['engines']>> {
+  const registry = options.registry === undefined ? undefined : registryName(options.registry);
+  const targets = await engineTargets(options).catch((error: unknown) => {
+    if (error instanceof DockmirrorError) return [{ engine: options.engine ?? 'docker', error: { code: error.code, message: error.message } }];
+    throw error;
+  });
+  return Promise.all(
+    targets.map((target) =>
+      'error' in target
+        ? target
+        : engineMirrors(target, registry).catch((error: unknown) => {
+            if (!(error instanceof DockmirrorError)) throw error;
+            return { engine: target.engine, error: { code: error.code, message: error.message } };
+          }),
+    ),
+  );
 }
 
 async function daemonStatus(options: ConnectOptions, file: string): Promise<DaemonStatus> {

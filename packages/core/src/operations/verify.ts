@@ -2,7 +2,7 @@ import { readDaemonConfig } from '../config/io.js';
 import { DockmirrorError, UsageError, VerificationError } from '../errors.js';
 import { resolveDockerHost } from '../daemon/endpoint.js';
 import { createEngine } from '../daemon/engine.js';
-import type { ConnectOptions } from '../apply/connect.js';
+import type { ConnectOptions } from '../engines/docker/discovery.js';
 import { checkMirror, DEFAULT_PROBE_TIMEOUT_MS } from '../verify/verify.js';
 import type { MirrorLists, VerifyResult } from '../verify/types.js';
 import { resolveMirror, type PresetAddressOptions } from './mirrors.js';

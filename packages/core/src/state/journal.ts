@@ -1,16 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, open, readdir, rename, rm } from 'node:fs/promises';
+import { lstat, open, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
-import { isDeepStrictEqual } from 'node:util';
-import { MAX_CONFIG_BYTES, resolveWriteTarget, writeDaemonConfig } from '../config/io.js';
+import { MAX_CONFIG_BYTES, resolveWriteTarget, writeConfigFile } from '../config/io.js';
 import { UnsafePathError } from '../errors.js';
 import { writeAtomic } from '../support/atomic-write.js';
 import { BoundedReadError, readBounded } from '../support/bounded-read.js';
 import { fsError, isCode } from '../support/fs-errors.js';
 import { stateFolder, stateSubfolder } from './state-folder.js';
 
-/** The state of daemon.json on one side of a change. */
+/** The state of one config file on one side of a change. */
 export interface FileState {
   /** Whether the file existed. */
   exists: boolean;
@@ -18,7 +17,23 @@ export interface FileState {
   sha256: string | null;
 }
 
-/** One dockmirror change, as the journal records it. */
+/** One file a change wrote: its path and its state before and after. */
+export interface JournalFile {
+  /** The config file. */
+  file: string;
+  /** The file before the change (the backup holds its bytes). */
+  before: FileState & { mode?: number };
+  /** The file after the change. */
+  after: FileState;
+  /** Folders the change created for the file, outermost first; rollback removes them again when they are empty. */
+  createdDirs?: string[];
+}
+
+/**
+ * One dockmirror change, as the journal records it. A change may write several files (one per engine, or a
+ * config and its hosts.toml); `file`, `before` and `after` describe the first of them, the one the change is
+ * listed under, and `files` all of them, the first included.
+ */
 export interface JournalEntry {
   /** Unique, time-ordered id; also the id of the backup taken before the change. */
   id: string;
@@ -28,19 +43,24 @@ export interface JournalEntry {
   args: Record<string, unknown>;
   /** ISO time the change began. */
   time: string;
-  /** daemon.json the change wrote. */
+  /** The first file the change wrote (daemon.json when Docker took part). */
   file: string;
   /** The file before the change (the backup holds its bytes). */
   before: FileState & { mode?: number };
   /** The file after the change. */
   after: FileState;
-  /** insecure-registries entries dockmirror owns before and after this change. */
+  /** Every file the change wrote, the first one included; backup `i` holds the bytes of `files[i]` from before. */
+  files: JournalFile[];
+  /** Settings dockmirror added beside a mirror and so owns, before this change (Docker: insecure-registries entries). */
   ownedBefore: string[];
-  /** insecure-registries entries dockmirror owns after this change (it added them). */
+  /** Settings dockmirror owns after this change (it added them). */
   owned: string[];
   /** `pending` until the write is known to have landed; `aborted` when it was undone or never landed. */
   status: 'pending' | 'committed' | 'aborted';
 }
+
+/** A change as it is begun: the first file's fields are taken from `files[0]`. */
+export type NewJournalEntry = Omit<JournalEntry, 'status' | 'file' | 'before' | 'after'>;
 
 type Record_ = { type: 'begin'; entry: Omit<JournalEntry, 'status'> } | { type: 'commit' | 'abort'; id: string; reason?: string };
 
@@ -81,8 +101,8 @@ export class Journal {
   /** Problems met while reading the journal (unreadable lines, files moved aside), for the command's warnings. */
   readonly warnings: string[] = [];
   #checked: Promise<boolean> | undefined;
-  /** Set by {@link Journal.settleInMemory}: the hash pending entries are settled against when read. */
-  #settleAgainst: { hash: string | null } | undefined;
+  /** Set by {@link Journal.settleInMemory}: the hashes pending entries are settled against when read. */
+  #settleAgainst: ((file: string) => string | null | undefined) | undefined;
 
   constructor(readonly stateDir: string) {
     this.file = path.join(stateDir, 'journal.jsonl');
@@ -94,43 +114,54 @@ export class Journal {
     const { entries } = await this.read();
     const against = this.#settleAgainst;
     if (!against) return entries;
-    return entries.map((e) => (e.status === 'pending' ? { ...e, status: settledStatus(e, against.hash) } : e));
+    // A change killed between two writes is read as undone: recovery puts its written files back.
+    return entries.map((e) => (e.status === 'pending' ? { ...e, status: settledStatusOf(e, against) === 'committed' ? 'committed' : 'aborted' } : e));
   }
 
   /**
-   * From now on, read pending entries as {@link Journal.recover} would settle them against `current` (a dry run
-   * must show what the real run does), without writing anything.
+   * From now on, read pending entries as {@link Journal.recover} would settle them against the files' current
+   * bytes (a dry run must show what the real run does), without writing anything. `current` maps a file to its
+   * bytes; a file it does not know is read as holding the change.
    */
-  settleInMemory(current: Buffer | undefined): void {
-    this.#settleAgainst = { hash: hashBytes(current) };
+  settleInMemory(current: ReadonlyMap<string, Buffer | undefined>): void {
+    const hashes = new Map([...current].map(([file, bytes]) => [file, hashBytes(bytes)]));
+    this.#settleAgainst = (file) => hashes.get(file);
   }
 
   /**
-   * The committed entries for `file`, oldest first; the last is the change the next plain `rollback` undoes.
-   * A state folder shared by several files (one `--state-dir`) keeps their histories apart this way.
+   * The committed entries that wrote `file`, oldest first; the last is the change the next plain `rollback`
+   * undoes. A state folder shared by several files (one `--state-dir`) keeps their histories apart this way.
    */
   async committed(file: string): Promise<JournalEntry[]> {
-    return (await this.entries()).filter((e) => e.status === 'committed' && e.file === file);
+    return (await this.entries()).filter((e) => e.status === 'committed' && e.files.some((f) => f.file === file));
   }
 
-  /** Path of the backup that holds the bytes from before change `id`. */
-  backupPath(id: string): string {
+  /** Path of the backup that holds the bytes of the change's `index`th file from before change `id`. */
+  backupPath(id: string, index = 0): string {
     if (!isEntryId(id)) throw new UnsafePathError(`Refusing the backup id ${JSON.stringify(id)}: it is not one dockmirror makes.`, { hint: 'Run `dockmirror backups` to see the ids there are.' });
-    return path.join(this.backupsDir, `${id}.bak`);
+    if (!Number.isInteger(index) || index < 0) throw new RangeError(`backup index ${index}`);
+    // The first file keeps the name backups had before changes could write several files.
+    return path.join(this.backupsDir, index === 0 ? `${id}.bak` : `${id}.${index}.bak`);
   }
 
-  /** Whether the backup of change `id` is there (a regular file, not a symlink). */
-  async hasBackup(id: string): Promise<boolean> {
-    return lstat(this.backupPath(id)).then((info) => info.isFile(), () => false);
+  /** Whether every backup change `entry` needs is there (regular files, not symlinks). */
+  async hasBackups(entry: Pick<JournalEntry, 'id' | 'files'>): Promise<boolean> {
+    const present = await Promise.all(
+      entry.files.map((f, i) => !f.before.exists || lstat(this.backupPath(entry.id, i)).then((info) => info.isFile(), () => false)),
+    );
+    return present.every(Boolean);
   }
 
-  /** Stores the before-bytes as a backup (keeping the file's mode) and records the change as pending. */
-  async begin(entry: Omit<JournalEntry, 'status'>, beforeBytes: Buffer | undefined): Promise<void> {
-    if (beforeBytes !== undefined) {
+  /** Stores each file's before-bytes as a backup (keeping its mode) and records the change as pending. */
+  async begin(entry: NewJournalEntry, beforeBytes: (Buffer | undefined)[]): Promise<void> {
+    const [first] = entry.files;
+    if (!first || beforeBytes.length !== entry.files.length) throw new RangeError('a change needs one before-state per file');
+    for (const [index, bytes] of beforeBytes.entries()) {
+      if (bytes === undefined) continue;
       await this.ensureBackupsDir();
-      await writeAtomic(this.backupPath(entry.id), beforeBytes, { mode: (entry.before.mode ?? 0o644) & 0o777 });
+      await writeAtomic(this.backupPath(entry.id, index), bytes, { mode: ((entry.files[index] as JournalFile).before.mode ?? 0o644) & 0o777 });
     }
-    await this.append({ type: 'begin', entry });
+    await this.append({ type: 'begin', entry: toRecord(entry) });
   }
 
   /** Marks a pending change as landed. */
@@ -138,10 +169,17 @@ export class Journal {
     await this.append({ type: 'commit', id });
   }
 
-  /** Marks a pending change as undone, and drops its backup (the file holds those bytes again). */
+  /** Marks a pending change as undone, and drops its backups (the files hold those bytes again). */
   async abort(id: string, reason: string): Promise<void> {
     await this.append({ type: 'abort', id, reason });
-    await rm(this.backupPath(id), { force: true });
+    await this.dropBackups(id);
+  }
+
+  /** Removes every backup of change `id` (the first file's and the numbered others'). */
+  private async dropBackups(id: string): Promise<void> {
+    const names = await readdir(this.backupsDir).catch(() => [] as string[]);
+    const mine = names.filter((name) => name === `${id}.bak` || new RegExp(`^${id}\\.\\d+\\.bak$`).test(name));
+    await Promise.all(mine.map((name) => rm(path.join(this.backupsDir, name), { force: true })));
   }
 
   /**
@@ -160,13 +198,14 @@ export class Journal {
     return bytes && hashBytes(bytes) === sha256 ? bytes : null;
   }
 
-  /** Reads the bytes a backup holds; `undefined` means "the file did not exist". */
-  async readBackup(entry: JournalEntry): Promise<Buffer | undefined> {
-    if (!entry.before.exists) return undefined;
-    const file = this.backupPath(entry.id);
+  /** Reads the bytes the backup of the change's `index`th file holds; `undefined` means "the file did not exist". */
+  async readBackup(entry: Pick<JournalEntry, 'id' | 'files'>, index = 0): Promise<Buffer | undefined> {
+    const before = entry.files[index]?.before;
+    if (!before?.exists) return undefined;
+    const file = this.backupPath(entry.id, index);
     const bytes = await this.readStateFile(file, MAX_CONFIG_BYTES);
     if (bytes === undefined) throw fsError(Object.assign(new Error('missing'), { code: 'ENOENT' }), file, 'read');
-    if (hashBytes(bytes) !== entry.before.sha256) {
+    if (hashBytes(bytes) !== before.sha256) {
       throw new UnsafePathError(`The backup ${file} does not hold the bytes its journal entry recorded (sha256 differs); it was changed since it was taken.`, {
         location: { file },
         hint: 'Restore from another backup (`dockmirror backups`), or inspect that file by hand.',
@@ -176,35 +215,62 @@ export class Journal {
   }
 
   /**
-   * Settles what a killed run left: a pending entry becomes committed when the file holds its "after" bytes,
-   * aborted otherwise; a torn journal line is cut off; temp files of killed atomic writes are removed. Lines
-   * that are not valid records go to `journal.rejected`, and backups that no entry names go to
-   * `unknown-backups/`: neither is deleted. Runs under the lock, before any new change.
+   * Settles what a killed run left: a pending entry becomes committed when its files hold their "after" bytes,
+   * aborted when they all still hold the old ones; a change killed between writing two of its files has the
+   * written ones put back from their backups, so every file is wholly old again. A torn journal line is cut
+   * off, and temp files of killed atomic writes are removed. Lines that are not valid records go to
+   * `journal.rejected`, and backups that no entry names go to `unknown-backups/`: neither is deleted. Runs
+   * under the lock, before any new change. `readCurrent` reads a config file's bytes (`undefined`: missing);
+   * `respelled` tells whether the first file's current bytes are the engine's temporary spelling of the bytes
+   * it last wrote during an apply (Docker writes absent keys as `[]` for a reload), to be put back exactly.
    */
-  async recover(current: Buffer | undefined, configFile: string): Promise<void> {
+  async recover(
+    readCurrent: (file: string) => Promise<Buffer | undefined>,
+    respelled?: (current: Buffer, written: Buffer) => boolean,
+  ): Promise<void> {
     await this.ensureFolder(true);
     await this.cutTornLine();
     const { entries, rejected } = await this.read();
     if (rejected.length > 0) await this.setAside(rejected);
-    const currentHash = hashBytes(current);
     for (const entry of entries.filter((e) => e.status === 'pending')) {
-      const settled = settledStatus(entry, currentHash);
-      if (entry.after.sha256 !== currentHash && entry.before.sha256 !== currentHash) {
-        // Stopped while the apply step had the absent keys spelled out as []: put the exact bytes back.
+      const current = await Promise.all(entry.files.map((f) => readCurrent(f.file)));
+      const hashes = new Map(entry.files.map((f, i) => [f.file, hashBytes(current[i])]));
+      let settled = settledStatusOf(entry, (file) => hashes.get(file));
+      const first = current[0];
+      if (respelled && first && entry.after.sha256 !== hashBytes(first) && entry.before.sha256 !== hashBytes(first)) {
+        // Stopped while the apply step had the file in its temporary spelling: put the exact bytes back.
         const written = await this.readLastWritten(entry.after.sha256);
-        if (written && current && sameMeaningBesidesEmptyKeys(current, written)) await writeDaemonConfig(configFile, written);
+        if (written && respelled(first, written)) await writeConfigFile(entry.file, written);
+      }
+      if (settled === 'partial') {
+        await this.restoreFiles(entry, current);
+        settled = 'aborted';
       }
       // Any content but the old bytes is the change or an edit made since: the entry is committed so its backup
       // (the only copy of the old bytes) is kept and `rollback --force` can restore them.
-      if (settled === 'aborted') await this.abort(entry.id, 'interrupted before daemon.json was written, or it was not changed');
+      if (settled === 'aborted') await this.abort(entry.id, 'interrupted before its files were written, or they were not changed');
       else await this.commit(entry.id);
-      const target = await resolveWriteTarget(configFile).catch(() => undefined);
-      if (target) await removeTempFiles(path.dirname(target), path.basename(target), Date.parse(entry.time) - 1_000);
+      for (const { file } of entry.files) {
+        const target = await resolveWriteTarget(file).catch(() => undefined);
+        if (target) await removeTempFiles(path.dirname(target), path.basename(target), Date.parse(entry.time) - 1_000);
+      }
     }
     // Our own atomic writes (last-written, a pruned journal) killed midway; we hold the lock, so none is live.
     for (const base of ['last-written', 'journal.jsonl']) await removeTempFiles(this.stateDir, base, 0);
-    if (await this.hasFolder(this.backupsDir)) await removeTempFiles(this.backupsDir, '\\d{8}T\\d{9}Z-[0-9a-f]{6}\\.bak', 0, true);
-    await this.moveUnknownBackups(new Set(entries.map((e) => `${e.id}.bak`)));
+    if (await this.hasFolder(this.backupsDir)) await removeTempFiles(this.backupsDir, '\\d{8}T\\d{9}Z-[0-9a-f]{6}(\\.\\d+)?\\.bak', 0, true);
+    await this.moveUnknownBackups(new Set(entries.flatMap((e) => e.files.map((_, i) => path.basename(this.backupPath(e.id, i))))));
+  }
+
+  /**
+   * Puts back the old bytes of every file a half-done change wrote (those holding their "after" bytes), and
+   * removes the folders it created for them when they are empty again.
+   */
+  private async restoreFiles(entry: JournalEntry, current: (Buffer | undefined)[]): Promise<void> {
+    for (const [index, f] of entry.files.entries()) {
+      if (hashBytes(current[index]) !== f.after.sha256 || f.after.sha256 === f.before.sha256) continue;
+      await writeConfigFile(f.file, await this.readBackup(entry, index), f.before.mode === undefined ? {} : { mode: f.before.mode });
+      if (!f.before.exists) await removeEmptyFolders(f.createdDirs ?? []);
+    }
   }
 
   /**
@@ -214,6 +280,7 @@ export class Journal {
    */
   async prune(keep: number): Promise<void> {
     const all = await this.entries();
+    // Counted by the file each change is listed under (its first).
     const byFile = new Map<string, JournalEntry[]>();
     for (const entry of all.filter((e) => e.status === 'committed')) byFile.set(entry.file, [...(byFile.get(entry.file) ?? []), entry]);
     const excess = [...byFile.values()].flatMap((entries) => entries.slice(0, Math.max(0, entries.length - Math.max(keep, 1))));
@@ -230,7 +297,7 @@ export class Journal {
     await writeAtomic(this.file, Buffer.from(`${kept.join('\n')}\n`), { mode: 0o600 });
     // Only now that no entry names them: a crash in between leaves backups no entry names, which the next
     // recover moves aside, never a committed entry whose backup is gone.
-    await Promise.all(dropped.map((e) => rm(this.backupPath(e.id), { force: true })));
+    await Promise.all(dropped.map((e) => this.dropBackups(e.id)));
   }
 
   private async read(): Promise<{ entries: JournalEntry[]; rejected: string[] }> {
@@ -385,18 +452,42 @@ function parseRecord(line: string): Record_ | string {
   const entry = value.entry;
   if (!isObject(entry)) return 'it has no entry';
   if (!isEntryId(entry.id)) return 'its id is not one dockmirror makes';
+  // Entries from before changes could write several files have no `files`: their one file is the first.
+  const files = entry.files === undefined ? [{ file: entry.file, before: entry.before, after: entry.after }] : entry.files;
   const ok =
     typeof entry.op === 'string' &&
     isObject(entry.args) &&
     typeof entry.time === 'string' &&
-    typeof entry.file === 'string' &&
-    path.isAbsolute(entry.file) &&
-    isFileState(entry.before) &&
-    isFileState(entry.after) &&
-    (entry.before.mode === undefined || (Number.isInteger(entry.before.mode) && (entry.before.mode as number) >= 0 && (entry.before.mode as number) <= 0o7777)) &&
+    Array.isArray(files) &&
+    files.length > 0 &&
+    files.length <= MAX_FILES_PER_CHANGE &&
+    files.every(isJournalFile) &&
     isStrings(entry.ownedBefore) &&
     isStrings(entry.owned);
-  return ok ? { type: 'begin', entry: entry as unknown as Omit<JournalEntry, 'status'> } : 'its entry is malformed';
+  if (!ok) return 'its entry is malformed';
+  const [first] = files as JournalFile[] as [JournalFile];
+  return {
+    type: 'begin',
+    entry: { ...(entry as unknown as Omit<JournalEntry, 'status'>), files: files as JournalFile[], file: first.file, before: first.before, after: first.after },
+  };
+}
+
+/** No change writes more files than this (a few per engine); a record naming more is not one of ours. */
+const MAX_FILES_PER_CHANGE = 64;
+
+function isJournalFile(value: unknown): value is JournalFile {
+  if (!isObject(value) || typeof value.file !== 'string' || !path.isAbsolute(value.file)) return false;
+  if (!isFileState(value.before) || !isFileState(value.after)) return false;
+  const mode = value.before.mode;
+  if (mode !== undefined && !(Number.isInteger(mode) && (mode as number) >= 0 && (mode as number) <= 0o7777)) return false;
+  const dirs = value.createdDirs;
+  return dirs === undefined || (isStrings(dirs) && dirs.every((d) => path.isAbsolute(d) && (value.file as string).startsWith(`${d}${path.sep}`)));
+}
+
+/** The record written for a new entry: the first file's fields beside `files`, as every version reads them. */
+function toRecord(entry: NewJournalEntry): Omit<JournalEntry, 'status'> {
+  const first = entry.files[0] as JournalFile;
+  return { ...entry, file: first.file, before: first.before, after: first.after };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -426,19 +517,30 @@ export function settledStatus(entry: Pick<JournalEntry, 'before' | 'after'>, cur
   return entry.before.sha256 === currentHash ? 'aborted' : 'committed';
 }
 
-/** Whether `current` says what `written` says once absent mirror keys are read as `[]`. */
-function sameMeaningBesidesEmptyKeys(current: Buffer, written: Buffer): boolean {
-  const parse = (bytes: Buffer): Record<string, unknown> | undefined => {
-    try {
-      const text = bytes.toString('utf8').replace(/^\uFEFF/, '');
-      return { 'registry-mirrors': [], 'insecure-registries': [], ...(text.trim() ? (JSON.parse(text) as object) : {}) };
-    } catch {
-      return undefined;
-    }
-  };
-  const a = parse(current);
-  const b = parse(written);
-  return a !== undefined && b !== undefined && isDeepStrictEqual(a, b);
+/**
+ * {@link settledStatus} for a change of several files, given each file's current hash (`undefined`: unknown,
+ * read as holding the change). `partial` is a change killed between two of its writes: some files hold their
+ * new bytes and every other still holds its old ones, so putting the new ones back makes it wholly undone.
+ */
+function settledStatusOf(entry: JournalEntry, hashOf: (file: string) => string | null | undefined): 'committed' | 'aborted' | 'partial' {
+  const each = entry.files.map((f) => {
+    const hash = hashOf(f.file);
+    return hash === undefined ? 'committed' : settledStatus(f, hash);
+  });
+  if (each.every((status) => status === 'aborted')) return 'aborted';
+  const changed = entry.files.filter((f) => f.before.sha256 !== f.after.sha256 || f.before.exists !== f.after.exists);
+  const atAfter = changed.filter((f) => hashOf(f.file) === f.after.sha256);
+  const atBefore = changed.filter((f) => hashOf(f.file) === f.before.sha256);
+  if (atAfter.length > 0 && atBefore.length > 0 && atAfter.length + atBefore.length === changed.length) return 'partial';
+  return 'committed';
+}
+
+/** Removes the given folders, innermost first, as long as they are empty; a folder with anything in it stays. */
+export async function removeEmptyFolders(dirs: readonly string[]): Promise<void> {
+  for (const dir of [...dirs].reverse()) {
+    const removed = await rmdir(dir).then(() => true, () => false);
+    if (!removed) return;
+  }
 }
 
 /**

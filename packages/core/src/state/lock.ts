@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LockTimeoutError, UnsafePathError } from '../errors.js';
-import { interrupted } from '../apply/interrupt.js';
+import { interrupted } from '../support/interrupt.js';
 import { readBounded } from '../support/bounded-read.js';
 import { fsError, isCode } from '../support/fs-errors.js';
 import { stateFolder } from './state-folder.js';

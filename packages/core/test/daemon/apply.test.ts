@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyMethodFor, checkMirrorPathSupport, runApply } from '../../src/daemon/apply.js';
+import { applyMethodFor, checkMirrorPathSupport, runApply } from '../../src/daemon/service.js';
 import type { DaemonSetup, SetupKind } from '../../src/daemon/setup.js';
 import { ApplyError, InvalidMirrorError, UsageError } from '../../src/errors.js';
 

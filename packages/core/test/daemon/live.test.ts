@@ -1,7 +1,7 @@
 // Real dockerd 20.10 + docker-registry on loopback: reload, confirm, and the reload facts dockmirror relies on.
 import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyMethodFor, runApply } from '../../src/daemon/apply.js';
+import { applyMethodFor, runApply } from '../../src/daemon/service.js';
 import { confirmLive } from '../../src/daemon/confirm.js';
 import { createEngine, type Engine } from '../../src/daemon/engine.js';
 import type { ExpectedRegistry } from '../../src/daemon/registry-config.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/daemon/engine.js';
 import { DaemonError, DaemonUnreachableError } from '../../src/errors.js';
-import { pause, throwIfInterrupted, untilInterrupted } from '../../src/apply/interrupt.js';
+import { pause, throwIfInterrupted, untilInterrupted } from '../../src/support/interrupt.js';
 import { InterruptedError } from '../../src/errors.js';
 import { forever } from '../support/hostile-server.js';
 

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runApply } from '../../src/daemon/apply.js';
+import { runApply } from '../../src/daemon/service.js';
 import { distrustPid, scanDockerd } from '../../src/daemon/dockerd-process.js';
 import { detectSetup } from '../../src/daemon/setup.js';
 import { ApplyError } from '../../src/errors.js';

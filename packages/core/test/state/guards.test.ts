@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { addMirror } from '../../src/operations/mirrors.js';
-import { runChange } from '../../src/operations/transaction.js';
+import { runChange } from '../../src/change/pipeline.js';
+import { dockerRequest } from '../support/change.js';
 import { Journal } from '../../src/state/journal.js';
 import { isolated } from '../support/hermetic.js';
 
@@ -50,12 +51,12 @@ describe('the last check before writing an edit', () => {
   it('refuses an edit that changes a key other than the mirror keys, writes nothing and journals nothing', async () => {
     const bytes = '{\n  "debug": true\n}\n';
     await writeFile(file, bytes);
-    const change = runChange('mirror add', {}, opts(), async () => ({
-      bytes: Buffer.from('{\n  "debug": false,\n  "registry-mirrors": ["https://m.example"]\n}\n'),
+    const change = runChange(await dockerRequest(opts()), async () => ({
+      writes: [{ file, bytes: Buffer.from('{\n  "debug": false,\n  "registry-mirrors": ["https://m.example"]\n}\n') }],
       owned: [],
       newMirrors: ['https://m.example'],
       warnings: [],
-      onlyMirrorKeys: true,
+      edit: true,
     }));
     await expect(change).rejects.toMatchObject({ code: 'UNEXPECTED', location: { file }, message: expect.stringMatching(/would have changed more than the mirror keys; nothing was written/) });
     expect(await readFile(file, 'utf8')).toBe(bytes);

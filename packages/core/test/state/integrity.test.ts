@@ -7,10 +7,12 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { readDaemonConfig, writeDaemonConfig } from '../../src/config/io.js';
+import { readDaemonConfig, writeConfigFile } from '../../src/config/io.js';
 import { DockmirrorError } from '../../src/errors.js';
 import { addMirror } from '../../src/operations/mirrors.js';
-import { runChange } from '../../src/operations/transaction.js';
+import { runChange } from '../../src/change/pipeline.js';
+import type { DaemonConfigDocument } from '../../src/config/document.js';
+import { dockerRequest } from '../support/change.js';
 import { Journal, isEntryId, newEntryId } from '../../src/state/journal.js';
 import { writeAtomic } from '../../src/support/atomic-write.js';
 import { isolated } from '../support/hermetic.js';
@@ -60,9 +62,10 @@ describe('the race check before the rename', () => {
     const stateDir = path.join(dir, 'state');
     await writeFile(file, '{"debug": false}\n');
     const racer = '{"debug": true, "data-root": "/srv"}\n';
-    const change = runChange('mirror add', {}, { configFile: file, stateDir, apply: 'none', ...isolated(dir) }, async ({ doc }) => {
+    const change = runChange(await dockerRequest({ configFile: file, stateDir, apply: 'none', ...isolated(dir) }), async ({ files }) => {
+      const doc = files.get(file)?.doc as DaemonConfigDocument;
       await writeFile(file, racer);
-      return { bytes: Buffer.from(`${doc.text.trimEnd().slice(0, -1)}, "registry-mirrors": ["https://m.example"]}\n`), owned: [], newMirrors: [], warnings: [] };
+      return { writes: [{ file, bytes: Buffer.from(`${doc.text.trimEnd().slice(0, -1)}, "registry-mirrors": ["https://m.example"]}\n`) }], owned: [], newMirrors: [], warnings: [] };
     });
     const error = (await change.then(() => undefined, (e: unknown) => e)) as DockmirrorError;
     expect(error.code).toBe('DRIFT');
@@ -77,11 +80,11 @@ describe('the race check before the rename', () => {
     const file = path.join(dir, 'daemon.json');
     const missing = await readDaemonConfig(file);
     await writeFile(file, '{"theirs": 1}\n');
-    expect(await codeOf(writeDaemonConfig(file, Buffer.from('{}\n'), { expect: missing }))).toBe('DRIFT');
+    expect(await codeOf(writeConfigFile(file, Buffer.from('{}\n'), { expect: missing }))).toBe('DRIFT');
     expect(await readFile(file, 'utf8')).toBe('{"theirs": 1}\n');
     const present = await readDaemonConfig(file);
     await rm(file);
-    expect(await codeOf(writeDaemonConfig(file, Buffer.from('{}\n'), { expect: present }))).toBe('DRIFT');
+    expect(await codeOf(writeConfigFile(file, Buffer.from('{}\n'), { expect: present }))).toBe('DRIFT');
     expect(await readdir(dir)).toEqual([]);
   });
 });

@@ -47,8 +47,31 @@ describe('a begin record is believed only when every field has its form', () => 
   it('a well-formed one is an entry, pending until settled', async () => {
     const good = entry();
     await journalWith([line({ type: 'begin', entry: good })]);
-    expect(await journal.entries()).toEqual([{ ...good, status: 'pending' }]);
+    // A record from before changes could write several files has its one file as the first.
+    expect(await journal.entries()).toEqual([{ ...good, files: [{ file: good.file, before: good.before, after: good.after }], status: 'pending' }]);
     expect(journal.warnings).toEqual([]);
+  });
+
+  it('a change of several files lists them all, the first also as `file`', async () => {
+    const good = entry();
+    const hosts = { file: '/etc/containerd/certs.d/ghcr.io/hosts.toml', before: { exists: false, sha256: null }, after: { exists: true, sha256: 'b'.repeat(64) }, createdDirs: ['/etc/containerd/certs.d/ghcr.io'] };
+    const files = [{ file: good.file, before: good.before, after: good.after }, hosts];
+    await journalWith([line({ type: 'begin', entry: { ...good, files } })]);
+    const [read] = await journal.entries();
+    expect(read?.files).toEqual(files);
+    expect(read?.file).toBe(good.file);
+  });
+
+  it.each([
+    ['files (empty)', []],
+    ['files (a relative path)', [{ file: 'hosts.toml', before: { exists: false, sha256: null }, after: { exists: false, sha256: null } }]],
+    ['files (a bad state)', [{ file: '/x/hosts.toml', before: { exists: true, sha256: 'x' }, after: { exists: false, sha256: null } }]],
+    ['files (a created folder outside the file)', [{ file: '/x/hosts.toml', before: { exists: false, sha256: null }, after: { exists: false, sha256: null }, createdDirs: ['/etc'] }]],
+    ['files (too many)', Array.from({ length: 65 }, (_, i) => ({ file: `/x/${i}`, before: { exists: false, sha256: null }, after: { exists: false, sha256: null } }))],
+  ])('a bad %s: skipped', async (_, files) => {
+    await journalWith([line({ type: 'begin', entry: { ...entry(), files } })]);
+    expect(await journal.entries()).toEqual([]);
+    expect(journal.warnings).toEqual([`${journal.file} line 1 was skipped: its entry is malformed.`]);
   });
 
   it.each([
@@ -147,10 +170,10 @@ describe('backups', () => {
   it('a backup that is gone is an error naming it; one that is a symlink is not there', async () => {
     const e = await committed();
     await rm(journal.backupPath(e.id));
-    expect(await journal.hasBackup(e.id)).toBe(false);
+    expect(await journal.hasBackups(e)).toBe(false);
     await expect(journal.readBackup(e)).rejects.toMatchObject({ location: { file: journal.backupPath(e.id) } });
     await symlink(path.join(dir, 'daemon.json'), journal.backupPath(e.id));
-    expect(await journal.hasBackup(e.id)).toBe(false);
+    expect(await journal.hasBackups(e)).toBe(false);
     await expect(journal.readBackup(e)).rejects.toMatchObject({ code: 'UNSAFE_PATH' });
   });
 
@@ -161,10 +184,10 @@ describe('backups', () => {
   it('abort drops the backup of the change it settles, and only that one', async () => {
     const e = await committed();
     const other = { ...e, id: newEntryId() };
-    await journal.begin(other, Buffer.from('{}\n'));
+    await journal.begin(other, [Buffer.from('{}\n')]);
     await journal.abort(other.id, 'test');
-    expect(await journal.hasBackup(other.id)).toBe(false);
-    expect(await journal.hasBackup(e.id)).toBe(true);
+    expect(await journal.hasBackups(other)).toBe(false);
+    expect(await journal.hasBackups(e)).toBe(true);
     expect((await journal.entries()).map((x) => x.status)).toEqual(['committed', 'aborted']);
   });
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { addMirror } from '../../src/operations/mirrors.js';
 import { listBackups, rollback } from '../../src/operations/rollback.js';
-import { Journal, hashBytes, newEntryId, type JournalEntry } from '../../src/state/journal.js';
+import { Journal, hashBytes, newEntryId, type NewJournalEntry } from '../../src/state/journal.js';
 import { isolated } from '../support/hermetic.js';
 
 let dir: string;
@@ -22,21 +22,19 @@ afterEach(() => rm(dir, { recursive: true, force: true }));
 const opts = <T extends object>(extra: T = {} as T) => ({ ...isolated(dir), configFile: file, stateDir, apply: 'none' as const, ...extra });
 
 /** What a run killed after `journal.begin` leaves: a pending entry (and its backup) for a write to `next`. */
-async function killedAfterBegin(next: Buffer): Promise<Omit<JournalEntry, 'status'>> {
+async function killedAfterBegin(next: Buffer): Promise<NewJournalEntry> {
   const current = await readFile(file);
   const entry = {
     id: newEntryId(),
     op: 'mirror add',
     args: { mirror: 'https://killed.example' },
     time: new Date().toISOString(),
-    file,
-    before: { exists: true, sha256: hashBytes(current), mode: 0o644 },
-    after: { exists: true, sha256: hashBytes(next) },
+    files: [{ file, before: { exists: true, sha256: hashBytes(current), mode: 0o644 }, after: { exists: true, sha256: hashBytes(next) } }],
     ownedBefore: [],
     owned: [],
   };
   await journal.saveLastWritten(next);
-  await journal.begin(entry, current);
+  await journal.begin(entry, [current]);
   return entry;
 }
 

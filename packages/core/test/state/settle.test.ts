@@ -2,7 +2,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Journal, hashBytes, newEntryId, settledStatus, type JournalEntry } from '../../src/state/journal.js';
+import { Journal, hashBytes, newEntryId, settledStatus, type NewJournalEntry } from '../../src/state/journal.js';
 import { daemonTimeoutMs } from '../../src/operations/options.js';
 
 const OLD = Buffer.from('{}\n');
@@ -41,29 +41,27 @@ describe('settleInMemory', () => {
     const stateDir = join(dir, 'a');
     const file = join(dir, 'daemon.json');
     await writeFile(file, NEW);
-    const entry: Omit<JournalEntry, 'status'> = {
+    const entry: NewJournalEntry = {
       id: newEntryId(),
       op: 'mirror add',
       args: {},
       time: new Date().toISOString(),
-      file,
-      before: state(OLD),
-      after: state(NEW),
+      files: [{ file, before: state(OLD), after: state(NEW) }],
       ownedBefore: [],
       owned: [],
     };
-    await new Journal(stateDir).begin(entry, OLD);
+    await new Journal(stateDir).begin(entry, [OLD]);
     expect(await new Journal(stateDir).committed(file)).toEqual([]);
     const dry = new Journal(stateDir);
-    dry.settleInMemory(NEW);
+    dry.settleInMemory(new Map([[file, NEW]]));
     expect((await dry.committed(file)).map((e) => e.id)).toEqual([entry.id]);
     const asOld = new Journal(stateDir);
-    asOld.settleInMemory(OLD);
+    asOld.settleInMemory(new Map([[file, OLD]]));
     expect((await asOld.entries()).map((e) => e.status)).toEqual(['aborted']);
     // On disk it is still pending; recover() settles it the same way.
     expect((await new Journal(stateDir).entries()).map((e) => e.status)).toEqual(['pending']);
     const real = new Journal(stateDir);
-    await real.recover(NEW, file);
+    await real.recover(async () => NEW);
     expect((await real.committed(file)).map((e) => e.id)).toEqual([entry.id]);
   });
 });

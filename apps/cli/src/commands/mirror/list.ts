@@ -1,18 +1,20 @@
 import { Flags } from '@oclif/core';
 import { listMirrors, normalizeMirror, type MirrorList } from '@dockmirror/core';
 import { BaseCommand } from '../../base.js';
-import { configFlags, configOptions } from '../../flags.js';
-import { paint } from '../../output.js';
+import { configFlags, configOptions, engineFlags, engineOptions } from '../../flags.js';
+import { describeEngines, paint } from '../../output.js';
 
 /** `dockmirror mirror list`. */
 export default class MirrorList_ extends BaseCommand {
-  static override summary = 'List the mirrors and insecure registries in daemon.json, beside what the daemon uses.';
+  static override summary = 'List the mirrors in daemon.json (or another engine\'s files), beside what the daemon uses.';
   static override examples = [
     '<%= config.bin %> mirror list',
     '<%= config.bin %> mirror list --no-live --json --config-file ./daemon.json',
+    '<%= config.bin %> mirror list --engine all',
   ];
   static override flags = {
     ...configFlags,
+    ...engineFlags,
     'docker-host': Flags.string({ summary: 'Docker Engine endpoint to ask for the live column.', helpValue: '<url>' }),
     live: Flags.boolean({ default: true, allowNo: true, summary: 'Ask the running daemon what it uses.' }),
   };
@@ -21,9 +23,14 @@ export default class MirrorList_ extends BaseCommand {
     const { flags } = await this.parse(MirrorList_);
     const list = await listMirrors({
       ...configOptions(flags),
+      ...engineOptions(flags),
       live: flags.live,
       ...(flags['docker-host'] ? { dockerHost: flags['docker-host'] } : {}),
     });
+    if (flags.engine !== 'docker' || flags.registry !== undefined) {
+      for (const line of describeEngines(list.engines)) this.say(line);
+      return list;
+    }
     const live = list.live && 'mirrors' in list.live ? list.live : undefined;
     this.say(`${list.configFile}${list.exists ? '' : paint('dim', ' (does not exist yet)')}`);
     if (list.live && 'error' in list.live) this.say(paint('dim', `live: ${list.live.error}`));

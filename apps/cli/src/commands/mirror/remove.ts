@@ -1,7 +1,7 @@
 import { Args } from '@oclif/core';
 import { removeMirror, type ChangeResult, type MirrorTarget } from '@dockmirror/core';
 import { BaseCommand } from '../../base.js';
-import { mutationFlags, mutationOptions, presetFlags, presetOptions } from '../../flags.js';
+import { engineFlags, engineOptions, mutationFlags, mutationOptions, presetFlags, presetOptions } from '../../flags.js';
 import { describeChange, describeTarget } from '../../output.js';
 
 /** `dockmirror mirror remove <mirror>` (also `dockmirror remove`). */
@@ -17,11 +17,11 @@ export default class MirrorRemove extends BaseCommand {
   static override args = {
     mirror: Args.string({ required: true, description: 'Mirror URL as it is in daemon.json, or a preset name.' }),
   };
-  static override flags = { ...mutationFlags, ...presetFlags };
+  static override flags = { ...mutationFlags, ...engineFlags, ...presetFlags };
 
   async run(): Promise<ChangeResult & { target: MirrorTarget }> {
     const { args, flags } = await this.parse(MirrorRemove);
-    const result = await removeMirror({ ...mutationOptions(flags), ...this.interaction(), ...presetOptions(flags), mirror: args.mirror });
+    const result = await removeMirror({ ...mutationOptions(flags), ...engineOptions(flags), ...this.interaction(), ...presetOptions(flags), mirror: args.mirror });
     for (const line of [...describeTarget(result.target), ...describeChange(result, `Removed ${result.target.url}`)]) this.say(line);
     return result;
   }

@@ -1,20 +1,20 @@
 import { realpathSync } from 'node:fs';
 import { modify, applyEdits } from 'jsonc-parser';
-import type { DaemonConfigDocument } from '../config/document.js';
-import { locateDaemonConfig } from '../config/locate.js';
-import { writeDaemonConfig } from '../config/io.js';
-import { ApplyError, DaemonUnreachableError, DockmirrorError, FlagConflictError, InterruptedError, UsageError } from '../errors.js';
-import { daemonTimeoutMs, type MutationOptions } from '../operations/options.js';
-import { applyMethodFor, checkMirrorPathSupport, runApply, type ApplyPlan } from '../daemon/apply.js';
-import { confirmLive } from '../daemon/confirm.js';
-import { findFlagConflicts } from '../daemon/conflicts.js';
-import { registryMismatch, type LiveRegistry } from '../daemon/registry-config.js';
-import { createEngine } from '../daemon/engine.js';
-import { findFileReader } from '../daemon/file-reader.js';
-import { resolveDockerHost } from '../daemon/endpoint.js';
-import { detectSetup, type DaemonSetup } from '../daemon/setup.js';
-import { connectForFile, type DaemonConnection } from './connect.js';
-import { throwIfInterrupted, untilInterrupted } from './interrupt.js';
+import type { DaemonConfigDocument } from '../../config/document.js';
+import { locateDaemonConfig } from '../../config/locate.js';
+import { writeConfigFile } from '../../config/io.js';
+import { ApplyError, DaemonUnreachableError, DockmirrorError, FlagConflictError, InterruptedError, UsageError } from '../../errors.js';
+import { daemonTimeoutMs, type MutationOptions } from '../../operations/options.js';
+import { applyMethodFor, checkMirrorPathSupport, runApply, type ApplyPlan } from '../../daemon/service.js';
+import { confirmLive } from '../../daemon/confirm.js';
+import { findFlagConflicts } from '../../daemon/conflicts.js';
+import { registryMismatch, type LiveRegistry } from '../../daemon/registry-config.js';
+import { createEngine } from '../../daemon/engine.js';
+import { findFileReader } from '../../daemon/file-reader.js';
+import { resolveDockerHost } from '../../daemon/endpoint.js';
+import { detectSetup, type DaemonSetup } from '../../daemon/setup.js';
+import { connectForFile, type DaemonConnection } from './discovery.js';
+import { throwIfInterrupted, untilInterrupted } from '../../support/interrupt.js';
 
 /** How the running daemon was told about a change, and what it showed afterwards. */
 export interface ApplyReport {
@@ -165,7 +165,7 @@ export async function applyToDaemon(handle: DaemonHandle, context: ApplyContext)
   // grace, with the live config still not what the file says, is a refusal, known without waiting the timeout.
   const watch = plan.method === 'reload' ? await connection.engine.watchReloads(timeoutMs + RELOAD_GRACE_MS).catch(() => undefined) : undefined;
   try {
-    if (spelledOut) await writeDaemonConfig(context.file, spelledOut);
+    if (spelledOut) await writeConfigFile(context.file, spelledOut);
     options.onProgress?.(`${plan.method === 'reload' ? 'Reloading' : 'Restarting'} the Docker daemon (${plan.why})`);
     throwIfInterrupted(options.signal);
     const started = Date.now();
@@ -218,7 +218,7 @@ export async function applyToDaemon(handle: DaemonHandle, context: ApplyContext)
     throw asApplyError(error, connection);
   } finally {
     watch?.close();
-    if (spelledOut) await writeDaemonConfig(context.file, context.after?.exists ? context.after.bytes : undefined);
+    if (spelledOut) await writeConfigFile(context.file, context.after?.exists ? context.after.bytes : undefined);
   }
 }
 

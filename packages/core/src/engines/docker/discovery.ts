@@ -1,12 +1,12 @@
 import { accessSync, constants, existsSync } from 'node:fs';
-import { DaemonUnreachableError, PermissionDeniedError } from '../errors.js';
-import type { CommonOptions } from '../operations/options.js';
-import { resolveDockerHost, type ResolvedDockerHost } from '../daemon/endpoint.js';
-import { createEngine, type Engine, type EngineInfo } from '../daemon/engine.js';
-import { findFileReader, type FileReader } from '../daemon/file-reader.js';
-import { detectSetup, type DaemonSetup } from '../daemon/setup.js';
-import { unixSocketPath } from '../daemon/socket-proof.js';
-import { untilInterrupted } from './interrupt.js';
+import { DaemonUnreachableError, PermissionDeniedError } from '../../errors.js';
+import type { CommonOptions } from '../../operations/options.js';
+import { resolveDockerHost, type ResolvedDockerHost } from '../../daemon/endpoint.js';
+import { createEngine, type Engine, type EngineInfo } from '../../daemon/engine.js';
+import { findFileReader, type FileReader } from '../../daemon/file-reader.js';
+import { detectSetup, type DaemonSetup } from '../../daemon/setup.js';
+import { unixSocketPath } from '../../daemon/socket-proof.js';
+import { untilInterrupted } from '../../support/interrupt.js';
 
 /** A daemon that answered, with the facts every daemon-facing step needs. */
 export interface DaemonConnection {
