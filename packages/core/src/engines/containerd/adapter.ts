@@ -25,15 +25,23 @@ export const containerdEngine: EngineAdapter = {
     return containerdTarget(options);
   },
   async present(options) {
-    const located = locateContainerdConfig({ ...(options.configFile ? { configFile: options.configFile } : {}) });
+    const located = locateContainerdConfig(ownConfigFile(options));
     if (located.source !== 'default' || (await readConfigFile(located.path)).exists) return true;
     return findTrustedProgram('containerd', options.env ?? process.env).then(() => true, () => false);
   },
 };
 
+/**
+ * `--config-file` names config.toml only when containerd is the one engine of the call: with `--engine all` it
+ * is Docker's daemon.json, and containerd is located on its own.
+ */
+function ownConfigFile(options: MutationOptions & { engine?: string }): { configFile?: string } {
+  return options.configFile && options.engine !== 'all' ? { configFile: options.configFile } : {};
+}
+
 /** The containerd target of one call: config.toml read once, and the hosts directory it names (or will name). */
 export async function containerdTarget(options: MutationOptions): Promise<EngineTarget> {
-  const located = locateContainerdConfig({ ...(options.configFile ? { configFile: options.configFile } : {}) });
+  const located = locateContainerdConfig(ownConfigFile(options));
   const configFile = located.path;
   const raw = await readConfigFile(configFile);
   const configDoc = parseContainerdConfig(configFile, raw.bytes, { exists: raw.exists });
