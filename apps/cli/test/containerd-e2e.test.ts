@@ -72,6 +72,16 @@ describe('add, pull, add again, rollback: docker.io', () => {
     expect((await readFile(hostsFile('docker.io'))).equals(before)).toBe(true);
   });
 
+  it('mirror list shows containerd\'s mirrors per registry from the hosts.toml files', async () => {
+    await mkdir(path.join(containerd.hostsDir, 'not a registry'), { recursive: true });
+    const r = await run(['mirror', 'list', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const list = JSON.parse(r.stdout) as { mirrors: string[]; engines: { engine: string; registries: unknown[] }[] };
+    expect(list.mirrors).toEqual([registry.url]);
+    expect(list.engines).toMatchObject([{ engine: 'containerd', registries: [{ registry: 'docker.io', mirrors: [{ url: registry.url, plainHttp: true }] }] }]);
+    await rm(path.join(containerd.hostsDir, 'not a registry'), { recursive: true });
+  });
+
   it('rollback removes the file and the folder it made, and the pull fails again', async () => {
     await containerd.ctr(['images', 'rm', 'docker.io/library/alpine:3.16.2']);
     const r = await run(['rollback', '--json']);

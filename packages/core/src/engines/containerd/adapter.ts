@@ -11,7 +11,7 @@ import { findTrustedProgram } from '../../presets/run-command.js';
 import type { EngineAdapter, EnginePlan, EngineTarget, ReadFile, RegistrySettings } from '../engine.js';
 import type { MutationOptions } from '../../operations/options.js';
 import { locateContainerdConfig, parseContainerdConfig, planSetConfigPath, refuseInlineMirrors, registryConfigOf } from './config-toml.js';
-import { hostsDirFor } from './hosts-dir.js';
+import { checkRegistryName, hostsDirFor } from './hosts-dir.js';
 import { checkProducedHosts, defaultServer, parseHostsToml, planHostsAdd, planHostsRemove, settingsOf, WRITTEN_BY, type HostsDocument } from './hosts-toml.js';
 import { tomlString } from './toml-nodes.js';
 
@@ -52,7 +52,7 @@ export async function containerdTarget(options: MutationOptions): Promise<Engine
   const stateDir = path.resolve(options.stateDir ?? env.DOCKMIRROR_STATE_DIR ?? path.join(path.dirname(configFile), '.dockmirror'));
   const hostsFile = (registry: string): string => path.join(hostsDirFor(hostsDir, registry, options.platform ? { platform: options.platform } : {}), 'hosts.toml');
   const registryOf = (file: string): string => unspell(path.basename(path.dirname(file)));
-  const isHostsFile = (file: string): boolean => path.basename(file) === 'hosts.toml' && path.dirname(path.dirname(file)) === hostsDir;
+  const isHostsFile = (file: string): boolean => path.basename(file) === 'hosts.toml' && path.dirname(path.dirname(file)) === hostsDir && isRegistryName(registryOf(file));
   const hostsDoc = (files: ReadonlyMap<string, ReadFile>, registry: string): HostsDocument => {
     const file = hostsFile(registry);
     return (files.get(file)?.doc as HostsDocument | undefined) ?? parseHostsToml(file, Buffer.alloc(0), { registry, exists: false });
@@ -68,7 +68,9 @@ export async function containerdTarget(options: MutationOptions): Promise<Engine
     files: (registry) => [configFile, hostsFile(registry)],
     async listedFiles() {
       const names = await readdir(hostsDir).catch(() => [] as string[]);
-      return names.filter((n) => n !== '_default' && !n.startsWith('.')).slice(0, MAX_LISTED_REGISTRIES).sort().map((n) => path.join(hostsDir, n, 'hosts.toml'));
+      // Only folders named like a registry: anything else is no registry containerd would look up.
+      const registries = names.filter((n) => n !== '_default' && isRegistryName(unspell(n)));
+      return registries.sort().slice(0, MAX_LISTED_REGISTRIES).map((n) => path.join(hostsDir, n, 'hosts.toml'));
     },
     owns: (file) => file === configFile || isHostsFile(file),
     parse(bytes: ConfigBytes, { lenient }) {
@@ -131,6 +133,15 @@ export async function containerdTarget(options: MutationOptions): Promise<Engine
       return { tellsEngine: false, apply: async () => ({ method: 'none', reason }) };
     },
   };
+}
+
+function isRegistryName(name: string): boolean {
+  try {
+    checkRegistryName(name);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The registry a hosts folder is for: containerd's `host_port_` spelling back to `host:port`. */

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { FlagConflictError, InvalidConfigError, UsageError } from '../../errors.js';
+import { BugError, FlagConflictError, UsageError } from '../../errors.js';
 import { positionOf } from '../../config/document.js';
 import { parseTomlDocument, tomlBytes, type TomlDocument } from '../../support/toml.js';
 import { scanContainerd, type ContainerdScan } from './containerd-process.js';
@@ -254,11 +254,7 @@ export function planSetConfigPath(doc: TomlDocument, dir: string, options: { pla
 /** Re-parses an edit's bytes and checks that `config_path` is now `dir` and nothing else changed. A bug otherwise. */
 function checkProducedConfig(before: TomlDocument, bytes: Buffer, dir: string, options: { platform?: NodeJS.Platform }): void {
   const bug = (what: string, cause?: unknown): never => {
-    throw new InvalidConfigError(`${before.file}: dockmirror produced ${what}; nothing was written.`, {
-      location: { file: before.file },
-      hint: 'This is a bug in dockmirror: please report it with the file (the original is untouched).',
-      cause,
-    });
+    throw new BugError(`${before.file}: dockmirror produced ${what}; nothing was written.`, { location: { file: before.file }, cause });
   };
   let after: TomlDocument;
   try {

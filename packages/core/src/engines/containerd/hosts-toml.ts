@@ -7,7 +7,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { AST } from 'toml-eslint-parser';
-import { InvalidConfigError, InvalidMirrorError, UsageError } from '../../errors.js';
+import { BugError, InvalidMirrorError, UsageError } from '../../errors.js';
 import { positionOf } from '../../config/document.js';
 import { parseTomlDocument, tomlBytes, type TomlDocument } from '../../support/toml.js';
 import { checkRegistryName } from './hosts-dir.js';
@@ -156,15 +156,11 @@ export function planHostsRemove(doc: HostsDocument, url: string): Buffer | undef
 /**
  * Checks bytes an edit produced from `before`: they parse strictly as the same registry's hosts.toml, and they
  * differ from `before` in exactly one host's tables (one added or one removed), every other key and the order
- * of the other hosts being equal. Returns the new document; a failure is a dockmirror bug.
+ * of the other hosts being equal. Returns the new document; a failure is a {@link BugError}.
  */
 export function checkProducedHosts(before: HostsDocument, bytes: Buffer): HostsDocument {
   const bug = (what: string, cause?: unknown): never => {
-    throw new InvalidConfigError(`${before.file}: dockmirror produced ${what}; nothing was written.`, {
-      location: { file: before.file },
-      hint: 'This is a bug in dockmirror: please report it with the file (the original is untouched).',
-      cause,
-    });
+    throw new BugError(`${before.file}: dockmirror produced ${what}; nothing was written.`, { location: { file: before.file }, cause });
   };
   let after: HostsDocument;
   try {

@@ -226,6 +226,7 @@ describe('checkProducedHosts', () => {
   ])('refuses %s as a bug', (_name, bytes, message) => {
     const before = doc('server = "https://registry-1.docker.io"\n[host."https://a"]\n');
     expect(() => checkProducedHosts(before, Buffer.from(bytes))).toThrow(message);
+    expect(() => checkProducedHosts(before, Buffer.from(bytes))).toThrow(expect.objectContaining({ code: 'UNEXPECTED', hint: expect.stringContaining('bug') }));
   });
 });
 
