@@ -2,7 +2,7 @@
 // `ctr --hosts-dir` pull (containerd's own resolver) then comes from a real registry, with ?ns=<upstream> in its
 // log; rollback puts every file back and the pull fails again (the rig's dead proxy keeps it on this machine).
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -166,5 +166,43 @@ describe('config.toml without config_path', () => {
     expect(r.stderr).toContain('containerd refuses to combine with config_path');
     expect(await readFile(configFile, 'utf8')).toBe(config);
     expect(await exists(path.join(work, 'certs.d'))).toBe(false);
+  });
+});
+
+describe('files another user controls (the attacker is nobody)', () => {
+  const asNobody = (script: string) =>
+    new Promise<number | null>((resolve) => {
+      const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', script], { stdio: 'ignore' });
+      child.on('close', resolve);
+    });
+  let shared: string;
+  beforeAll(async () => {
+    // A sticky folder everyone may write, like /tmp: fine in itself, but what nobody makes in it is nobody's.
+    shared = await mkdtemp(path.join(tmpdir(), 'dm-ctd-shared-'));
+    await chmod(shared, 0o1777);
+  });
+  afterAll(() => rm(shared, { recursive: true, force: true }));
+
+  it('a config.toml in nobody\'s folder is not believed: exit 10, nothing written where its config_path points', async () => {
+    // It points root at a folder root would happily write in: only the file's own trust stops the write.
+    const evil = path.join(shared, 'evil');
+    const target = path.join(work, 'roots-folder');
+    await mkdir(target);
+    const code = await asNobody(`mkdir ${evil} && printf 'version = 2\\n[plugins."io.containerd.grpc.v1.cri".registry]\\n  config_path = "${target}"\\n' > ${evil}/config.toml`);
+    expect(code).toBe(0);
+    const r = await run(['add', registry.url], path.join(evil, 'config.toml'));
+    expect(r.code).toBe(10);
+    expect(r.stderr).toContain(evil);
+    expect(await exists(path.join(target, 'docker.io'))).toBe(false);
+  });
+
+  it('root\'s config.toml whose config_path is nobody\'s folder: the write is refused with exit 10', async () => {
+    const theirs = path.join(shared, 'theirs');
+    expect(await asNobody(`mkdir ${theirs}`)).toBe(0);
+    const configFile = path.join(work, 'points-at-nobody.toml');
+    await writeFile(configFile, `version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "${theirs}"\n`);
+    const r = await run(['add', registry.url], configFile);
+    expect(r.code).toBe(10);
+    expect(await exists(path.join(theirs, 'docker.io'))).toBe(false);
   });
 });

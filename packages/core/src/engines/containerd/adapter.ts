@@ -7,6 +7,8 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { readConfigFile, type ConfigBytes } from '../../config/io.js';
+import { UnsafePathError } from '../../errors.js';
+import { isTrustedUid, trustedPath } from '../../support/trusted-path.js';
 import { findTrustedProgram } from '../../presets/run-command.js';
 import type { EngineAdapter, EnginePlan, EngineTarget, ReadFile, RegistrySettings } from '../engine.js';
 import type { MutationOptions } from '../../operations/options.js';
@@ -44,6 +46,7 @@ export async function containerdTarget(options: MutationOptions): Promise<Engine
   const located = locateContainerdConfig(ownConfigFile(options));
   const configFile = located.path;
   const raw = await readConfigFile(configFile);
+  if (raw.exists) await refuseUntrustedConfig(configFile);
   const configDoc = parseContainerdConfig(configFile, raw.bytes, { exists: raw.exists });
   const config = registryConfigOf(configDoc, options.platform ? { platform: options.platform } : {});
   // Without config_path, the folder containerd's docs and 2.x's default use, beside config.toml.
@@ -133,6 +136,22 @@ export async function containerdTarget(options: MutationOptions): Promise<Engine
       return { tellsEngine: false, apply: async () => ({ method: 'none', reason }) };
     },
   };
+}
+
+/**
+ * config.toml decides where root writes (its `config_path`), so it must be a file nobody else could have written:
+ * reached through folders and symlinks of root or the caller only, owned by one of them, writable by no one else.
+ */
+async function refuseUntrustedConfig(file: string): Promise<void> {
+  const what = "folder of containerd's config.toml";
+  const { info } = await trustedPath(file, { what });
+  if (!info || process.getuid === undefined) return;
+  const why = !isTrustedUid(info.uid) ? `is owned by uid ${info.uid}` : (info.mode & 0o022) !== 0 ? 'is writable by other users' : undefined;
+  if (why === undefined) return;
+  throw new UnsafePathError(`${file} ${why}, so its config_path cannot be trusted to say where root writes; nothing was written.`, {
+    location: { file },
+    hint: `Make it root's and not writable by others (chown root ${file} && chmod go-w ${file}), or name another with --config-file.`,
+  });
 }
 
 function isRegistryName(name: string): boolean {
