@@ -62,6 +62,8 @@ export async function containerdTarget(options: MutationOptions): Promise<Engine
   };
   const configNow = (files: ReadonlyMap<string, ReadFile>) => (files.get(configFile)?.doc as ReturnType<typeof parseContainerdConfig> | undefined) ?? configDoc;
   const warnings = config.imports.length > 0 ? [`${configFile} imports ${config.imports.join(', ')}; dockmirror did not read those, and a config_path set there wins.`] : [];
+  // A containerd another user started is worth a line; dockerd's own managed one is on every Docker host.
+  for (const passed of located.ignored.filter((p) => !p.reason.includes('dockerd'))) warnings.push(`Passed over containerd pid ${passed.pid}: ${passed.reason}.`);
 
   return {
     engine: 'containerd',
