@@ -2,17 +2,14 @@
 // @dockmirror/core and the pure-JS dependencies in shared chunks, so a start loads a handful of files
 // instead of ~250. Commands stay real oclif command modules under dist/commands, found through the manifest.
 // Type checking stays with tsc; this only transpiles and links.
-import { glob, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'rolldown';
+import { bundleEntries } from './entries.mjs';
 
 const cliDir = fileURLToPath(new URL('..', import.meta.url));
-// compile-cache is its own entry: bin/run.js loads it before anything else, to decide where the cache may live.
-const input = { run: path.join(cliDir, 'src/run.ts'), 'compile-cache': path.join(cliDir, 'src/compile-cache.ts') };
-for await (const file of glob('src/commands/**/*.ts', { cwd: cliDir })) {
-  input[file.slice('src/'.length, -'.ts'.length)] = path.join(cliDir, file);
-}
+const input = await bundleEntries(cliDir);
 
 await rm(path.join(cliDir, 'dist'), { recursive: true, force: true });
 await build({

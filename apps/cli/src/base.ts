@@ -115,7 +115,9 @@ export abstract class BaseCommand extends Command {
       const ownFile = known.location?.file.startsWith(os.homedir() + path.sep) ?? false;
       // A Docker socket is another matter: its hint (the docker group) is the fix, sudo only one way round it.
       const socket = typeof known.details?.socket === 'string';
-      const hint = known.code === 'PERMISSION' && known.details?.errno !== 'EROFS' && !ownFile && !socket ? sudoHint() : known.hint;
+      // Windows has no sudo (core's hint says to use an elevated prompt), and a busy file needs no root at all.
+      const rootFixes = process.platform !== 'win32' && !['EROFS', 'EBUSY'].includes(String(known.details?.errno));
+      const hint = known.code === 'PERMISSION' && rootFixes && !ownFile && !socket ? sudoHint() : known.hint;
       if (hint) this.tell(`  ${paint('dim', '→', process.stderr)} ${hint}`);
       if (process.env.DEBUG && error.stack) for (const line of error.stack.split('\n')) this.tell(line);
     }

@@ -69,7 +69,9 @@ export function describeChange(result: ChangeResult, done: string): string[] {
   lines.push(`  mirrors: ${result.mirrors.length ? result.mirrors.join(', ') : '(none)'}`);
   if (result.insecureRegistries.length) lines.push(`  insecure registries: ${result.insecureRegistries.join(', ')}`);
   lines.push(`  backup: ${result.backup} ${paint('dim', '(undo with: dockmirror rollback)')}`);
-  if (result.apply.method === 'none') lines.push(`${paint('yellow', '!')} daemon not told: ${result.apply.reason}`);
+  // Docker's daemon not being told is a warning; containerd and podman reread their files and need no telling.
+  if (result.apply.method === 'none' && result.engine === 'docker') lines.push(`${paint('yellow', '!')} daemon not told: ${result.apply.reason}`);
+  else if (result.apply.method === 'none') lines.push(`${mark(true)} ${result.apply.reason}`);
   else lines.push(...describeApply(result.apply));
   for (const engine of others) {
     lines.push(`${mark(true)} ${engine.engine}: ${engine.files.join(', ')}`);
@@ -93,6 +95,13 @@ export function describeEngines(engines: readonly (EngineMirrors | { engine: str
       if (mirrors.length === 0) lines.push('    (none)');
     }
     if (engine.registries.length === 0) lines.push('  (no mirrors)');
+    const view = engine.engineView;
+    if (view && 'error' in view) lines.push(paint('dim', `  ${engine.engine}'s own view: ${view.error}`));
+    else if (view) {
+      // What the engine itself reports, where it differs from the files as dockmirror reads them.
+      const said = (r: readonly { registry: string; mirrors: readonly { url: string }[] }[]) => JSON.stringify(r.map((x) => [x.registry, x.mirrors.map((m) => m.url)]));
+      lines.push(said(view.registries) === said(engine.registries) ? paint('dim', `  ${engine.engine} itself reports the same`) : `  ${paint('yellow', '!')} ${engine.engine} itself reports: ${view.registries.map((r) => `${r.registry} → ${r.mirrors.map((m) => m.url).join(', ') || '(none)'}`).join('; ') || '(no mirrors)'}`);
+    }
   }
   return lines;
 }
@@ -115,6 +124,8 @@ export function diffLines(diff: string): string[] {
 
 /** How a preset became a URL, one line per reason; nothing for a plain URL. */
 export function describeTarget(target: MirrorTarget): string[] {
-  if (!target.preset) return [];
-  return [`${paint('cyan', target.preset)} → ${target.url}`, ...target.reasons.map((r) => paint('dim', `  · ${r}`))];
+  // A broken presets file was skipped: said first, so it is seen even when the built-in preset did the job.
+  const warnings = (target.warnings ?? []).map((w) => `${paint('yellow', '!')} ${w}`);
+  if (!target.preset) return warnings;
+  return [...warnings, `${paint('cyan', target.preset)} → ${target.url}`, ...target.reasons.map((r) => paint('dim', `  · ${r}`))];
 }

@@ -62,21 +62,22 @@ describe('a deep daemon.json', () => {
 });
 
 describe('a presets file that is not a small regular file', () => {
-  it('a FIFO: exit 3 at once, naming it', async () => {
+  it('a FIFO: at once a warning naming it, and the built-in presets', async () => {
     const b = await box('fifo');
     execFileSync('mkfifo', [b.presets]);
     const run = await b.run(['presets']);
-    expect(run.code).toBe(3);
-    expect(run.stderr).toContain(`✗ The presets file ${b.presets} is not a regular file (a FIFO, a device or a folder).`);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toContain(`! The presets file ${b.presets} is not a regular file (a FIFO, a device or a folder). Your presets in it are ignored`);
+    expect(run.stdout).toMatch(/^gcr +https:\/\/mirror\.gcr\.io$/m);
   });
 
-  it('a link to /dev/zero: exit 3, naming it, for `add <preset>` too', async () => {
+  it('a link to /dev/zero: named, for `add <preset>` too, where a user preset is then unknown (exit 2)', async () => {
     const b = await box('zero');
     await symlink('/dev/zero', b.presets);
-    for (const args of [['presets'], ['mirror', 'add', 'team', '--dry-run']]) {
-      const run = await b.run(args);
-      expect(run.code).toBe(3);
-      expect(run.stderr).toContain(`${b.presets} is not a regular file`);
+    for (const [args, code] of [[['presets'], 0], [['mirror', 'add', 'team', '--dry-run'], 2], [['mirror', 'add', 'gcr', '--dry-run'], 0]] as const) {
+      const run = await b.run([...args]);
+      expect(run.code, run.stderr).toBe(code);
+      expect(`${run.stdout}${run.stderr}`).toContain(`${b.presets} is not a regular file`);
     }
   });
 });

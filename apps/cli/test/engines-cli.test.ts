@@ -66,6 +66,16 @@ describe('--registry', () => {
   });
 });
 
+describe('--engine all', () => {
+  it('with --config-file is refused (exit 2): the file belongs to one engine', async () => {
+    await writeFile(file, original);
+    const r = await run(['add', 'https://m.example', '--engine', 'all', '--apply', 'none']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--config-file names one engine's file");
+    expect(await readFile(file, 'utf8')).toBe(original);
+  });
+});
+
 describe('mirror list and status per engine', () => {
   it('list --registry docker.io --json gives every engine, per registry', async () => {
     await writeFile(file, '{"registry-mirrors": ["http://127.0.0.1:5000", "https://b.example"]}\n');

@@ -81,12 +81,12 @@ describe('terminal escapes', () => {
     expect(report.presets.find((p) => p.name === 'team')?.description).toBe(`Team${ATTACK}`);
   });
 
-  it('an error message carrying escapes (a bad preset URL) is shown escaped, exit 3', async () => {
+  it('a warning carrying escapes (a bad preset URL) is shown escaped; the built-in presets are listed', async () => {
     const box = await sandbox('bad-url');
     await writeFile(box.presets, JSON.stringify({ evil: { url: `https://x${ATTACK}` } }));
     for (const colour of [false, true]) {
       const run = await box.run(['presets'], colour ? { NO_COLOR: '', FORCE_COLOR: '1' } : {});
-      expect(run.code).toBe(3);
+      expect(run.code, run.stderr).toBe(0);
       expect(run.stderr).toMatch(/preset "evil"/);
       expect(controls(run, colour)).toEqual([]);
     }

@@ -45,6 +45,7 @@ function run(command: string, args: string[], cwd: string): Promise<Run> {
 
 let work = '';
 let app = '';
+let contents = new Map<string, string[]>();
 
 beforeAll(async () => {
   if (!existsSync(path.join(cliDir, 'oclif.manifest.json')) || !existsSync(path.join(repoRoot, 'packages/core/dist/index.js'))) {
@@ -55,7 +56,9 @@ beforeAll(async () => {
   // Scripts off: the test checks what the build left, it does not rebuild.
   const packed = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work, '-w', '@dockmirror/core', '-w', 'dockmirror'], repoRoot);
   expect(packed.code, packed.stderr).toBe(0);
-  const tarballs = (JSON.parse(packed.stdout) as { filename: string }[]).map((p) => path.join(work, p.filename));
+  const packs = JSON.parse(packed.stdout) as { name: string; filename: string; files: { path: string }[] }[];
+  contents = new Map(packs.map((p) => [p.name, p.files.map((f) => f.path)]));
+  const tarballs = packs.map((p) => path.join(work, p.filename));
   await mkdir(app);
   await writeFile(path.join(app, 'package.json'), '{ "name": "pack-check", "private": true }\n');
   const installed = await run('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs], app);
@@ -109,6 +112,14 @@ describe('the packed packages, installed with production dependencies only', () 
     const imported = await run(process.execPath, ['--input-type=module', '-e', code], app);
     expect(imported.code, imported.stderr).toBe(0);
     expect(imported.stdout.trim()).toBe('function https://m.example');
+  });
+
+  it('each tarball carries its README and the LICENSE', () => {
+    for (const name of ['@dockmirror/core', 'dockmirror']) {
+      expect(contents.get(name), name).toEqual(expect.arrayContaining(['README.md', 'LICENSE', 'package.json']));
+    }
+    expect(existsSync(path.join(app, 'node_modules', 'dockmirror', 'LICENSE'))).toBe(true);
+    expect(existsSync(path.join(app, 'node_modules', '@dockmirror', 'core', 'README.md'))).toBe(true);
   });
 
   it('no development package came along', () => {

@@ -15,8 +15,11 @@ import type * as rollbackOp from './operations/rollback.js';
 import type * as status from './operations/status.js';
 import type * as verify from './operations/verify.js';
 import type * as presets from './presets/resolve.js';
+import { checkOptions, type TimeoutInSeconds } from './operations/validate.js';
+import { UsageError } from './errors.js';
 
 export * from './errors.js';
+export type { TimeoutInSeconds } from './operations/validate.js';
 export { locateDaemonConfig, type ConfigSetup, type LocateOptions, type LocatedConfig } from './config/locate.js';
 export { parseDaemonConfig, type DaemonConfigDocument } from './config/document.js';
 export { validateMirror, normalizeMirror, type ValidatedMirror, type ValidateMirrorOptions } from './mirror/url.js';
@@ -52,44 +55,49 @@ export type { Check, CheckName, Proof, VerifyResult } from './verify/index.js';
  * Reads and strictly parses daemon.json. A missing file reads as `{}`; a directory, device or other non-regular
  * file is refused. Permission problems become {@link PermissionDeniedError}.
  */
-export function readDaemonConfig(...args: Parameters<typeof io.readDaemonConfig>): ReturnType<typeof io.readDaemonConfig> {
-  return import('./config/io.js').then((m) => m.readDaemonConfig(...args));
+export async function readDaemonConfig(file: string): ReturnType<typeof io.readDaemonConfig> {
+  if (typeof file !== 'string' || file === '') throw new UsageError(`readDaemonConfig() takes the path of daemon.json, not ${file === '' ? 'an empty string' : typeof file}.`);
+  return (await import('./config/io.js')).readDaemonConfig(file);
 }
 
 /**
  * Adds a registry mirror to daemon.json, plus an `insecure-registries` entry for an http:// mirror, touching no
  * other byte. A mirror already present (in normalised form) changes nothing.
  */
-export function addMirror(...args: Parameters<typeof mirrors.addMirror>): ReturnType<typeof mirrors.addMirror> {
-  return import('./operations/mirrors.js').then((m) => m.addMirror(...args));
+export async function addMirror(options: Parameters<typeof mirrors.addMirror>[0] & TimeoutInSeconds): ReturnType<typeof mirrors.addMirror> {
+  const checked = checkOptions('addMirror', options);
+  return (await import('./operations/mirrors.js')).addMirror(checked);
 }
 
 /**
  * Removes a registry mirror from daemon.json. Its `insecure-registries` entry goes too, but only when
  * dockmirror added it and no remaining mirror uses that host; an entry the user had before stays.
  */
-export function removeMirror(...args: Parameters<typeof mirrors.removeMirror>): ReturnType<typeof mirrors.removeMirror> {
-  return import('./operations/mirrors.js').then((m) => m.removeMirror(...args));
+export async function removeMirror(options: Parameters<typeof mirrors.removeMirror>[0] & TimeoutInSeconds): ReturnType<typeof mirrors.removeMirror> {
+  const checked = checkOptions('removeMirror', options);
+  return (await import('./operations/mirrors.js')).removeMirror(checked);
 }
 
 /** Lists the mirrors and insecure registries in daemon.json, beside the live daemon's. Reads only; no lock. */
-export function listMirrors(...args: Parameters<typeof mirrors.listMirrors>): ReturnType<typeof mirrors.listMirrors> {
-  return import('./operations/mirrors.js').then((m) => m.listMirrors(...args));
+export async function listMirrors(options?: Parameters<typeof mirrors.listMirrors>[0]): ReturnType<typeof mirrors.listMirrors> {
+  const checked = checkOptions('listMirrors', options);
+  return (await import('./operations/mirrors.js')).listMirrors(checked);
 }
 
 /**
  * Turns a preset name or a mirror URL into the URL to write. Anything containing `://` is a URL; any other input
  * must name a built-in or user preset, else {@link UsageError} listing the presets.
  */
-export function resolveMirrorTarget(
-  ...args: Parameters<typeof presets.resolveMirrorTarget>
-): ReturnType<typeof presets.resolveMirrorTarget> {
-  return import('./presets/resolve.js').then((m) => m.resolveMirrorTarget(...args));
+export async function resolveMirrorTarget(input: string, options?: Parameters<typeof presets.resolveMirrorTarget>[1]): ReturnType<typeof presets.resolveMirrorTarget> {
+  if (typeof input !== 'string') throw new UsageError(`resolveMirrorTarget() takes a mirror URL or preset name as a string, not ${typeof input}.`);
+  const checked = checkOptions('resolveMirrorTarget', options);
+  return (await import('./presets/resolve.js')).resolveMirrorTarget(input, checked);
 }
 
 /** Lists every preset (built-in first, then user) with the URL it resolves to here. */
-export function listPresets(...args: Parameters<typeof presets.listPresets>): ReturnType<typeof presets.listPresets> {
-  return import('./presets/resolve.js').then((m) => m.listPresets(...args));
+export async function listPresets(options?: Parameters<typeof presets.listPresets>[0]): ReturnType<typeof presets.listPresets> {
+  const checked = checkOptions('listPresets', options);
+  return (await import('./presets/resolve.js')).listPresets(checked);
 }
 
 /**
@@ -97,29 +105,33 @@ export function listPresets(...args: Parameters<typeof presets.listPresets>): Re
  * `id`); a file that did not exist is removed. Refuses with {@link DriftError} when the file changed since
  * dockmirror wrote it, unless `force`. The rollback is journaled itself, so it can be rolled back too.
  */
-export function rollback(...args: Parameters<typeof rollbackOp.rollback>): ReturnType<typeof rollbackOp.rollback> {
-  return import('./operations/rollback.js').then((m) => m.rollback(...args));
+export async function rollback(options?: Parameters<typeof rollbackOp.rollback>[0] & TimeoutInSeconds): ReturnType<typeof rollbackOp.rollback> {
+  const checked = checkOptions('rollback', options);
+  return (await import('./operations/rollback.js')).rollback(checked);
 }
 
 /**
  * Makes the daemon that reads daemon.json load what the file says now, confirmed live by `GET /info`; the file
  * is not changed. A key the file does not have means `[]` live.
  */
-export function applyConfig(...args: Parameters<typeof applyOp.applyConfig>): ReturnType<typeof applyOp.applyConfig> {
-  return import('./operations/apply-config.js').then((m) => m.applyConfig(...args));
+export async function applyConfig(options?: Parameters<typeof applyOp.applyConfig>[0] & TimeoutInSeconds): ReturnType<typeof applyOp.applyConfig> {
+  const checked = checkOptions('applyConfig', options);
+  return (await import('./operations/apply-config.js')).applyConfig(checked);
 }
 
 /** Lists the backups in the state folder, newest first, an interrupted (pending) change among them. Reads only. */
-export function listBackups(...args: Parameters<typeof rollbackOp.listBackups>): ReturnType<typeof rollbackOp.listBackups> {
-  return import('./operations/rollback.js').then((m) => m.listBackups(...args));
+export async function listBackups(options?: Parameters<typeof rollbackOp.listBackups>[0]): ReturnType<typeof rollbackOp.listBackups> {
+  const checked = checkOptions('listBackups', options);
+  return (await import('./operations/rollback.js')).listBackups(checked);
 }
 
 /**
  * Gathers the file's and the live daemon's view of the mirrors side by side. Reads only, and never throws for
  * an unreadable file or an absent daemon: those are part of the status.
  */
-export function getStatus(...args: Parameters<typeof status.getStatus>): ReturnType<typeof status.getStatus> {
-  return import('./operations/status.js').then((m) => m.getStatus(...args));
+export async function getStatus(options?: Parameters<typeof status.getStatus>[0]): ReturnType<typeof status.getStatus> {
+  const checked = checkOptions('getStatus', options);
+  return (await import('./operations/status.js')).getStatus(checked);
 }
 
 /**
@@ -128,19 +140,22 @@ export function getStatus(...args: Parameters<typeof status.getStatus>): ReturnT
  * report, not an exception; only bad input throws ({@link UsageError}, {@link InvalidMirrorError}), or a
  * {@link VerificationError} when there is no mirror to verify.
  */
-export function verifyMirror(...args: Parameters<typeof verify.verifyMirror>): ReturnType<typeof verify.verifyMirror> {
-  return import('./operations/verify.js').then((m) => m.verifyMirror(...args));
+export async function verifyMirror(options?: Parameters<typeof verify.verifyMirror>[0] & TimeoutInSeconds): ReturnType<typeof verify.verifyMirror> {
+  const checked = checkOptions('verifyMirror', options);
+  return (await import('./operations/verify.js')).verifyMirror(checked);
 }
 
 /** Lists the presets as `add <preset>` would resolve them on this machine. Reads only. */
-export function showPresets(...args: Parameters<typeof presetsOp.showPresets>): ReturnType<typeof presetsOp.showPresets> {
-  return import('./operations/presets.js').then((m) => m.showPresets(...args));
+export async function showPresets(options?: Parameters<typeof presetsOp.showPresets>[0]): ReturnType<typeof presetsOp.showPresets> {
+  const checked = checkOptions('showPresets', options);
+  return (await import('./operations/presets.js')).showPresets(checked);
 }
 
 /**
  * `dockmirror doctor`: status plus verification of every configured mirror, turned into a list of problems and
  * fixes. Reads only; never changes daemon.json or the daemon.
  */
-export function runDoctor(...args: Parameters<typeof doctor.runDoctor>): ReturnType<typeof doctor.runDoctor> {
-  return import('./operations/doctor.js').then((m) => m.runDoctor(...args));
+export async function runDoctor(options?: Parameters<typeof doctor.runDoctor>[0] & TimeoutInSeconds): ReturnType<typeof doctor.runDoctor> {
+  const checked = checkOptions('runDoctor', options);
+  return (await import('./operations/doctor.js')).runDoctor(checked);
 }

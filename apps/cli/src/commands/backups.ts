@@ -9,10 +9,11 @@ export default class Backups extends BaseCommand {
   static override examples = ['<%= config.bin %> backups', '<%= config.bin %> backups --json'];
   static override flags = { ...configFlags };
 
-  async run(): Promise<{ stateDir: string; backups: BackupInfo[] }> {
+  async run(): Promise<{ stateDir: string; backups: BackupInfo[]; warnings: string[] }> {
     const { flags } = await this.parse(Backups);
     const result = await listBackups(configOptions(flags));
-    if (result.backups.length === 0) this.say(`No backups in ${result.stateDir}.`);
+    for (const warning of result.warnings) this.tell(`${paint('yellow', '!', process.stderr)} ${warning}`);
+    if (result.backups.length === 0 && result.warnings.length === 0) this.say(`No backups in ${result.stateDir}.`);
     for (const b of result.backups) {
       const what = `${b.op}${typeof b.args.mirror === 'string' ? ` ${b.args.mirror}` : ''}`;
       const notes = `${b.existed ? '' : paint('dim', ' (did not exist)')}${b.status === 'pending' ? paint('yellow', ' (interrupted: settled by the next command)') : ''}`;

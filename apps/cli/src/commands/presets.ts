@@ -14,6 +14,7 @@ export default class Presets extends BaseCommand {
   async run(): Promise<PresetsReport> {
     const { flags } = await this.parse(Presets);
     const report = await showPresets(configOptions(flags));
+    for (const warning of report.warnings) this.tell(`${paint('yellow', '!', process.stderr)} ${warning}`);
     for (const preset of report.presets) {
       const source = preset.source === 'user' ? paint('yellow', ' (user)') : '';
       this.say(`${paint('cyan', preset.name.padEnd(8))} ${preset.url}${source}`);

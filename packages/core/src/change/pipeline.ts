@@ -16,6 +16,7 @@ import { Journal, hashBytes, newEntryId, removeEmptyFolders, type JournalFile } 
 import { withLock } from '../state/lock.js';
 import { keepBackups, lockTimeoutMs, type MutationOptions } from '../operations/options.js';
 import { isCode } from '../support/fs-errors.js';
+import { readableState } from '../state/read-only.js';
 
 /** What a planned change wants written. */
 export interface PlannedChange {
@@ -130,7 +131,9 @@ export async function runChange(
     // What the real run's recovery would make of an interrupted change, without writing it: a pending entry
     // counts as it will be settled, so the dry run shows what the real run does.
     journal.settleInMemory(new Map([...files].map(([file, read]) => [file, read.raw.exists ? read.raw.bytes : undefined])));
-    const context = await planContext(files, journal, reader, first);
+    // A user who is not root may dry-run a world-readable file without reading root's state folder.
+    const owned = await readableState(() => recordedOwned(first, files, journal), [], stateDir, 'the dry run counts no setting as added by dockmirror', journal.warnings);
+    const context = { files, owned, journal, read: (file: string) => reader.readOne(file, journal) };
     const planned = await plan(context);
     const changes = planned ? await checked(reader, context.files, planned) : [];
     const diff = (await Promise.all(changes.map((c) => unifiedDiff(c.file, c.before.raw.exists ? c.before.raw.bytes : undefined, c.bytes)))).join('');
@@ -153,7 +156,7 @@ export async function runChange(
     async () => {
       await journal.recover(async (file) => bytesOf(await readConfigFile(file).catch(() => undefined)), first.respelled?.bind(first));
       const files = await reader.readAll(allFiles, journal);
-      const context = await planContext(files, journal, reader, first);
+      const context = { files, owned: await recordedOwned(first, files, journal), journal, read: (file: string) => reader.readOne(file, journal) };
       const planned = await plan(context);
       const changes = planned ? await checked(reader, context.files, planned) : [];
       if (!planned || changes.length === 0) {
@@ -249,9 +252,9 @@ class FileReader {
   }
 }
 
-async function planContext(files: Map<string, ReadFile>, journal: Journal, reader: FileReader, first: EngineTarget): Promise<PlanContext> {
-  const owned = (await first.recordedOwned?.(files, journal)) ?? [];
-  return { files, owned, journal, read: (file) => reader.readOne(file, journal) };
+/** The settings the first engine recorded as its own that its files still hold (none for most engines). */
+async function recordedOwned(first: EngineTarget, files: ReadonlyMap<string, ReadFile>, journal: Journal): Promise<string[]> {
+  return (await first.recordedOwned?.(files, journal)) ?? [];
 }
 
 /** Checks each planned write with the engine that owns the file, and drops writes that change nothing. */

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { type VmEngine, vmEngineFile } from '../daemon/desktop.js';
 import { flagValues } from '../daemon/dockerd-process.js';
 
 /** The kinds of Docker setup that keep daemon.json in different places. */
@@ -10,6 +11,7 @@ export type ConfigSetup =
   | 'snap'
   | 'custom'
   | 'desktop'
+  | 'orbstack'
   | 'windows-engine';
 
 /** Where daemon.json is, and how that was decided. */
@@ -42,12 +44,17 @@ export interface LocateOptions {
   daemonKind?: 'desktop' | 'rootless';
   /** File existence probe; defaults to `fs.existsSync`. */
   exists?: (file: string) => boolean;
+  /** A desktop or VM engine recognised from evidence (see identifyVmEngine): it decides the file, or refuses. */
+  vmEngine?: VmEngine;
+  /** Where WSL mounts Windows' C: (default `/mnt/c`), for Docker Desktop's file seen from WSL. */
+  wslWindowsDrive?: string;
 }
 
 /**
  * Finds the daemon.json in use. Precedence: an explicit `configFile`, then `DOCKMIRROR_CONFIG_FILE`, then the
- * running dockerd's `--config-file`, then the platform's setup (Desktop, Windows Engine, snap, rootless, system).
- * Never touches the file itself.
+ * running dockerd's `--config-file`, then a desktop or VM engine recognised from evidence (`engine`), then the
+ * platform's setup (Desktop, Windows Engine, snap, rootless, system). Never touches the file itself.
+ * @throws UsageError naming what to do, for an engine whose settings are no file dockmirror can edit.
  */
 export function locateDaemonConfig(options: LocateOptions = {}): LocatedConfig {
   const platform = options.platform ?? process.platform;
@@ -73,6 +80,12 @@ export function locateDaemonConfig(options: LocateOptions = {}): LocatedConfig {
   const flagged = flagValues(options.dockerdArgs ?? [], '--config-file').at(-1);
   if (flagged) return detected(p.resolve(flagged), 'custom', 'the running dockerd was started with --config-file');
 
+  if (options.vmEngine) {
+    const chosen = vmEngineFile(options.vmEngine, { platform, env, homedir: home, ...(options.wslWindowsDrive ? { wslWindowsDrive: options.wslWindowsDrive } : {}) });
+    // Colima, Rancher Desktop, an unclear WSL profile: no file here is the one the engine reads.
+    if ('refusal' in chosen) throw chosen.refusal;
+    return detected(chosen.file, options.vmEngine.kind === 'orbstack' ? 'orbstack' : options.vmEngine.windowsContainers ? 'windows-engine' : 'desktop', chosen.reason);
+  }
   const desktop = p.join(home, '.docker', 'daemon.json');
   if (platform === 'darwin') return detected(desktop, 'desktop', 'Docker Desktop for macOS keeps it in ~/.docker');
   if (platform === 'win32') {

@@ -7,8 +7,9 @@
 import type { IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import { StringDecoder } from 'node:string_decoder';
-import { DaemonError, DaemonUnreachableError, DockmirrorError } from '../errors.js';
+import { DaemonError, DaemonUnreachableError, DockmirrorError, PermissionDeniedError } from '../errors.js';
 import type { Engine, EngineInfo, EngineVersion, ImageSummary, ReloadWatch, RunningContainer } from './engine.js';
+import { pipeDenied, pipeErrorKind } from './pipe-errors.js';
 import { type LiveRegistry, liveRegistryFromInfo } from './registry-config.js';
 
 // Imported as an ES module, node:http's facade reads every export, and one of them loads fetch's undici: about
@@ -62,7 +63,9 @@ export class HttpEngine implements Engine {
       // `OK` is all a daemon answers; a few bytes more are someone else.
       const { status, text } = await this.exchange('GET /_ping', 'GET', '/_ping', timeoutMs, this.collect(64));
       return status === 200 && text === 'OK';
-    } catch {
+    } catch (error) {
+      // A pipe the caller may not open is a daemon that is there: "no daemon, takes effect later" would be false.
+      if (error instanceof PermissionDeniedError) throw error;
       return false;
     }
   }
@@ -342,6 +345,12 @@ export class HttpEngine implements Engine {
       return new DaemonUnreachableError(`The Docker daemon at ${this.endpoint} did not answer ${what} within ${timeoutMs} ms.`, { hint, details });
     }
     const code = (error as { code?: unknown }).code;
+    const pipe = pipeErrorKind(this.endpoint, code);
+    if (pipe === 'denied') return pipeDenied(this.endpoint, error);
+    if (pipe === 'busy') {
+      // Unreachable for now, so every poll (waitForPing, confirmLive) tries again instead of failing the apply.
+      return new DaemonUnreachableError(`The Docker pipe at ${this.endpoint} is busy (EBUSY).`, { cause: error, hint, details: { ...details, busy: true } });
+    }
     if (typeof code === 'string' && CONNECTION_CODES.has(code)) {
       return new DaemonUnreachableError(`Cannot reach the Docker daemon at ${this.endpoint} (${code}).`, { cause: error, hint, details });
     }

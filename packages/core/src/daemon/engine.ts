@@ -65,7 +65,7 @@ export interface RunningContainer {
 export interface Engine {
   /** The endpoint this engine talks to. */
   readonly endpoint: string;
-  /** True when `GET /_ping` answers 200 within `timeoutMs`; never throws for connection problems. */
+  /** True when `GET /_ping` answers 200 within `timeoutMs`; never throws for connection problems, except for a named pipe the caller may not open (a PermissionDeniedError: the daemon is there, only not for this user). */
   ping(timeoutMs?: number): Promise<boolean>;
   /** Ping until it answers or `timeoutMs` passes; `onTick` gets the elapsed ms after each failed try. */
   waitForPing(timeoutMs: number, onTick?: (elapsedMs: number) => void): Promise<boolean>;

@@ -9,6 +9,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { configFileHosts, daemonHosts, dockerdArgvHead, flagValues, readCmdline, scanDockerd } from './dockerd-process.js';
 import { processUids, trustedUids, untrustedUids } from './socket-proof.js';
+import { samePath } from '../support/same-path.js';
 
 /** A running dockerd that reads the file. */
 export interface FileReader {
@@ -55,7 +56,7 @@ export async function findFileReader(file: string, options: FindFileReaderOption
     const cmdline = readCmdline(procRoot, pid);
     if (!cmdline) continue;
     const configFile = daemonConfigFile(procRoot, pid, cmdline, uids[0] ?? 0, options.homedir ?? homedir());
-    if (configFile === undefined || realOrSelf(configFile) !== wanted) continue;
+    if (configFile === undefined || !samePath(realOrSelf(configFile), wanted)) continue;
     const hosts = daemonHosts(cmdline, await configFileHosts(cmdline));
     let endpoint: string | undefined;
     for (const host of hosts) {

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { ApplyError, InvalidMirrorError, UsageError } from '../errors.js';
 import { goParseUrl, mirrorRulesFor } from '../mirror/net-url.js';
 import { readBounded } from '../support/bounded-read.js';
+import { desktopHasCli } from './desktop.js';
 import { distrustPid } from './dockerd-process.js';
 import type { DaemonSetup } from './setup.js';
 import { folderWarning, trustedUids } from './socket-proof.js';
@@ -69,6 +70,8 @@ export function applyMethodFor(setup: DaemonSetup, requested: ApplyRequest): App
     });
   };
   const wantRestart = requested === 'restart';
+  // Colima, Rancher Desktop, an unclear WSL profile: the engine cannot be changed through any file here.
+  if (setup.engineRefusal) throw setup.engineRefusal;
 
   switch (setup.kind) {
     case 'systemd':
@@ -96,11 +99,23 @@ export function applyMethodFor(setup: DaemonSetup, requested: ApplyRequest): App
       const signal = sighup() ?? cannot('reload', 'its pid is unknown', 'Send dockerd SIGHUP yourself (kill -HUP <pid>).');
       return reload(signal, `dockerd without a service manager: SIGHUP to pid ${signal.pid}`);
     }
-    case 'desktop':
+    case 'desktop': {
       if (requested === 'reload') {
         cannot('reload', 'Docker Desktop applies daemon.json only on restart', 'Use restart (it stops every container).');
       }
+      const version = setup.engine?.desktopVersion;
+      if (!desktopHasCli(version)) {
+        cannot(
+          'restart',
+          `Docker Desktop ${version} has no \`docker desktop\` command (it came with 4.37)`,
+          'Run again with --apply none, then restart Docker Desktop from its menu (Restart); or upgrade Docker Desktop to 4.37 or later.',
+        );
+      }
       return restart(['docker', 'desktop', 'restart'], 'Docker Desktop applies daemon.json only by restarting, which stops every container');
+    }
+    case 'orbstack':
+      if (requested === 'reload') cannot('reload', 'OrbStack applies docker.json only when its Docker engine restarts', 'Use restart (it stops every container).');
+      return restart(['orb', 'restart', 'docker'], 'OrbStack applies docker.json by restarting its Docker engine, which stops every container');
     case 'windows-engine':
       if (requested === 'reload') cannot('reload', 'the Windows service has no reload', 'Use restart.');
       return restart(['powershell', '-NoProfile', '-Command', 'Restart-Service docker'], 'Windows service: restart is the only way');
@@ -128,9 +143,12 @@ export async function runApply(
   if (!Array.isArray(plan.command)) return sendSignal(plan.command);
   const [file, ...args] = plan.command;
   if (!file) throw new ApplyError('Empty apply command.', { hint: 'This is a bug in dockmirror; please report it.' });
+  // A restart is waited for to its end: killing `docker desktop restart` or Restart-Service at --timeout leaves it
+  // running, and the restore that follows would start a second restart on top of the first.
+  const timeoutMs = plan.method === 'restart' ? Math.max(options.timeoutMs ?? 0, RESTART_COMMAND_MS) : (options.timeoutMs ?? 120_000);
   try {
     const { stdout, stderr } = await promisify(execFile)(file, args, {
-      timeout: options.timeoutMs ?? 120_000,
+      timeout: timeoutMs,
       env: options.env ?? process.env,
       // Ctrl-C ends the service manager call too, so the process is not held up waiting for it.
       ...(options.signal ? { signal: options.signal } : {}),
@@ -138,14 +156,35 @@ export async function runApply(
     return { ran: plan.command, stdout, stderr };
   } catch (error) {
     const e = error as { code?: unknown; stderr?: string; killed?: boolean };
-    const reason = e.code === 'ENOENT' ? 'command not found' : e.killed ? 'timed out' : `exit ${String(e.code)}`;
+    const reason = e.code === 'ENOENT' ? 'command not found' : e.killed ? `still running after ${timeoutMs / 1000} s` : `exit ${String(e.code)}`;
+    const hint = applyFailureHint(plan.command, e.code, e.stderr ?? '');
     throw new ApplyError(`\`${plan.command.join(' ')}\` failed (${reason})${e.stderr ? `: ${e.stderr.trim()}` : ''}`, {
       cause: error,
       // Where the daemon's log is, the caller knows; it adds that to the hint.
-      ...(e.code === 'ENOENT' ? { hint: `Install ${file} or choose another apply method.` } : {}),
+      ...(hint ? { hint } : {}),
       details: { command: plan.command, stderr: e.stderr ?? '' },
     });
   }
+}
+
+/**
+ * How long a restart command may run before it counts as hung: Desktop and the Windows service can take minutes
+ * to stop every container and start again, and they are waited for rather than cut off at `--timeout`.
+ */
+export const RESTART_COMMAND_MS = 600_000;
+
+/** What to do when an apply command failed in a way that has a known fix. */
+function applyFailureHint(command: readonly string[], code: unknown, stderr: string): string | undefined {
+  const [file] = command;
+  // Desktop before 4.37 has no `desktop` plugin: the docker CLI says "'desktop' is not a docker command".
+  if (command[1] === 'desktop' && /is not a docker command|unknown command/i.test(stderr)) {
+    return 'This Docker Desktop is older than 4.37 and has no `docker desktop` command: restart Docker Desktop from its menu (Restart), or upgrade it.';
+  }
+  if (file === 'powershell' && /access is denied|PermissionDenied|Cannot open .* service/i.test(stderr)) {
+    return 'Restarting a Windows service needs an elevated prompt: run the command again as administrator.';
+  }
+  if (code === 'ENOENT') return `Install ${file} or choose another apply method.`;
+  return undefined;
 }
 
 async function sendSignal(command: SignalCommand, procRoot = '/proc'): Promise<ApplyOutcome> {

@@ -4,15 +4,21 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import os from 'node:os';
 import { UsageError } from '../errors.js';
+import { identifyVmEngine, isWsl, socketTargetOf, type VmEngine, vmEngineFile } from './desktop.js';
 import { type DockerdProcess, flagValues, scanDockerd, type UntrustedDockerd } from './dockerd-process.js';
-import type { EngineInfo } from './engine.js';
+import type { EngineInfo, EngineVersion } from './engine.js';
 
 /** The ways a Docker daemon can be run that dockmirror knows how to apply changes to. */
-export type SetupKind = 'systemd' | 'rootless' | 'snap' | 'openrc' | 'sysvinit' | 'plain' | 'desktop' | 'windows-engine' | 'unknown';
+export type SetupKind =
+  | 'systemd' | 'rootless' | 'snap' | 'openrc' | 'sysvinit' | 'plain' | 'desktop' | 'windows-engine'
+  | 'orbstack' | 'colima' | 'rancher-desktop' | 'unknown';
 
 /** Every {@link SetupKind}, for validating `DOCKMIRROR_SETUP`. */
-export const SETUP_KINDS: readonly SetupKind[] = ['systemd', 'rootless', 'snap', 'openrc', 'sysvinit', 'plain', 'desktop', 'windows-engine', 'unknown'];
+export const SETUP_KINDS: readonly SetupKind[] = [
+  'systemd', 'rootless', 'snap', 'openrc', 'sysvinit', 'plain', 'desktop', 'windows-engine', 'orbstack', 'colima', 'rancher-desktop', 'unknown',
+];
 
 /** What {@link detectSetup} found out about the daemon. */
 export interface DaemonSetup {
@@ -38,6 +44,12 @@ export interface DaemonSetup {
   untrustedDaemons?: UntrustedDockerd[];
   /** A doubt about the endpoint itself, e.g. its socket sits in a folder other users can write. */
   trustWarning?: string;
+  /** The desktop or VM engine the evidence shows (Desktop, WSL2 with Desktop, Colima, OrbStack, Rancher Desktop). */
+  engine?: VmEngine;
+  /** The daemon.json-format file that engine reads, whatever dockmirror was pointed at. */
+  engineFile?: string;
+  /** Why no file here can change that engine, and what to do instead (Colima, Rancher Desktop, an unclear WSL profile). */
+  engineRefusal?: UsageError;
 }
 
 /** Inputs of {@link detectSetup}; all injectable so every kind can be tested on one machine. */
@@ -46,6 +58,14 @@ export interface DetectSetupOptions {
   endpoint: string;
   /** The daemon's `GET /info`, when it answered. */
   info?: EngineInfo;
+  /** The daemon's `GET /version`, when it answered (Docker Desktop names its own version there). */
+  version?: EngineVersion;
+  /** The docker context the endpoint came from. */
+  context?: string;
+  /** Home folder a desktop engine's file is under; defaults to `os.homedir()`. */
+  homedir?: string;
+  /** Where WSL mounts Windows' C: (default `/mnt/c`). */
+  wslWindowsDrive?: string;
   /** Defaults to `process.platform`. */
   platform?: NodeJS.Platform;
   /** Defaults to `process.env`; `DOCKMIRROR_SETUP=<kind>` forces the kind (a test and escape hatch). */
@@ -71,7 +91,24 @@ export async function detectSetup(options: DetectSetupOptions): Promise<DaemonSe
   const scan = platform === 'linux' ? await scanDockerd(options.endpoint, options.procRoot ?? '/proc') : undefined;
   const proc = scan?.process;
 
-  const kind = forcedKind(env) ?? decideKind({ platform, info, proc, exists, endpoint: options.endpoint });
+  const wsl = platform === 'linux' ? await isWsl(options.procRoot ?? '/proc') : false;
+  const socketTarget = socketTargetOf(options.endpoint);
+  const engine = identifyVmEngine({
+    platform,
+    endpoint: options.endpoint,
+    ...(options.context ? { context: options.context } : {}),
+    ...(socketTarget ? { socketTarget } : {}),
+    ...(info ? { info } : {}),
+    ...(options.version ? { version: options.version } : {}),
+    wsl,
+  });
+  const forced = forcedKind(env);
+  // A trusted dockerd seen in /proc serving the endpoint is this host's own, whatever its socket is called.
+  const vm = forced === undefined && proc === undefined ? engine : undefined;
+  const kind = forced ?? (vm ? vm.kind : decideKind({ platform, info, proc, exists, endpoint: options.endpoint }));
+  const engineTarget = vm
+    ? vmEngineFile(vm, { platform, env, homedir: options.homedir ?? os.homedir(), ...(options.wslWindowsDrive ? { wslWindowsDrive: options.wslWindowsDrive } : {}) })
+    : undefined;
   const configFile = proc ? flagValues(proc.cmdline, '--config-file').at(-1) : undefined;
   const pidFile = proc ? (flagValues(proc.cmdline, '--pidfile', '-p').at(-1) ?? defaultPidFile(kind, env)) : undefined;
   return {
@@ -80,11 +117,14 @@ export async function detectSetup(options: DetectSetupOptions): Promise<DaemonSe
     ...(proc ? { pid: proc.pid, cmdline: proc.cmdline } : {}),
     ...(configFile ? { configFile } : {}),
     ...(pidFile ? { pidFile } : {}),
-    logHint: logHintFor(kind, proc, platform),
-    restartStopsContainers: kind === 'desktop' || kind === 'windows-engine' || !liveRestore,
+    logHint: logHintFor(kind, proc, vm?.wsl ? 'win32' : platform),
+    restartStopsContainers: vm !== undefined || kind === 'desktop' || kind === 'windows-engine' || !liveRestore,
     canReload: ['systemd', 'rootless', 'openrc'].includes(kind) || (['snap', 'plain', 'sysvinit'].includes(kind) && proc !== undefined),
     ...(scan && scan.untrusted.length > 0 ? { untrustedDaemons: scan.untrusted } : {}),
     ...(scan?.warning ? { trustWarning: scan.warning } : {}),
+    ...(vm ? { engine: vm } : {}),
+    ...(engineTarget && 'file' in engineTarget ? { engineFile: engineTarget.file } : {}),
+    ...(engineTarget && 'refusal' in engineTarget ? { engineRefusal: engineTarget.refusal } : {}),
   };
 }
 
@@ -152,6 +192,12 @@ function logHintFor(kind: SetupKind, proc: DockerdProcess | undefined, platform:
       return '~/.docker/desktop/log/vm/dockerd.log';
     case 'windows-engine':
       return 'Windows Application event log, source "docker" (Get-EventLog -LogName Application -Source docker)';
+    case 'orbstack':
+      return 'OrbStack: orb logs docker';
+    case 'colima':
+      return 'inside the VM: colima ssh -- sudo journalctl -u docker';
+    case 'rancher-desktop':
+      return platform === 'darwin' ? '~/Library/Logs/rancher-desktop' : platform === 'win32' ? '%LOCALAPPDATA%\\rancher-desktop\\logs' : '~/.local/share/rancher-desktop/logs';
     default:
       return 'the daemon log (its location could not be determined)';
   }

@@ -104,6 +104,11 @@ export interface EngineTarget {
   files(registry: string): string[];
   /** Every file holding this engine's mirror settings, for all registries (`mirror list`, `status`). */
   listedFiles(): Promise<string[]>;
+  /**
+   * The engine's own view of its mirror settings, asked of the engine itself (podman: `podman info`), for `mirror
+   * list` and `status` beside the files'; `undefined` where the engine cannot be asked (not installed).
+   */
+  engineView?(): Promise<{ registries: RegistrySettings[] } | { error: string } | undefined>;
   /** Whether `file` is one of this engine's (so it parses and checks that file). */
   owns(file: string): boolean;
   /** Parses one file strictly (InvalidConfigError with file:line:column), or leniently for a restore. */

@@ -16,7 +16,7 @@ export const ENGINE_ORDER: readonly EngineId[] = ['docker', 'containerd', 'podma
 const ADAPTERS: Record<EngineId, (() => Promise<EngineAdapter>) | undefined> = {
   docker: async () => (await import('./docker/adapter.js')).dockerEngine,
   containerd: async () => (await import('./containerd/adapter.js')).containerdEngine,
-  podman: undefined,
+  podman: async () => (await import('./podman/adapter.js')).podmanEngine,
 };
 
 /** Options that choose engines. */
@@ -33,6 +33,9 @@ export async function engineTargets(options: MutationOptions & EngineOptions): P
   const choice = options.engine ?? 'docker';
   if (choice !== 'all' && !ENGINE_ORDER.includes(choice)) {
     throw new UsageError(`Unknown engine ${JSON.stringify(choice)}.`, { hint: `Use one of: ${[...ENGINE_ORDER, 'all'].join(', ')}.` });
+  }
+  if (choice === 'all' && options.configFile !== undefined) {
+    throw new UsageError('--config-file names one engine\'s file, and --engine all changes several.', { hint: 'Name the engine the file belongs to with --engine, or drop --config-file.' });
   }
   const ids = choice === 'all' ? await presentEngines(options) : [choice];
   const targets: EngineTarget[] = [];

@@ -11,6 +11,7 @@ import { registryName } from '../mirror/registry-name.js';
 import { resolveMirrorTarget, type MirrorTarget } from '../presets/index.js';
 import { Journal } from '../state/journal.js';
 import type { LiveRegistry } from '../daemon/registry-config.js';
+import { readableState } from '../state/read-only.js';
 import type { CommonOptions, MutationOptions } from './options.js';
 import { liveRegistryIfAny } from './status.js';
 
@@ -143,7 +144,7 @@ export async function resolveMirror(
   if (!settings.remember || !resolved.preset || options.host !== undefined || options.port !== undefined) return resolved;
   const remembered = await rememberedAddress(resolved.preset, target);
   if (!remembered || normalizeMirror(remembered.url) === normalizeMirror(resolved.url)) return resolved;
-  return { url: remembered.url, preset: resolved.preset,
+  return { url: remembered.url, preset: resolved.preset, ...(resolved.warnings ? { warnings: resolved.warnings } : {}),
     reasons: [`${resolved.preset}: ${remembered.url}, the address it was added with (dockmirror add, ${remembered.time}; backup ${remembered.id}); --host/--port choose another`] };
 }
 
@@ -198,6 +199,8 @@ export interface EngineMirrors {
   files: string[];
   /** Each registry with mirrors, and its mirrors in order (only `registry` with that option). */
   registries: RegistrySettings[];
+  /** The same, as the engine itself reports it (podman: `podman info`), or why it could not be asked. */
+  engineView?: { registries: RegistrySettings[] } | { error: string };
 }
 
 /** The mirrors the engines' files hold; for Docker also its insecure registries and what the daemon uses. */
@@ -218,6 +221,8 @@ export interface MirrorList {
   live?: LiveRegistry | { error: string };
   /** Every engine listed, per registry. */
   engines: EngineMirrors[];
+  /** What could not be read (the state folder, for a user who is not root) and what that leaves out. */
+  warnings: string[];
 }
 
 /** Options of {@link listMirrors}. */
@@ -234,15 +239,17 @@ export async function listMirrors(options: ListMirrorsOptions = {}): Promise<Mir
   const targets = await engineTargets(options);
   const docker = targets.find((t) => t.engine === 'docker');
   const [engines, live] = await Promise.all([
-    Promise.all(targets.map((t) => engineMirrors(t, registry))),
+    Promise.all(targets.map((t) => engineMirrors(t, registry, { askEngine: options.live !== false }))),
     docker && options.live !== false ? liveRegistryIfAny(options) : undefined,
   ]);
   const first = targets[0] as EngineTarget;
+  const warnings: string[] = [];
   if (!docker || first !== docker) {
     const mirrors = engines[0]?.registries.find((r) => r.registry === (registry ?? DEFAULT_REGISTRY))?.mirrors.map((m) => m.url) ?? [];
-    return { configFile: first.configFile, configSetup: first.setup, exists: existsSync(first.configFile), mirrors, insecureRegistries: [], ownedInsecureRegistries: [], engines };
+    return { configFile: first.configFile, configSetup: first.setup, exists: existsSync(first.configFile), mirrors, insecureRegistries: [], ownedInsecureRegistries: [], engines, warnings };
   }
   const doc = await readDaemonConfig(docker.configFile);
+  const owned = await readableState(() => ownedInsecureNow(new Journal(docker.stateDir), doc), [], docker.stateDir, 'which insecure-registries entries dockmirror added is not shown', warnings);
   return {
     ...(live ? { live } : {}),
     configFile: doc.file,
@@ -250,19 +257,23 @@ export async function listMirrors(options: ListMirrorsOptions = {}): Promise<Mir
     exists: doc.exists,
     mirrors: doc.mirrors ?? [],
     insecureRegistries: doc.insecureRegistries ?? [],
-    ownedInsecureRegistries: await ownedInsecureNow(new Journal(docker.stateDir), doc),
+    ownedInsecureRegistries: owned,
     engines,
+    warnings,
   };
 }
 
 /** One engine's files read strictly, and the registries they configure (only `registry`'s, when given). */
-export async function engineMirrors(target: EngineTarget, registry: string | undefined): Promise<EngineMirrors> {
+export async function engineMirrors(target: EngineTarget, registry: string | undefined, settings: { askEngine?: boolean } = {}): Promise<EngineMirrors> {
   const names = await target.listedFiles();
   const files = new Map<string, ReadFile>();
   for (const file of names) {
     const raw = await readConfigFile(file);
     files.set(file, { raw, doc: target.parse(raw, { lenient: false }) });
   }
-  const registries = target.settings(files).filter((s) => (registry === undefined ? s.mirrors.length > 0 : s.registry === registry));
-  return { engine: target.engine, configFile: target.configFile, configSetup: target.setup, files: names, registries };
+  const wanted = (s: RegistrySettings) => (registry === undefined ? s.mirrors.length > 0 : s.registry === registry);
+  const registries = target.settings(files).filter(wanted);
+  const view = settings.askEngine && target.engineView ? await target.engineView() : undefined;
+  const engineView = view && 'registries' in view ? { registries: view.registries.filter(wanted) } : view;
+  return { engine: target.engine, configFile: target.configFile, configSetup: target.setup, files: names, registries, ...(engineView ? { engineView } : {}) };
 }

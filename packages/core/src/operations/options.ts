@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { locateDaemonConfig, type LocatedConfig, type LocateOptions } from '../config/locate.js';
+import { gatherLocalEvidence, identifyVmEngine } from '../daemon/desktop.js';
 import { findDockerdProcess } from '../daemon/dockerd-process.js';
 import { resolveDockerHost } from '../daemon/endpoint.js';
 
@@ -61,9 +62,10 @@ const targets = new WeakMap<object, Promise<Target>>();
 async function findTarget(options: CommonOptions & { dockerHost?: string }): Promise<Target> {
   const env = options.env ?? process.env;
   const platform = options.platform ?? process.platform;
-  if (options.configFile || env.DOCKMIRROR_CONFIG_FILE || options.dockerdArgs || platform !== 'linux') {
-    return resolveTarget(options);
-  }
+  if (options.configFile || env.DOCKMIRROR_CONFIG_FILE || options.dockerdArgs) return resolveTarget(options);
+  // Desktop, WSL2 with Desktop, Colima, OrbStack, Rancher Desktop: the context, the socket and WSL tell them apart.
+  const vmEngine = options.vmEngine ?? identifyVmEngine(await gatherLocalEvidence(options));
+  if (vmEngine || platform !== 'linux') return resolveTarget({ ...options, ...(vmEngine ? { vmEngine } : {}) });
   const { endpoint } = await resolveDockerHost(options).catch(() => ({ endpoint: '' }));
   const daemon = endpoint ? await findDockerdProcess(endpoint) : undefined;
   return resolveTarget({ ...options, ...(daemon ? { dockerdArgs: daemon.cmdline } : {}) });

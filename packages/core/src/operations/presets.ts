@@ -1,5 +1,6 @@
 import { homedir as osHomedir } from 'node:os';
-import { listPresets, userPresetsPath, type EngineKind, type PresetInfo } from '../presets/index.js';
+import { userPresetsPath, type EngineKind, type PresetInfo } from '../presets/index.js';
+import { listPresetsWithWarnings } from '../presets/resolve.js';
 import { resolveTarget, type CommonOptions } from './options.js';
 
 /** Options of {@link showPresets}. */
@@ -16,6 +17,8 @@ export interface PresetsReport {
   engineKind: EngineKind;
   /** Every preset, built-in first, with the URL it resolves to here and why. */
   presets: PresetInfo[];
+  /** A presets file that is broken and was skipped, named with its line; the built-in presets are listed anyway. */
+  warnings: string[];
 }
 
 /** Lists the presets as `add <preset>` would resolve them on this machine. Reads only. */
@@ -28,6 +31,6 @@ export async function showPresets(options: ShowPresetsOptions = {}): Promise<Pre
     homedir: options.homedir ?? osHomedir(),
   };
   const presetsFile = options.presetsFile ?? userPresetsPath(ctx);
-  const presets = await listPresets({ ...ctx, engineKind, presetsFile });
-  return { presetsFile, engineKind, presets };
+  const { presets, warnings } = await listPresetsWithWarnings({ ...ctx, engineKind, presetsFile });
+  return { presetsFile, engineKind, presets, warnings };
 }

@@ -3,6 +3,7 @@ import { Journal, hashBytes, isEntryId } from '../state/journal.js';
 import { runChange, unifiedDiff, type ChangeResult, type PlanContext, type PlannedChange } from '../change/pipeline.js';
 import { DEFAULT_REGISTRY, type EngineTarget } from '../engines/engine.js';
 import { engineTargets, type EngineOptions } from '../engines/registry.js';
+import { readableState } from '../state/read-only.js';
 import { locateTarget, type CommonOptions, type MutationOptions } from './options.js';
 
 /** Options of {@link rollback}. */
@@ -104,11 +105,13 @@ export interface BackupInfo {
 }
 
 /** Lists the backups in the state folder, newest first, an interrupted (pending) change among them. Reads only. */
-export async function listBackups(options: CommonOptions = {}): Promise<{ stateDir: string; backups: BackupInfo[] }> {
+export async function listBackups(options: CommonOptions = {}): Promise<{ stateDir: string; backups: BackupInfo[]; warnings: string[] }> {
   const target = await locateTarget(options);
   const journal = new Journal(target.stateDir);
+  const warnings: string[] = [];
+  const all = await readableState(() => journal.entries(), [], target.stateDir, 'no backups can be listed', warnings);
   // A pending entry that wrote no new bytes (`apply`) has nothing to restore; any other is an interrupted change.
-  const entries = (await journal.entries()).filter(
+  const entries = all.filter(
     (e) => e.status === 'committed' || (e.status === 'pending' && (e.before.sha256 !== e.after.sha256 || e.before.exists !== e.after.exists)),
   );
   const present = await Promise.all(entries.map((e) => journal.hasBackups(e)));
@@ -126,5 +129,5 @@ export async function listBackups(options: CommonOptions = {}): Promise<{ stateD
       path: e.before.exists ? journal.backupPath(e.id) : null,
       status: e.status === 'pending' ? ('pending' as const) : ('committed' as const),
     }));
-  return { stateDir: target.stateDir, backups };
+  return { stateDir: target.stateDir, backups, warnings };
 }

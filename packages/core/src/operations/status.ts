@@ -66,7 +66,11 @@ export type StatusOptions = ConnectOptions & EngineSelection;
  * an unreadable file or an absent daemon: those are part of the status.
  */
 export async function getStatus(options: StatusOptions = {}): Promise<DockmirrorStatus> {
-  const { located, stateDir } = await locateTarget(options);
+  const engines = options.engine !== undefined || options.registry !== undefined ? await engineViews(options) : undefined;
+  // --config-file with another engine names that engine's file, not daemon.json.
+  const { configFile: _otherEnginesFile, ...others } = options;
+  const dockerOptions = options.engine === undefined || options.engine === 'docker' ? options : others;
+  const { located, stateDir } = await locateTarget(dockerOptions);
   let file: DockmirrorStatus['file'];
   let exists = false;
   try {
@@ -77,7 +81,7 @@ export async function getStatus(options: StatusOptions = {}): Promise<Dockmirror
     if (!(error instanceof DockmirrorError)) throw error;
     file = { error: { code: error.code, message: error.message } };
   }
-  const daemon = await daemonStatus(options, located.path);
+  const daemon = await daemonStatus(dockerOptions, located.path);
   // The live config of a daemon that reads another file says nothing about this one.
   const pending = daemon.reachable && !daemon.readsOtherFile && 'mirrors' in file ? (registryMismatch(daemon.live, file) ?? null) : null;
   const state = await new Journal(stateDir).entries().then(
@@ -87,7 +91,6 @@ export async function getStatus(options: StatusOptions = {}): Promise<Dockmirror
       return { backups: 0, stateError: error.message };
     },
   );
-  const engines = options.engine !== undefined || options.registry !== undefined ? await engineViews(options) : undefined;
   return {
     ...(engines ? { engines } : {}),
     configFile: located.path,
@@ -113,7 +116,7 @@ async function engineViews(options: StatusOptions): Promise<NonNullable<Dockmirr
     targets.map((target) =>
       'error' in target
         ? target
-        : engineMirrors(target, registry).catch((error: unknown) => {
+        : engineMirrors(target, registry, { askEngine: true }).catch((error: unknown) => {
             if (!(error instanceof DockmirrorError)) throw error;
             return { engine: target.engine, error: { code: error.code, message: error.message } };
           }),

@@ -80,14 +80,16 @@ export async function findPyrsiaAddress(opts: FindPyrsiaOptions): Promise<Pyrsia
       const out = await opts.runCommand('pyrsia', ['config', '--show'], { env: opts.env, timeoutMs: opts.timeoutMs ?? 3000 });
       const parsed = parsePyrsiaConfigShow(out.stdout);
       if (parsed.error) reasons.push(`pyrsia config --show failed: ${parsed.error}`);
-      else if (parsed.host === undefined && parsed.port === undefined) reasons.push('pyrsia config --show printed no host or port');
+      else if (parsed.host === undefined && parsed.port === undefined) reasons.push(noAddress(out));
       else {
         reasons.push(`pyrsia config --show says ${describe(parsed)}`);
         take(parsed);
       }
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      reasons.push(code === 'ENOENT' ? 'pyrsia CLI not found on PATH' : `pyrsia config --show did not run: ${(error as Error).message}`);
+      if (code === 'ENOENT') reasons.push('pyrsia CLI not found on PATH');
+      else if (code === 'ETIMEDOUT') reasons.push(`pyrsia config --show ${(error as Error).message.replace(/^\S+ /, '')}`);
+      else reasons.push(`pyrsia config --show did not run: ${(error as Error).message}`);
     }
   }
   if (!done()) take(await readCliConfigFile(opts, reasons));
@@ -95,6 +97,18 @@ export async function findPyrsiaAddress(opts: FindPyrsiaOptions): Promise<Pyrsia
     reasons.push(`Pyrsia defaults fill in ${describe({ host: acc.host === undefined ? PYRSIA_DEFAULT_HOST : undefined, port: acc.port === undefined ? PYRSIA_DEFAULT_PORT : undefined })}`);
   }
   return { host: acc.host ?? PYRSIA_DEFAULT_HOST, port: acc.port ?? PYRSIA_DEFAULT_PORT, reasons };
+}
+
+/**
+ * Why `pyrsia config --show` gave no address. A failing CLI says why on stderr (or stdout) and exits non-zero:
+ * that line is what the user needs, not "printed no host or port". Only its first line, and at most 200
+ * characters of it, are kept.
+ */
+function noAddress(out: { stdout: string; stderr: string; exitCode: number | null }): string {
+  const said = [out.stderr, out.stdout].map((text) => text.split(/\r?\n/).map((line) => line.trim()).find(Boolean)).find(Boolean);
+  const line = said && said.length > 200 ? `${said.slice(0, 200)}…` : said;
+  if (out.exitCode !== 0) return `pyrsia config --show failed (${out.exitCode === null ? 'killed by a signal' : `exit ${out.exitCode}`})${line ? `: ${line}` : ''}`;
+  return line && out.stderr.trim() ? `pyrsia config --show printed no host or port, and said: ${line}` : 'pyrsia config --show printed no host or port';
 }
 
 async function readCliConfigFile(ctx: PlatformContext, reasons: string[]): Promise<Found> {

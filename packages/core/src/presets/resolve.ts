@@ -6,7 +6,7 @@ import { dialHost, hostPort, type EngineKind } from './dial-rules.js';
 import { userPresetsPath, type PlatformContext } from './paths.js';
 import { findPyrsiaAddress, parsePort } from './pyrsia-address.js';
 import { runCommand as defaultRunCommand, type RunCommand } from './run-command.js';
-import { loadUserPresets, type UserPreset } from './user-presets.js';
+import { loadUserPresetsOrWarn, type UserPreset } from './user-presets.js';
 
 /** Options for {@link resolveMirrorTarget} and {@link listPresets}. All default to this machine. */
 export interface ResolveOptions {
@@ -36,6 +36,8 @@ export interface MirrorTarget {
   preset?: string;
   /** How the URL was chosen, one human line each. */
   reasons: string[];
+  /** What the user should know: a presets file that is broken and was skipped (named with its line). */
+  warnings?: string[];
 }
 
 /**
@@ -53,17 +55,18 @@ export async function resolveMirrorTarget(input: string, opts: ResolveOptions = 
     return { url: mirror.url, reasons: ['given as a URL', ...mirror.warnings] };
   }
   const ctx = context(opts);
-  const all = await allPresets(ctx, opts.presetsFile);
+  const { entries: all, warnings } = await allPresets(ctx, opts.presetsFile);
   const def = all.find((p) => p.def.name.toLowerCase() === text.toLowerCase());
   if (!def) {
     const names = all.map((p) => p.def.name);
     throw new UsageError(`Unknown preset "${text}". Presets: ${names.join(', ')}.`, {
-      hint: 'Give one of the presets, or a full mirror URL such as https://mirror.example.com.',
-      details: { presets: names },
+      // The preset may well be in the user's file: then the file's own problem is the thing to fix.
+      hint: warnings[0] ?? 'Give one of the presets, or a full mirror URL such as https://mirror.example.com.',
+      details: { presets: names, ...(warnings.length > 0 ? { warnings } : {}) },
     });
   }
   const resolved = await resolveDefinition(def.def, ctx, opts);
-  return { url: resolved.url, preset: def.def.name, reasons: [...def.notes, ...resolved.reasons] };
+  return { url: resolved.url, preset: def.def.name, reasons: [...def.notes, ...resolved.reasons], ...(warnings.length > 0 ? { warnings } : {}) };
 }
 
 /** One preset as `dockmirror presets` shows it. */
@@ -82,14 +85,19 @@ export interface PresetInfo {
 
 /** Lists every preset (built-in first, then user) with the URL it resolves to here. */
 export async function listPresets(opts: Omit<ResolveOptions, 'host' | 'port'> = {}): Promise<PresetInfo[]> {
+  return (await listPresetsWithWarnings(opts)).presets;
+}
+
+/** {@link listPresets}, with the warning about a broken presets file that was skipped (for `dockmirror presets`). */
+export async function listPresetsWithWarnings(opts: Omit<ResolveOptions, 'host' | 'port'> = {}): Promise<{ presets: PresetInfo[]; warnings: string[] }> {
   const ctx = context(opts);
-  const all = await allPresets(ctx, opts.presetsFile);
-  const out: PresetInfo[] = [];
+  const { entries: all, warnings } = await allPresets(ctx, opts.presetsFile);
+  const presets: PresetInfo[] = [];
   for (const { def, source, notes } of all) {
     const r = await resolveDefinition(def, ctx, opts);
-    out.push({ name: def.name, url: r.url, description: def.description, source, reasons: [...notes, ...r.reasons] });
+    presets.push({ name: def.name, url: r.url, description: def.description, source, reasons: [...notes, ...r.reasons] });
   }
-  return out;
+  return { presets, warnings };
 }
 
 interface Context extends PlatformContext {
@@ -115,9 +123,9 @@ interface Entry {
   notes: string[];
 }
 
-async function allPresets(ctx: Context, presetsFile: string | undefined): Promise<Entry[]> {
+async function allPresets(ctx: Context, presetsFile: string | undefined): Promise<{ entries: Entry[]; warnings: string[] }> {
   const file = presetsFile ?? userPresetsPath(ctx);
-  const user = await loadUserPresets(file);
+  const { presets: user, warning } = await loadUserPresetsOrWarn(file);
   const byName = new Map(user.filter((u) => u.overrides).map((u): [string, UserPreset] => [u.name.toLowerCase(), u]));
   const entries: Entry[] = BUILTIN_PRESETS.map((def) => {
     const u = byName.get(def.name);
@@ -127,7 +135,7 @@ async function allPresets(ctx: Context, presetsFile: string | undefined): Promis
   for (const u of user) {
     if (!u.overrides) entries.push({ def: asDef(u), source: 'user', notes: [`user preset from ${file}`] });
   }
-  return entries;
+  return { entries, warnings: warning ? [warning] : [] };
 }
 
 function asDef(u: UserPreset): PresetDefinition {

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -33,8 +33,6 @@ export type RunCommand = (file: string, args: readonly string[], options: RunCom
 
 /** Output kept from a program; more kills it. */
 const MAX_OUTPUT_BYTES = 1024 * 1024;
-/** How long past its timeout a killed program may take to close its output before it is given up on. */
-const CLOSE_GRACE_MS = 1000;
 
 /** The error of a program found on PATH that another user could have planted or changed. */
 function untrusted(message: string): NodeJS.ErrnoException {
@@ -44,37 +42,65 @@ function untrusted(message: string): NodeJS.ErrnoException {
 /**
  * The default {@link RunCommand}: the program is looked up on the child's PATH (skipping empty and relative
  * entries, which mean the current folder) and run only when no other user could have put it there or changed
- * it; then `execFile`, no shell, bounded output, killed with SIGKILL at the timeout and given up on soon after
- * even if a child of it keeps the output open.
+ * it; then spawned without a shell, with bounded output. At the timeout the program and everything it started are
+ * killed with SIGKILL: it runs in a process group of its own, and the whole group is killed, since a `pyrsia`
+ * that is a wrapper script hangs in a child of its own, which a kill of the script alone would leave running.
+ * dockmirror exiting meanwhile (Ctrl-C) kills the group too. The timeout is reported at once, even when a
+ * process that left the group still holds the output open.
  */
 export const runCommand: RunCommand = async (file, args, options) => {
-  // Windows has no owner bits to prove and looks programs up with PATHEXT: its lookup is left to execFile.
+  // Windows has no owner bits to prove and looks programs up with PATHEXT: its lookup is left to spawn.
   const program = file.includes('/') || process.platform === 'win32' ? file : await findTrustedProgram(file, options.env ?? process.env);
+  // Windows has no process groups; there the program alone is killed. (execFile cannot start a group: it drops
+  // `detached`, hence spawn and the bounded collection of the output here.)
+  const ownGroup = process.platform !== 'win32';
   return new Promise((resolve, reject) => {
     let settled = false;
-    const child = execFile(
-      program,
-      [...args],
-      { env: options.env, timeout: options.timeoutMs, killSignal: 'SIGKILL', maxBuffer: MAX_OUTPUT_BYTES, windowsHide: true, encoding: 'utf8' },
-      (error, stdout, stderr) => {
-        clearTimeout(backstop);
-        if (settled) return;
-        settled = true;
-        if (error && (typeof error.code === 'string' || error.killed)) {
-          reject(error);
+    const finish = (outcome: () => void): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      process.off('exit', killGroup);
+      outcome();
+    };
+    const stopped = (): NodeJS.ErrnoException =>
+      Object.assign(new Error(`${file} did not finish within ${options.timeoutMs} ms and was stopped`), { code: 'ETIMEDOUT', killed: true });
+    const child = spawn(program, [...args], { env: options.env, detached: ownGroup, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+    /** Kills the program's own process group (its pid, made leader by `detached`), or the program alone. */
+    function killGroup(): void {
+      try {
+        if (ownGroup && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        else child.kill('SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    const output = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+    let size = 0;
+    for (const name of ['stdout', 'stderr'] as const) {
+      child[name].on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_OUTPUT_BYTES) {
+          killGroup();
+          finish(() => reject(Object.assign(new Error(`${file} printed more than ${MAX_OUTPUT_BYTES} bytes`), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', killed: true })));
           return;
         }
-        const exitCode = error ? (typeof error.code === 'number' ? error.code : null) : 0;
-        resolve({ stdout, stderr, exitCode });
-      },
-    );
-    // execFile reports only once the output closes: a grandchild holding it open would hold dockmirror too.
-    const backstop = setTimeout(() => {
-      settled = true;
-      child.stdout?.destroy();
-      child.stderr?.destroy();
-      reject(Object.assign(new Error(`${file} did not finish within ${options.timeoutMs} ms`), { code: 'ETIMEDOUT', killed: true }));
-    }, options.timeoutMs + CLOSE_GRACE_MS);
+        output[name].push(chunk);
+      });
+    }
+    child.on('error', (error) => finish(() => reject(error)));
+    // 'close' comes once the program has exited and its output is closed.
+    child.on('close', (code) => {
+      finish(() => resolve({ stdout: Buffer.concat(output.stdout).toString('utf8'), stderr: Buffer.concat(output.stderr).toString('utf8'), exitCode: code }));
+    });
+    process.once('exit', killGroup);
+    const timer = setTimeout(() => {
+      killGroup();
+      // Reported now: the group is dead, and a process outside it still holding the output must not hold us.
+      finish(() => reject(stopped()));
+      child.stdout.destroy();
+      child.stderr.destroy();
+    }, options.timeoutMs);
   });
 };
 

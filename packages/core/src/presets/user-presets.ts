@@ -51,6 +51,29 @@ export async function loadUserPresets(file: string): Promise<UserPreset[]> {
   return parseUserPresets(bytes.toString('utf8').replace(/^\uFEFF/, ''), file);
 }
 
+/** The user presets that could be read, and why none could when the file is broken. */
+export interface LoadedUserPresets {
+  /** The file's presets; empty when it is missing or broken. */
+  presets: UserPreset[];
+  /** One line naming the file (and line) and what is wrong with it, when it is broken. */
+  warning?: string;
+}
+
+/**
+ * {@link loadUserPresets}, for the commands that work without the user's presets: a broken file (bad JSON, a bad
+ * entry, too large, unreadable) costs only the user's own presets, never the built-in ones. The warning says
+ * which file and line, so the user can fix it; the file is read again, and used, once it parses.
+ */
+export async function loadUserPresetsOrWarn(file: string): Promise<LoadedUserPresets> {
+  try {
+    return { presets: await loadUserPresets(file) };
+  } catch (error) {
+    if (!(error instanceof InvalidConfigError || error instanceof PermissionDeniedError)) throw error;
+    const said = /[.!?]$/.test(error.message) ? error.message : `${error.message}.`;
+    return { presets: [], warning: `${said} Your presets in it are ignored until it is fixed; the built-in presets work as before.` };
+  }
+}
+
 /** Parses the presets file's text; exported for tests and for callers that already hold the text. */
 export function parseUserPresets(text: string, file: string): UserPreset[] {
   const fail = (message: string, offset: number, cause?: unknown): DockmirrorError =>

@@ -7,6 +7,7 @@ import { UnsafePathError } from '../errors.js';
 import { writeAtomic } from '../support/atomic-write.js';
 import { BoundedReadError, readBounded } from '../support/bounded-read.js';
 import { fsError, isCode } from '../support/fs-errors.js';
+import { pathKey, samePath } from '../support/same-path.js';
 import { stateFolder, stateSubfolder } from './state-folder.js';
 
 /** The state of one config file on one side of a change. */
@@ -133,7 +134,7 @@ export class Journal {
    * undoes. A state folder shared by several files (one `--state-dir`) keeps their histories apart this way.
    */
   async committed(file: string): Promise<JournalEntry[]> {
-    return (await this.entries()).filter((e) => e.status === 'committed' && e.files.some((f) => f.file === file));
+    return (await this.entries()).filter((e) => e.status === 'committed' && e.files.some((f) => samePath(f.file, file)));
   }
 
   /** Path of the backup that holds the bytes of the change's `index`th file from before change `id`. */
@@ -282,7 +283,7 @@ export class Journal {
     const all = await this.entries();
     // Counted by the file each change is listed under (its first).
     const byFile = new Map<string, JournalEntry[]>();
-    for (const entry of all.filter((e) => e.status === 'committed')) byFile.set(entry.file, [...(byFile.get(entry.file) ?? []), entry]);
+    for (const entry of all.filter((e) => e.status === 'committed')) byFile.set(pathKey(entry.file), [...(byFile.get(pathKey(entry.file)) ?? []), entry]);
     const excess = [...byFile.values()].flatMap((entries) => entries.slice(0, Math.max(0, entries.length - Math.max(keep, 1))));
     const dropped = [...excess, ...all.filter((e) => e.status === 'aborted')];
     if (dropped.length === 0) return;

@@ -4,17 +4,21 @@
  * no one else, and sit in folders only they can write (the ssh rule, see {@link trustedFolder}).
  */
 import { lstat, mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import { UnsafePathError } from '../errors.js';
 import { fsError, isCode } from '../support/fs-errors.js';
 import { isTrustedUid, trustedFolder } from '../support/trusted-path.js';
 
 /**
  * Checks the state folder `dir` (or a folder inside it) before use; with `create`, makes it (mode 0700) and
- * any missing parents one level at a time. Without `create`, a folder that does not exist resolves `false`.
+ * any missing parents (mode 0755) one level at a time. Without `create`, a folder that does not exist resolves `false`.
  * @throws UnsafePathError when another user owns or may write it or a folder above it.
  */
 export async function stateFolder(dir: string, create: boolean): Promise<boolean> {
   if (!create && !(await lstat(dir).then(() => true, () => false))) return false;
+  // The folders above it hold other things: /etc/docker on a fresh machine must come out 0755, as dockerd's own
+  // packages make it (dockerd and the docker CLI's users read daemon.json there), not 0700 like the state.
+  if (create) await trustedFolder(path.dirname(path.resolve(dir)), { what: 'folder of the state folder', create: 0o755 });
   await trustedFolder(dir, { what: 'state folder', strict: true, ...(create ? { create: 0o700 } : {}) });
   return true;
 }

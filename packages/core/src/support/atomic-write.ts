@@ -8,7 +8,8 @@ import { randomInt } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { fsError, isCode } from './fs-errors.js';
+import { PermissionDeniedError } from '../errors.js';
+import { fsError, isCode, permissionHint } from './fs-errors.js';
 
 /** Options of {@link writeAtomic}. */
 export interface AtomicWriteOptions {
@@ -24,10 +25,11 @@ export interface AtomicWriteOptions {
  * Replaces `target` with `bytes` atomically. The temp file is created exclusively and without following
  * symlinks, so nothing planted in the folder is written through. Its name, `<name>.<digits>`, is the pattern
  * the journal's recovery removes after a crash.
- * @throws WriteFailedError (disk full, I/O error, read-back mismatch), PermissionDeniedError, or whatever
- *   `beforeRename` throws; the target is untouched in every case.
+ * @throws WriteFailedError (disk full, I/O error, read-back mismatch), PermissionDeniedError (also when the
+ *   owner cannot be kept), or whatever `beforeRename` throws; the target is untouched in every case.
  */
 export async function writeAtomic(target: string, bytes: Buffer, options: AtomicWriteOptions): Promise<void> {
+  if (options.owner) refuseForeignOwner(target, options.owner);
   const temp = `${target}.${randomInt(1e9, 1e10)}`;
   const flags = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
   let created = false;
@@ -41,7 +43,7 @@ export async function writeAtomic(target: string, bytes: Buffer, options: Atomic
         if (bytesWritten === 0) throw Object.assign(new Error('no bytes written'), { code: 'ENOSPC' });
         offset += bytesWritten;
       }
-      if (options.owner && process.getuid?.() === 0) await handle.chown(options.owner.uid, options.owner.gid);
+      if (options.owner) await keepOwner(handle, target, options.owner);
       await handle.chmod(options.mode);
       await handle.sync();
       await checkReadBack(handle, bytes);
@@ -49,13 +51,73 @@ export async function writeAtomic(target: string, bytes: Buffer, options: Atomic
       await handle.close();
     }
     await options.beforeRename?.();
-    await rename(temp, target);
+    await renameRetrying(temp, target);
     created = false;
   } catch (error) {
     if (created) await unlink(temp).catch(() => undefined);
     throw fsError(error, target, 'write');
   }
   await syncFolder(path.dirname(target));
+}
+
+/**
+ * How long a Windows rename is retried in all: Docker Desktop, an editor or an antivirus scan that has the target
+ * open makes MoveFileEx fail for a moment with EPERM, EACCES or EBUSY (as graceful-fs retries, but bounded to a
+ * few seconds so a file held for good is reported, with what to do, instead of hanging the command).
+ */
+export const RENAME_RETRY_MS = 3_000;
+
+const TRANSIENT_RENAME = new Set(['EPERM', 'EACCES', 'EBUSY']);
+
+/**
+ * `rename`, retried with backoff (10 ms doubling to 250 ms) on Windows while the target is held, up to
+ * {@link RENAME_RETRY_MS}. Elsewhere these errors are final at once: a POSIX rename is never blocked by a reader.
+ */
+async function renameRetrying(from: string, to: string): Promise<void> {
+  const deadline = Date.now() + RENAME_RETRY_MS;
+  for (let delay = 10; ; delay = Math.min(delay * 2, 250)) {
+    try {
+      await rename(from, to);
+      return;
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? '';
+      if (process.platform !== 'win32' || !TRANSIENT_RENAME.has(code) || Date.now() + delay > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+/**
+ * Only root can give a file away. Anyone else who may write the folder could still rename a new file over one
+ * of root's, and that file would be theirs: the promise that owner and mode are kept would be broken without a
+ * word. So a file owned by another uid is refused before anything is written.
+ */
+function refuseForeignOwner(target: string, owner: { uid: number; gid: number }): void {
+  const self = process.getuid?.();
+  if (self === undefined || self === 0 || owner.uid === self) return;
+  throw new PermissionDeniedError(`Cannot keep the owner of ${target}: it belongs to ${owner.uid === 0 ? 'root' : `uid ${owner.uid}`}, and writing it as uid ${self} would make it yours. Nothing was written.`, {
+    location: { file: target },
+    hint: permissionHint(target),
+    details: { errno: 'EPERM', owner: owner.uid, self },
+  });
+}
+
+/** Gives the temp file the owner of the file it replaces; a group the caller is not in is refused, as above. */
+async function keepOwner(handle: import('node:fs/promises').FileHandle, target: string, owner: { uid: number; gid: number }): Promise<void> {
+  const self = process.getuid?.();
+  if (self === undefined) return;
+  if (self !== 0 && owner.gid === process.getgid?.()) return; // a new file already has this uid and gid
+  try {
+    await handle.chown(owner.uid, owner.gid);
+  } catch (error) {
+    if (!isCode(error, 'EPERM')) throw error;
+    throw new PermissionDeniedError(`Cannot keep the group of ${target} (gid ${owner.gid}): uid ${self} is not in it, and writing the file would give it another group. Nothing was written.`, {
+      cause: error,
+      location: { file: target },
+      hint: permissionHint(target),
+      details: { errno: 'EPERM', group: owner.gid, self },
+    });
+  }
 }
 
 /** The temp file must hold exactly `bytes`: a device that lost a write must not have it renamed into place. */

@@ -2,6 +2,9 @@
  * Turning Node's fs errors into dockmirror errors that name the file and say what to do next. Every fs call in
  * the core ends up here, so each errno gets one message and one exit code.
  */
+import { existsSync } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
+import path from 'node:path';
 import { DockmirrorError, PermissionDeniedError, UnsafePathError, WriteFailedError } from '../errors.js';
 
 /** Whether an error is a Node system error with the given code. */
@@ -12,10 +15,54 @@ export function isCode(error: unknown, code: string): boolean {
 /** errnos that mean the disk could not take the bytes: the write is refused and nothing changes. */
 const NO_ROOM = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EIO']);
 
+/**
+ * What to do about a file the caller may not touch. On Windows there is no sudo, and a denied write is as
+ * often a program holding the file (Docker Desktop, an editor, antivirus) as a missing right. Elsewhere a system
+ * file is root's: run again with sudo. A file in the user's own home folder (rootless Docker's daemon.json,
+ * Docker Desktop's, the presets) should be the user's: sudo would only make it root's for good, so the hint is
+ * to take it back.
+ */
+export function permissionHint(file: string, options: { platform?: NodeJS.Platform; home?: string } = {}): string {
+  if ((options.platform ?? process.platform) === 'win32') {
+    return 'Run the same command again from an elevated prompt (right-click the terminal, Run as administrator); if Docker Desktop, an editor or antivirus holds the file, close it first.';
+  }
+  const home = options.home ?? safeHomedir();
+  if (home === '' || home === '/' || !path.resolve(file).startsWith(home + path.sep)) return 'Run the same command again with sudo.';
+  let user = '$USER';
+  try {
+    user = userInfo().username;
+  } catch {
+    // No passwd entry (a container's arbitrary uid): the shell's $USER says the same.
+  }
+  // A file or folder that could not be created is not there to chown: its folder is what must become the user's.
+  let owned = path.resolve(file);
+  while (!existsSync(owned) && path.dirname(owned) !== owned) owned = path.dirname(owned);
+  return `It is in your home folder, so it should be yours: take it back with sudo chown ${user} '${owned.replaceAll("'", "'\\''")}' rather than running dockmirror with sudo, which would leave it root's.`;
+}
+
+function safeHomedir(): string {
+  try {
+    return homedir();
+  } catch {
+    return '';
+  }
+}
+
 /** Turns a Node fs error into a dockmirror error that names the file and says what to do. */
-export function fsError(error: unknown, file: string, action: 'read' | 'write'): DockmirrorError {
+export function fsError(error: unknown, file: string, action: 'read' | 'write', platform: NodeJS.Platform = process.platform): DockmirrorError {
   if (error instanceof DockmirrorError) return error;
   const errno = (error as { code?: string }).code ?? 'unknown';
+  if (errno === 'EBUSY') {
+    // Windows: another program opened the file without sharing it (an editor, Docker Desktop, antivirus).
+    return new PermissionDeniedError(`Cannot ${action} ${file}: another program has it open and locked (EBUSY).`, {
+      cause: error,
+      location: { file },
+      hint: platform === 'win32'
+        ? 'Close the program holding it (Docker Desktop\'s settings, an editor, a backup or antivirus scan), then run the command again.'
+        : 'Find the process holding it (fuser or lsof), let it finish, then run the command again.',
+      details: { errno },
+    });
+  }
   if (errno === 'EACCES' || errno === 'EPERM' || errno === 'EROFS') {
     const readOnly = errno === 'EROFS';
     return new PermissionDeniedError(
@@ -23,9 +70,7 @@ export function fsError(error: unknown, file: string, action: 'read' | 'write'):
       {
         cause: error,
         location: { file },
-        hint: readOnly
-          ? 'Point --config-file at a writable daemon.json, or remount the file system read-write.'
-          : 'Run the same command again with sudo.',
+        hint: readOnly ? 'Point --config-file at a writable daemon.json, or remount the file system read-write.' : permissionHint(file, { platform }),
         details: { errno },
       },
     );

@@ -142,13 +142,13 @@ describe('trustedPath', () => {
 });
 
 describe('the state folder', () => {
-  it('is created 0700 with its missing parents, and a missing one is reported without create', async () => {
+  it('is created 0700, its missing parents 0755 (a fresh /etc/docker), and a missing one is reported without create', async () => {
     const state = path.join(dir, 'a', 'state');
     expect(await stateFolder(state, false)).toBe(false);
     expect(await readdir(dir)).toEqual([]);
     expect(await stateFolder(state, true)).toBe(true);
     expect((await stat(state)).mode & 0o7777).toBe(0o700);
-    expect((await stat(path.join(dir, 'a'))).mode & 0o7777).toBe(0o700);
+    expect((await stat(path.join(dir, 'a'))).mode & 0o7777).toBe(0o755);
   });
 
   it.each([

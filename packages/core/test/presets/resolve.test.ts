@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidConfigError, UsageError } from '../../src/errors.js';
-import { DIAL_RULES, dialHost, listPresets, resolveMirrorTarget, userPresetsPath } from '../../src/presets/index.js';
+import { DIAL_RULES, dialHost, listPresets, loadUserPresets, resolveMirrorTarget, userPresetsPath } from '../../src/presets/index.js';
 
 let dir: string;
 let file: string;
@@ -62,27 +62,40 @@ describe('user presets file', () => {
       ['gcr', 'built-in', 'https://mirror.gcr.io'], ['corp', 'user', 'https://mirror.corp.example'],
     ]);
   });
-  it('reports invalid JSON with file and line', async () => {
+  it('reports invalid JSON with file and line: loadUserPresets throws, resolving warns and keeps the built-ins', async () => {
     await writeFile(file, '{\n  "a": { "url": "https://a.example" },\n  "b": {\n}\n');
-    const error = await resolveMirrorTarget('a', opts()).catch((e: unknown) => e);
+    const error = await loadUserPresets(file).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidConfigError);
     expect((error as InvalidConfigError).location).toMatchObject({ file, line: 5 });
     expect((error as InvalidConfigError).cause).toBeDefined();
+    const gcr = await resolveMirrorTarget('gcr', opts());
+    expect(gcr.url).toBe('https://mirror.gcr.io');
+    expect(gcr.warnings).toEqual([`${file}:5: invalid JSON (CloseBraceExpected). Your presets in it are ignored until it is fixed; the built-in presets work as before.`]);
+    // A user preset is then unknown, and the hint says why.
+    const unknown = (await resolveMirrorTarget('a', opts()).catch((e: unknown) => e)) as UsageError;
+    expect(unknown).toBeInstanceOf(UsageError);
+    expect(unknown.hint).toBe(gcr.warnings![0]);
+    expect((await listPresets(opts())).map((p) => p.name)).toEqual(['pyrsia', 'local', 'gcr']);
   });
   it('reports a bad URL at its line', async () => {
     await writeFile(file, '{\n  "a": {\n    "url": "ftp://a.example"\n  }\n}\n');
-    const error = (await resolveMirrorTarget('a', opts()).catch((e: unknown) => e)) as InvalidConfigError;
+    const error = (await loadUserPresets(file).catch((e: unknown) => e)) as InvalidConfigError;
     expect(error.location).toMatchObject({ line: 3 });
     expect(error.message).toMatch(/unsupported scheme ftp/);
+    expect((await resolveMirrorTarget('local', opts())).warnings?.[0]).toMatch(new RegExp(`^${file.replaceAll('.', '\\.')}:3: preset "a": .*unsupported scheme ftp`));
   });
-  it('refuses to shadow a built-in silently, allows an explicit override with a note', async () => {
+  it('refuses to shadow a built-in silently (a warning, the built-in stays), allows an explicit override with a note', async () => {
     await writeFile(file, '{\n  "gcr": { "url": "https://other.example" }\n}\n');
-    const error = (await resolveMirrorTarget('gcr', opts()).catch((e: unknown) => e)) as InvalidConfigError;
+    const error = (await loadUserPresets(file).catch((e: unknown) => e)) as InvalidConfigError;
     expect(error).toBeInstanceOf(InvalidConfigError);
     expect(error.location).toMatchObject({ line: 2 });
+    const builtin = await resolveMirrorTarget('gcr', opts());
+    expect(builtin.url).toBe('https://mirror.gcr.io');
+    expect(builtin.warnings?.[0]).toMatch(/:2: preset "gcr" has the name of a built-in preset/);
     await writeFile(file, JSON.stringify({ gcr: { url: 'https://other.example', override: true } }));
     const t = await resolveMirrorTarget('gcr', opts());
     expect(t.url).toBe('https://other.example');
+    expect(t.warnings).toBeUndefined();
     expect(t.reasons[0]).toMatch(/overrides the built-in/);
     expect((await listPresets(opts())).find((p) => p.name === 'gcr')?.source).toBe('user');
   });

@@ -5,8 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, openSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -38,7 +37,7 @@ export async function freePort(): Promise<number> {
 export interface RegistryOptions {
   /** Also serve distribution's debug address with Prometheus metrics on another loopback port. */
   metrics?: boolean;
-  /** Write the registry's output, its access log among it (one combined-format line per request), to this file. */
+  /** Write the registry's access log (its stdout: one line per request) to this file. */
   accessLog?: string;
 }
 
@@ -52,9 +51,9 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   const debug = debugPort === undefined ? '' : `, debug: {addr: 127.0.0.1:${debugPort}, prometheus: {enabled: true, path: /metrics}}`;
   await writeFile(yml, `version: 0.1\nstorage: {filesystem: {rootdirectory: ${dir}/data}}\nhttp: {addr: 127.0.0.1:${port}${debug}}\nlog: {level: error}\n`);
   const metricsUrl = debugPort === undefined ? undefined : `http://127.0.0.1:${debugPort}/metrics`;
-  const log = options.accessLog === undefined ? undefined : openSync(options.accessLog, 'a');
-  const child: ChildProcess = spawn('docker-registry', ['serve', yml], { stdio: log === undefined ? 'ignore' : ['ignore', log, log] });
-  if (log !== undefined) closeSync(log);
+  const log = options.accessLog === undefined ? undefined : await open(options.accessLog, 'a');
+  const child: ChildProcess = spawn('docker-registry', ['serve', yml], { stdio: ['ignore', log?.fd ?? 'ignore', 'ignore'] });
+  await log?.close();
   // A spawn failure (ENOENT, EACCES) shows as the exit below, with its reason, not as an uncaught error event.
   let spawnError: Error | undefined;
   child.once('error', (error) => (spawnError = error));

@@ -10,12 +10,15 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { ctlScript } from './ctl-script.js';
 import { writeFakeCommands } from './fakes.js';
-import { requirePrograms } from './programs.js';
+import { findProgram, requirePrograms } from './programs.js';
 
 const run = promisify(execFile);
 
-/** The real docker CLI; the fake `docker` execs it. */
-export const REAL_DOCKER = '/usr/local/bin/docker';
+/**
+ * The real docker CLI, found on PATH when this module loads (before any fake `docker` is put first): Debian's
+ * docker.io puts it at /usr/bin/docker, other installs at /usr/local/bin/docker. The fake `docker` execs it.
+ */
+export const REAL_DOCKER = findProgram('docker') ?? 'docker';
 
 /** Options of {@link startTestbed}. */
 export interface TestbedOptions {
@@ -69,7 +72,7 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Testbe
   // Fail the file loudly, naming what to install, before anything is started.
   requirePrograms('the test dockerd', [
     'dockerd', 'containerd', 'curl', 'setsid', 'ldd', 'tar',
-    { program: REAL_DOCKER, install: 'docker.io (then: ln -s /usr/bin/docker /usr/local/bin/docker)' },
+    { program: REAL_DOCKER, install: 'docker.io' },
     ...(options.registry ? (['docker-registry'] as const) : []),
   ]);
   // Unix socket paths must stay under 108 bytes, hence /tmp and a short prefix.

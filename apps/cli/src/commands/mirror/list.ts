@@ -6,6 +6,7 @@ import { describeEngines, paint } from '../../output.js';
 
 /** `dockmirror mirror list`. */
 export default class MirrorList_ extends BaseCommand {
+  static override aliases = ['list'];
   static override summary = 'List the mirrors in daemon.json (or another engine\'s files), beside what the daemon uses.';
   static override examples = [
     '<%= config.bin %> mirror list',
@@ -27,6 +28,7 @@ export default class MirrorList_ extends BaseCommand {
       live: flags.live,
       ...(flags['docker-host'] ? { dockerHost: flags['docker-host'] } : {}),
     });
+    for (const warning of list.warnings) this.tell(`${paint('yellow', '!', process.stderr)} ${warning}`);
     if (flags.engine !== 'docker' || flags.registry !== undefined) {
       for (const line of describeEngines(list.engines)) this.say(line);
       return list;

@@ -7,6 +7,7 @@ import { parseDaemonConfigLeniently } from '../../config/io.js';
 import { applyToDaemon, preflightDaemon, refuseWithoutTelling } from './rollout.js';
 import { UsageError } from '../../errors.js';
 import { normalizeMirror } from '../../mirror/url.js';
+import { samePath } from '../../support/same-path.js';
 import { applyFileAsIs } from './apply-as-is.js';
 import { recordedInsecureStillListed } from '../../mirror/ownership.js';
 import { locateTarget, type MutationOptions } from '../../operations/options.js';
@@ -48,7 +49,7 @@ export async function dockerTarget(options: MutationOptions): Promise<EngineTarg
     stateDir,
     files: () => [file],
     listedFiles: async () => [file],
-    owns: (candidate) => candidate === file,
+    owns: (candidate) => samePath(candidate, file, options.platform),
     parse: (raw, { lenient }) => (lenient ? parseDaemonConfigLeniently(raw) : parseDaemonConfig(raw.file, raw.bytes, raw.exists)),
     settings: (files) => daemonJsonSettings(doc(files)),
     summary: (files) => ({ mirrors: doc(files).mirrors ?? [], insecureRegistries: doc(files).insecureRegistries ?? [] }),

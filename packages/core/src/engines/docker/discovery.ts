@@ -109,7 +109,15 @@ async function greet(
   }
   const callMs = Math.max(pingMs, 3_000);
   const [version, info] = await untilInterrupted(Promise.all([engine.version(callMs), engine.info(callMs)]), options.signal);
-  const setup = await detectSetup({ endpoint: resolved.endpoint, info, ...(options.env ? { env: options.env } : {}) });
+  const setup = await detectSetup({
+    endpoint: resolved.endpoint,
+    info,
+    version,
+    ...(resolved.context ? { context: resolved.context } : {}),
+    ...(options.env ? { env: options.env } : {}),
+    ...(options.platform ? { platform: options.platform } : {}),
+    ...(options.homedir ? { homedir: options.homedir } : {}),
+  });
   return { endpoint: resolved.endpoint, endpointSource: resolved.source, engine, version: version.Version, info, setup };
 }
 

@@ -13,6 +13,7 @@ import { createEngine } from '../../daemon/engine.js';
 import { findFileReader } from '../../daemon/file-reader.js';
 import { resolveDockerHost } from '../../daemon/endpoint.js';
 import { detectSetup, type DaemonSetup } from '../../daemon/setup.js';
+import { samePath } from '../../support/same-path.js';
 import { connectForFile, type DaemonConnection } from './discovery.js';
 import { throwIfInterrupted, untilInterrupted } from '../../support/interrupt.js';
 
@@ -92,9 +93,10 @@ export async function preflightDaemon(
   }
   for (const mirror of context.newMirrors) checkMirrorPathSupport(connection.version, mirror);
   // Only a daemon seen in /proc is known to read another file; an unseen one gets the benefit of the doubt.
-  const daemonFile = setup.pid === undefined ? undefined : fileTheDaemonReads(setup, options);
+  const daemonFile = setup.pid === undefined && setup.engineFile === undefined ? undefined : fileTheDaemonReads(setup, options);
   if (daemonFile && !sameFile(daemonFile, context.file)) {
-    if (mode === 'auto') {
+    // A desktop or VM engine that reads another file would never see this one: refuse rather than write it.
+    if (mode === 'auto' && setup.engineFile === undefined) {
       return { kind: 'skip', reason: `the daemon at ${connection.endpoint} reads ${daemonFile}, not this file; it was not told` };
     }
     throw new UsageError(`The daemon at ${connection.endpoint} reads ${daemonFile}, not ${context.file}. Nothing was written.`, {
@@ -265,7 +267,7 @@ export async function refuseConflictsWithoutClient(
 ): Promise<void> {
   const { endpoint } = await resolveDockerHost(options).catch(() => ({ endpoint: '' }));
   if (!endpoint) return;
-  const setup = await detectSetup({ endpoint, ...(options.env ? { env: options.env } : {}) });
+  const setup = await detectSetup({ endpoint, ...(options.env ? { env: options.env } : {}), ...(options.platform ? { platform: options.platform } : {}) });
   const daemonFile = fileTheDaemonReads(setup, options);
   if (daemonFile && sameFile(daemonFile, context.file)) await refuseFlagConflicts(setup, context.after);
 }
@@ -276,6 +278,8 @@ export async function refuseConflictsWithoutClient(
  */
 export function fileTheDaemonReads(setup: DaemonSetup, options: Pick<MutationOptions, 'env' | 'platform' | 'homedir'>): string | undefined {
   if (setup.configFile) return setup.configFile;
+  if (setup.engineFile) return setup.engineFile;
+  if (setup.engine) return undefined; // Colima, Rancher Desktop: no file here is read.
   if (setup.kind === 'unknown') return undefined;
   const { DOCKMIRROR_CONFIG_FILE: _ignored, ...env } = options.env ?? process.env;
   return locateDaemonConfig({
@@ -325,5 +329,5 @@ export function sameFile(a: string, b: string): boolean {
       return p;
     }
   };
-  return real(a) === real(b);
+  return samePath(real(a), real(b));
 }
