@@ -15,7 +15,7 @@ export const ENGINE_ORDER: readonly EngineId[] = ['docker', 'containerd', 'podma
 /** Each engine's adapter, loaded only when a call uses that engine. */
 const ADAPTERS: Record<EngineId, (() => Promise<EngineAdapter>) | undefined> = {
   docker: async () => (await import('./docker/adapter.js')).dockerEngine,
-  containerd: undefined,
+  containerd: async () => (await import('./containerd/adapter.js')).containerdEngine,
   podman: async () => (await import('./podman/adapter.js')).podmanEngine,
 };
 

@@ -17,10 +17,12 @@ export interface ApiFacts {
 
 /**
  * Check 3: `GET <mirror>/v2/` answers 200 (open) or 401 (registry behind auth). Only GET: a Pyrsia node answers
- * HEAD with 500 and sends no version header, and must still pass.
+ * HEAD with 500 and sends no version header, and must still pass. With `registry`, the request carries
+ * `?ns=<registry>` as containerd's requests to a mirror do, so a mirror serving several upstreams is asked about
+ * the one that will use it.
  */
-export async function checkApi(mirror: string, timeoutMs: number): Promise<{ check: Omit<Check, 'durationMs'>; facts: ApiFacts }> {
-  const url = mirrorUrl(mirror, '/v2/');
+export async function checkApi(mirror: string, timeoutMs: number, registry?: string): Promise<{ check: Omit<Check, 'durationMs'>; facts: ApiFacts }> {
+  const url = mirrorUrl(mirror, registry === undefined ? '/v2/' : `/v2/?ns=${encodeURIComponent(registry)}`);
   let res;
   try {
     res = await probe(url, { method: 'GET' }, timeoutMs);
