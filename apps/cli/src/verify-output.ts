@@ -7,11 +7,21 @@ const WIDTH = 7;
 /** Human lines for `mirror verify`: a ✓/✗ checklist per mirror, why and what to do under each failure. */
 export function describeVerify(report: VerifyReport): string[] {
   const lines: string[] = [];
-  for (const result of report.results) lines.push(...describeResult(result), '');
+  if (report.engines) {
+    // Per engine: which files and registry its results are about, then its mirrors.
+    for (const engine of report.engines) {
+      lines.push(paint('bold', `${engine.engine} · ${engine.registry}`) + paint('dim', ` (${engine.files.join(', ')})`));
+      if (engine.note) lines.push(paint('dim', `  - ${engine.note}`), '');
+      for (const result of engine.results) lines.push(...describeResult(result), '');
+    }
+  } else {
+    for (const result of report.results) lines.push(...describeResult(result), '');
+  }
   const failed = report.results.filter((r) => !r.ok).length;
   const total = report.results.length;
   const noun = total === 1 ? 'mirror' : 'mirrors';
-  const pulled = report.results.some((r) => r.checks.some((c) => c.name === 'pull' && !c.skipped));
+  // The note is about docker pull's output, so only Docker's pulls carry it.
+  const pulled = report.results.some((r) => (r.engine ?? 'docker') === 'docker' && r.checks.some((c) => c.name === 'pull' && !c.skipped));
   if (pulled) lines.push(paint('dim', `note: ${ALREADY_EXISTS_NOTE}`));
   lines.push(failed === 0 ? `${mark(true)} ${total} ${noun} verified` : `${mark(false)} ${failed} of ${total} ${noun} failed verification`);
   return lines;

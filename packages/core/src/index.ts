@@ -45,7 +45,7 @@ export type { ConnectOptions } from './engines/docker/discovery.js';
 export type { LiveRegistry } from './daemon/registry-config.js';
 export type { FlagConflict } from './daemon/conflicts.js';
 export type { UntrustedDockerd } from './daemon/dockerd-process.js';
-export type { VerifyMirrorOptions, VerifyReport } from './operations/verify.js';
+export type { EngineVerifyReport, VerifyMirrorOptions, VerifyReport } from './operations/verify.js';
 export type { ShowPresetsOptions, PresetsReport } from './operations/presets.js';
 export type { DoctorReport, DoctorFinding } from './operations/doctor.js';
 export { ALREADY_EXISTS_NOTE, DEFAULT_PROBE_TIMEOUT_MS } from './verify/constants.js';

@@ -109,6 +109,15 @@ export interface EngineTarget {
    * list` and `status` beside the files'; `undefined` where the engine cannot be asked (not installed).
    */
   engineView?(): Promise<{ registries: RegistrySettings[] } | { error: string } | undefined>;
+  /**
+   * A real pull of `image` (a fully qualified name) with the engine's own resolver, reading the files this target
+   * located, for `mirror verify --pull`; it removes what it added. Only the target knows what the pull needs
+   * (containerd's socket and hosts folder, podman's environment), so it lives here and verify picks no engine.
+   * Engines whose pull goes through a daemon verify differently leave it out (Docker: operations/verify.ts).
+   */
+  verifyPull?(image: string, options: { timeoutMs: number }): Promise<EnginePull>;
+  /** Where the engine is asked, for reports: containerd's socket, `podman` (a program, no daemon). */
+  readonly endpoint?: string;
   /** Whether `file` is one of this engine's (so it parses and checks that file). */
   owns(file: string): boolean;
   /** Parses one file strictly (InvalidConfigError with file:line:column), or leniently for a restore. */
@@ -145,6 +154,25 @@ export interface EngineTarget {
    * bytes it last wrote (Docker spells absent keys as `[]` for a reload); recovery then puts the exact bytes back.
    */
   respelled?(current: Buffer, written: Buffer): boolean;
+}
+
+/**
+ * A real pull made for `mirror verify --pull` with the engine's own resolver (containerd: `ctr --hosts-dir`;
+ * podman: `podman pull` by the plain name), with what it added removed again ({@link EngineTarget.verifyPull}).
+ */
+export interface EnginePull {
+  /** Whether the engine pulled the image. */
+  ok: boolean;
+  /** Digests the engine recorded for the pulled image (manifest or index), to compare with the mirror's. */
+  digests: string[];
+  /** One line: what happened. */
+  summary: string;
+  /** On failure: the engine's own reason, one line. */
+  error?: string;
+  /** One line: the command that pulled, and what it resolved with. */
+  how: string;
+  /** One line: what was removed afterwards, or why nothing was. */
+  cleanup: string;
 }
 
 /** One engine: finds itself on this machine. */

@@ -14,11 +14,12 @@ export const MANIFEST_ACCEPT = [
 /**
  * Check 4: the mirror serves the image's manifest. The body is checked, not just the status, because a Pyrsia
  * node can answer 200 with `{"errors":[...]}`. The digest is the Docker-Content-Digest header, else the sha256 of
- * the body (Pyrsia sends no header).
+ * the body (Pyrsia sends no header). With `registry`, the request carries `?ns=<registry>`.
  */
-export async function checkImage(mirror: string, image: ImageRef, timeoutMs: number): Promise<{ check: Omit<Check, 'durationMs'>; digest?: string }> {
+export async function checkImage(mirror: string, image: ImageRef, timeoutMs: number, registry?: string): Promise<{ check: Omit<Check, 'durationMs'>; digest?: string }> {
   const path = `/v2/${image.repository}/manifests/${image.reference}`;
-  const url = mirrorUrl(mirror, path);
+  // With `registry`, asked as containerd asks a mirror: `?ns=<upstream>` names the registry the image is of.
+  const url = mirrorUrl(mirror, registry === undefined ? path : `${path}?ns=${encodeURIComponent(registry)}`);
   let res;
   try {
     res = await probe(url, { method: 'GET', headers: { accept: MANIFEST_ACCEPT } }, timeoutMs);

@@ -133,14 +133,17 @@ export async function checkPull(inp: PullInputs): Promise<Omit<Check, 'durationM
 }
 
 /** How long a mirror may take to record a request it already answered. */
-const SETTLE_MS = 300;
+export const SETTLE_MS = 300;
 
-/** Asks each earlier live mirror for the image's manifest, one after another as dockerd would. */
-async function askEarlier(mirrors: readonly string[], inp: PullInputs): Promise<EarlierMirror[]> {
+/**
+ * Asks each earlier mirror for the image's manifest, one after another as dockerd (and containerd, and podman)
+ * would; with `registry`, with `?ns=<registry>` as containerd sends it.
+ */
+export async function askEarlier(mirrors: readonly string[], inp: Pick<PullInputs, 'image' | 'timeoutMs'>, registry?: string): Promise<EarlierMirror[]> {
   const out: EarlierMirror[] = [];
   for (const raw of mirrors) {
     const mirror = raw.replace(/\/+$/, '');
-    const served = await checkImage(mirror, inp.image, inp.timeoutMs).catch(() => undefined);
+    const served = await checkImage(mirror, inp.image, inp.timeoutMs, registry).catch(() => undefined);
     out.push({ mirror, serves: served?.check.ok === true });
     // dockerd stops at the first mirror that serves it; the rest are never asked.
     if (served?.check.ok) break;
@@ -149,20 +152,22 @@ async function askEarlier(mirrors: readonly string[], inp: PullInputs): Promise<
 }
 
 /** Where the mirror's own word comes from: its access log (it names the image), else its metrics endpoint. */
-interface Witness {
+export interface Witness {
   source: 'metrics' | 'access-log';
   url: string;
   read(): Promise<CounterReading>;
 }
 
-function witnessOf(inp: PullInputs): Witness | undefined {
+/** The mirror's own witness of a pull: its access log when given, else its metrics endpoint, else none. */
+export function witnessOf(inp: Pick<PullInputs, 'accessLog' | 'metricsUrl' | 'image' | 'timeoutMs'>): Witness | undefined {
   const { accessLog, metricsUrl, image, timeoutMs } = inp;
   if (accessLog !== undefined) return { source: 'access-log', url: accessLog, read: () => readAccessLogCount(accessLog, image) };
   if (metricsUrl !== undefined) return { source: 'metrics', url: metricsUrl, read: () => readImageRequestCount(metricsUrl, timeoutMs) };
   return undefined;
 }
 
-function evidenceOf(witness: Witness | undefined, before: CounterReading | undefined, after: CounterReading | undefined): MirrorEvidence {
+/** What the witness's readings before and after a pull say, or why they say nothing. */
+export function evidenceOf(witness: Witness | undefined, before: CounterReading | undefined, after: CounterReading | undefined): MirrorEvidence {
   if (witness === undefined) return { source: 'none', why: 'nothing from the mirror itself was read (give --metrics-url or --access-log)' };
   const what = witness.source === 'metrics' ? 'counters' : 'access log';
   const failed = [before, after].find((r) => r !== undefined && 'error' in r);

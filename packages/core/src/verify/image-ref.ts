@@ -46,3 +46,37 @@ export function parseImageRef(input: string): ImageRef {
   const familiar = reference.startsWith('sha256:') ? `${short}@${reference}` : `${short}:${reference}`;
   return { repository, reference, familiar, official };
 }
+
+/** An image of one upstream registry, as an engine pulls it and as that registry's mirror serves it. */
+export interface RegistryImageRef extends ImageRef {
+  /** The upstream registry, e.g. `docker.io`, `ghcr.io`. */
+  registry: string;
+  /** The fully qualified name engines pull by: `docker.io/library/alpine:3.16.2`, `ghcr.io/someorg/tool:1`. */
+  name: string;
+}
+
+/**
+ * Parses an image of `registry` for the engines' verify: `docker.io/library/alpine:3.16.2`, `alpine:3.16.2` (of
+ * docker.io), `ghcr.io/someorg/tool:1`, or `someorg/tool:1` with `registry` ghcr.io. An image of another registry
+ * is a {@link UsageError}: the registry's mirrors do not serve it.
+ */
+export function parseRegistryImage(input: string, registry: string): RegistryImageRef {
+  const text = input.trim();
+  const first = text.split('/')[0] ?? '';
+  const named = text.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first.toLowerCase() : undefined;
+  const upstream = registry === 'docker.io' ? ['docker.io', 'index.docker.io', 'registry-1.docker.io'] : [registry];
+  if (named !== undefined && !upstream.includes(named)) {
+    throw new UsageError(`Cannot check image "${input.slice(0, 200)}": it is an image of ${named}, and the mirrors verified are ${registry}'s.`, {
+      hint: `Give an image of ${registry}, or verify ${named}'s mirrors with --registry ${named}.`,
+    });
+  }
+  const rest = named === undefined ? text : text.slice(first.length + 1);
+  // The Docker Hub parser knows library/ and tags; a repository of another registry is taken as written.
+  // (A one-part name of another registry gets a stand-in first part to pass it, taken off again.)
+  const single = registry !== 'docker.io' && !rest.includes('/');
+  const ref = parseImageRef(single ? `x/${rest}` : rest);
+  const repository = single ? ref.repository.slice(2) : ref.repository;
+  const tail = ref.reference.startsWith('sha256:') ? `@${ref.reference}` : `:${ref.reference}`;
+  const name = `${registry}/${repository}${tail}`;
+  return { repository, reference: ref.reference, familiar: registry === 'docker.io' ? ref.familiar : name, official: registry === 'docker.io' && ref.official, registry, name };
+}

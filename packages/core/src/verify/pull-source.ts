@@ -24,6 +24,11 @@ export interface AttributionInputs {
   earlier: EarlierMirror[];
   /** The mirror's own counters read around the pull, or why there are none. */
   evidence: MirrorEvidence;
+  /**
+   * Whose mirror order decides, for the words of an inferred answer: default dockerd and its live list; containerd
+   * and podman try the mirrors their files list in the same first-that-serves way.
+   */
+  order?: { engine: string; list: string };
 }
 
 /** Who served the plain-name pull, and on what grounds. */
@@ -69,17 +74,19 @@ function fromMirror(mirror: string, first: string | undefined, ev: Exclude<Mirro
 }
 
 function byOrder(inp: AttributionInputs, first: string | undefined, why: string): Attribution {
+  const { engine, list } = inp.order ?? { engine: 'dockerd', list: 'the daemon\'s list' };
   if (inp.livePosition === undefined) {
     return { byThisMirror: false, servedBy: undefined, basis: 'inferred', how: `the daemon's live mirror list was not read, and ${why}` };
   }
   if (inp.livePosition < 0) {
-    return { byThisMirror: false, servedBy: first, basis: 'inferred', how: 'the running daemon does not use this mirror, so the plain name cannot come through it' };
+    const notUsed = inp.order ? `${list} does not name this mirror` : 'the running daemon does not use this mirror';
+    return { byThisMirror: false, servedBy: first, basis: 'inferred', how: `${notUsed}, so the plain name cannot come through it` };
   }
   if (first !== undefined) {
     const at = inp.earlier.findIndex((m) => m.mirror === first) + 1;
     return { byThisMirror: false, servedBy: first, basis: 'inferred',
-      how: `dockerd asks its mirrors in order, and ${first} (position ${at}, before this one) serves the image` };
+      how: `${engine} asks its mirrors in order, and ${first} (position ${at}, before this one) serves the image` };
   }
-  const before = inp.earlier.length === 0 ? 'it is first in the daemon\'s list' : `the ${inp.earlier.length} live ${inp.earlier.length === 1 ? 'mirror' : 'mirrors'} before it did not serve the image`;
-  return { byThisMirror: true, servedBy: inp.mirror, basis: 'inferred', how: `inferred from dockerd's mirror order: ${before}; ${why}` };
+  const before = inp.earlier.length === 0 ? `it is first in ${list}` : `the ${inp.earlier.length} live ${inp.earlier.length === 1 ? 'mirror' : 'mirrors'} before it did not serve the image`;
+  return { byThisMirror: true, servedBy: inp.mirror, basis: 'inferred', how: `inferred from ${engine}'s mirror order: ${before}; ${why}` };
 }

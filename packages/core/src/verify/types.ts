@@ -1,3 +1,5 @@
+import type { EngineId } from '../engines/engine.js';
+
 /** The checks {@link checkMirror} runs, in report order. */
 export type CheckName = 'config' | 'live' | 'api' | 'image' | 'pull';
 
@@ -42,6 +44,10 @@ export interface VerifyResult {
   mirror: string;
   /** The preset it came from, when one was named. */
   preset?: string;
+  /** The engine it was verified for (set when verify was asked about engines: `--engine`, `--registry`). */
+  engine?: EngineId;
+  /** The upstream registry it was verified as a mirror of (set with `engine`). */
+  registry?: string;
   /** How the preset or URL became this mirror, one line each (empty when it came from daemon.json). */
   reasons?: string[];
   /** True when no check failed. */

@@ -16,6 +16,7 @@ import { locateContainerdConfig, parseContainerdConfig, planSetConfigPath, refus
 import { checkRegistryName, hostsDirFor } from './hosts-dir.js';
 import { checkProducedHosts, defaultServer, parseHostsToml, planHostsAdd, planHostsRemove, settingsOf, WRITTEN_BY, type HostsDocument } from './hosts-toml.js';
 import { tomlString } from './toml-nodes.js';
+import { ctrVerifyPull, grpcAddressOf } from './pull.js';
 
 /** At most this many registry folders are listed from a hosts directory (`mirror list`, `status`). */
 const MAX_LISTED_REGISTRIES = 1000;
@@ -70,7 +71,9 @@ export async function containerdTarget(options: MutationOptions): Promise<Engine
     configFile,
     setup: located.source === 'process' ? `running containerd (pid ${located.pid})` : 'containerd',
     stateDir,
+    endpoint: grpcAddressOf(configDoc.value),
     files: (registry) => [configFile, hostsFile(registry)],
+    verifyPull: (image, { timeoutMs }) => ctrVerifyPull({ address: grpcAddressOf(configDoc.value), hostsDir, image, timeoutMs, env }),
     async listedFiles() {
       const names = await readdir(hostsDir).catch(() => [] as string[]);
       // Only folders named like a registry: anything else is no registry containerd would look up.

@@ -5,6 +5,7 @@
  * never touched.
  */
 import { runCommand as defaultRunCommand, type RunCommand } from '../../presets/run-command.js';
+import type { EnginePull } from '../engine.js';
 
 /** The containerd namespace verify pulls land in. */
 export const VERIFY_NAMESPACE = 'dockmirror-verify';
@@ -71,4 +72,23 @@ export async function pullWithCtr(options: CtrPullOptions): Promise<CtrPullResul
   const digest = /\ssha256:[0-9a-f]{64}\s/.exec(listed?.stdout ?? '')?.[0].trim();
   await run('ctr', [...base, 'images', 'rm', options.image], call).catch(() => undefined);
   return { ok: true, ...(digest ? { digest } : {}), summary: `ctr pulled ${options.image} in ${durationMs} ms`, output, durationMs };
+}
+
+/** containerd's socket when config.toml names none. */
+export const DEFAULT_CONTAINERD_ADDRESS = '/run/containerd/containerd.sock';
+
+/** The socket `[grpc] address` in config.toml names (containerd's default when unset or not a string). */
+export function grpcAddressOf(config: Record<string, unknown>): string {
+  const grpc = config.grpc;
+  const address = grpc && typeof grpc === 'object' ? (grpc as Record<string, unknown>).address : undefined;
+  return typeof address === 'string' && address.length > 0 ? address : DEFAULT_CONTAINERD_ADDRESS;
+}
+
+/** {@link pullWithCtr} as the engine seam's verify pull (EngineTarget.verifyPull). */
+export async function ctrVerifyPull(options: CtrPullOptions): Promise<EnginePull> {
+  const pulled = await pullWithCtr(options);
+  const namespace = options.namespace ?? VERIFY_NAMESPACE;
+  const how = `ctr --address ${options.address} --namespace ${namespace} images pull --hosts-dir ${options.hostsDir} ${options.image} (containerd's own resolver, reading the hosts.toml files)`;
+  if (!pulled.ok) return { ok: false, digests: [], summary: pulled.summary, error: pulled.summary, how, cleanup: 'nothing was pulled, so nothing was removed' };
+  return { ok: true, digests: pulled.digest ? [pulled.digest] : [], summary: pulled.summary, how, cleanup: `removed ${options.image} from containerd namespace ${namespace} again` };
 }

@@ -15,6 +15,7 @@ import { effectiveSettings, filesInOrder, locateRegistriesConf, readRegistriesFi
 import { listPodmanMachines, podmanMachineVerdict, podmanRegistries } from './podman-info.js';
 import { checkProducedRegistries, parseRegistriesConf, planRegistriesAdd, planRegistriesRemove, registryNotes, type RegistriesConfDocument } from './registries-conf.js';
 import { applyReason, findRegistriesConfReaders } from './services.js';
+import { pullWithPodman } from './pull.js';
 
 /** The programs whose presence means registries.conf matters here (`--engine all`). */
 const PROGRAMS = ['podman', 'buildah', 'skopeo', 'crio'];
@@ -115,6 +116,14 @@ export async function podmanTarget(options: PodmanTargetOptions): Promise<Engine
       return [found instanceof DockmirrorError ? located.main : found.doc.file];
     },
     listedFiles: async () => filesInOrder(readFiles()).map((d) => d.file),
+    endpoint: 'podman',
+    async verifyPull(image, { timeoutMs }) {
+      const pulled = await pullWithPodman(image, { env, timeoutMs });
+      const how = `podman pull ${image} (podman resolves the plain name through registries.conf, mirrors first)`;
+      const cleanup = pulled.wasPresent ? `${image} was there before the pull, so it was left alone` : pulled.removed ? `removed ${image} again (podman rmi)` : `could not remove ${image}: ${pulled.error ?? 'podman rmi failed'}`;
+      if (!pulled.ok) return { ok: false, digests: [], summary: `podman could not pull ${image}`, error: pulled.error ?? 'podman pull failed', how, cleanup: 'nothing was pulled, so nothing was removed' };
+      return { ok: true, digests: pulled.digests, summary: `podman pulled ${image}`, how, cleanup };
+    },
     async engineView() {
       const view = await podmanRegistries({ env });
       if (view.state === 'not-installed') return undefined;

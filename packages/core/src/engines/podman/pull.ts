@@ -15,6 +15,8 @@ export interface PodmanPullResult {
   removed: boolean;
   /** podman's reason, when the pull (or the clean-up) failed: the first line of its stderr. */
   error?: string;
+  /** The image's digest and repo digests as podman recorded them after the pull (empty when it could not say). */
+  digests: string[];
 }
 
 /** Options of {@link pullWithPodman}. */
@@ -36,10 +38,18 @@ export async function pullWithPodman(image: string, options: PodmanPullOptions):
   // `--` keeps a name starting with "-" from being read as a flag.
   const present = (await run('podman', ['image', 'exists', '--', image], { env, timeoutMs: SHORT_TIMEOUT_MS })).exitCode === 0;
   const pulled = await run('podman', ['pull', '--quiet', '--', image], { env, timeoutMs: options.timeoutMs ?? 120_000 });
-  if (pulled.exitCode !== 0) return { ok: false, wasPresent: present, removed: false, error: firstLine(pulled.stderr) };
-  if (present) return { ok: true, wasPresent: true, removed: false };
+  if (pulled.exitCode !== 0) return { ok: false, wasPresent: present, removed: false, error: firstLine(pulled.stderr), digests: [] };
+  const digests = await digestsOf(run, image, env);
+  if (present) return { ok: true, wasPresent: true, removed: false, digests };
   const removed = await run('podman', ['rmi', '--', image], { env, timeoutMs: SHORT_TIMEOUT_MS });
-  return removed.exitCode === 0 ? { ok: true, wasPresent: false, removed: true } : { ok: true, wasPresent: false, removed: false, error: `podman rmi: ${firstLine(removed.stderr)}` };
+  return removed.exitCode === 0 ? { ok: true, wasPresent: false, removed: true, digests } : { ok: true, wasPresent: false, removed: false, error: `podman rmi: ${firstLine(removed.stderr)}`, digests };
+}
+
+/** `sha256:` digests podman keeps for the image: its manifest digest and those of its repo digests. */
+async function digestsOf(run: RunCommand, image: string, env: NodeJS.ProcessEnv): Promise<string[]> {
+  const out = await run('podman', ['image', 'inspect', '--format', '{{.Digest}} {{range .RepoDigests}}{{.}} {{end}}', '--', image], { env, timeoutMs: SHORT_TIMEOUT_MS }).catch(() => undefined);
+  if (!out || out.exitCode !== 0) return [];
+  return [...new Set(out.stdout.match(/sha256:[0-9a-f]{64}/g) ?? [])];
 }
 
 function firstLine(text: string): string {
