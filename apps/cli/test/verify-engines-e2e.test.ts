@@ -13,6 +13,7 @@ import { startContainerd, type TestContainerd } from '../../../packages/core/tes
 import { startPodmanRig, type PodmanRig } from '../../../packages/core/test/support/podman.js';
 import { freePort, pushImage, startRegistry, type TestRegistry } from '../../../packages/core/test/support/registry.js';
 import { cliEnv } from './support/env.js';
+import { dockmirror as dockerCli, seedImage, startTestbed, type Testbed } from './verify-helpers.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'run.js');
 
@@ -228,5 +229,38 @@ describe('mirror verify --engine podman', () => {
     const human = await dockmirror(['mirror', 'verify']);
     expect(human.code).toBe(6);
     expect(human.stdout).toContain(`✗ ${dead}`);
+  });
+});
+
+describe('mirror verify --engine docker', () => {
+  let tb: Testbed;
+  let stateDir: string;
+  beforeAll(async () => {
+    tb = await startTestbed({ registry: true, daemonJson: '{}\n' });
+    await seedImage(tb, 'alpine:3.16.2');
+    stateDir = await mkdtemp(path.join(tmpdir(), 'dm-verify-docker-'));
+  });
+  afterAll(async () => {
+    await tb?.stop();
+    if (stateDir) await rm(stateDir, { recursive: true, force: true });
+  });
+  const cli = (args: string[]) => dockerCli([...args, '--config-file', tb.configFile, '--state-dir', stateDir], { DOCKER_HOST: tb.dockerHost });
+
+  it('is Docker\'s verify (config, live, api, image, the daemon\'s pull), with the per-engine part added', async () => {
+    const mirror = `http://127.0.0.1:${tb.registryPort}`;
+    expect((await cli(['add', mirror])).code).toBe(0);
+    const plain = await cli(['mirror', 'verify', '--image', 'alpine:3.16.2', '--pull', '--json']);
+    const r = await cli(['mirror', 'verify', '--engine', 'docker', '--image', 'alpine:3.16.2', '--pull', '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const out = report(r);
+    const before = JSON.parse(plain.stdout) as Report;
+    expect(before.engines).toBeUndefined();
+    expect(out).toMatchObject({ ok: true, configFile: before.configFile, endpoint: before.endpoint });
+    expect(out.engines).toMatchObject([{ engine: 'docker', registry: 'docker.io', configFile: tb.configFile, files: [tb.configFile], ok: true }]);
+    const result = out.results[0];
+    expect(result).toMatchObject({ mirror, engine: 'docker', registry: 'docker.io', ok: true });
+    expect(result?.checks.map((c) => [c.name, c.ok, c.skipped ?? false])).toEqual(before.results[0]?.checks.map((c) => [c.name, c.ok, c.skipped ?? false]));
+    expect(check(result, 'live').skipped).toBeUndefined();
+    expect(check(result, 'pull').data).toMatchObject({ mirrorRef: `127.0.0.1:${tb.registryPort}/library/alpine:3.16.2`, plainRef: 'alpine:3.16.2' });
   });
 });
