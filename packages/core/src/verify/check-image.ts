@@ -19,7 +19,8 @@ export const MANIFEST_ACCEPT = [
 export async function checkImage(mirror: string, image: ImageRef, timeoutMs: number, registry?: string): Promise<{ check: Omit<Check, 'durationMs'>; digest?: string }> {
   const path = `/v2/${image.repository}/manifests/${image.reference}`;
   // With `registry`, asked as containerd asks a mirror: `?ns=<upstream>` names the registry the image is of.
-  const url = mirrorUrl(mirror, registry === undefined ? path : `${path}?ns=${encodeURIComponent(registry)}`);
+  const asked = registry === undefined ? path : `${path}?ns=${encodeURIComponent(registry)}`;
+  const url = mirrorUrl(mirror, asked);
   let res;
   try {
     res = await probe(url, { method: 'GET', headers: { accept: MANIFEST_ACCEPT } }, timeoutMs);
@@ -35,7 +36,7 @@ export async function checkImage(mirror: string, image: ImageRef, timeoutMs: num
     const mediaType = typeof body.mediaType === 'string' ? body.mediaType : (res.headers.get('content-type') ?? undefined);
     const data = { ...base, digest, digestSource: header ? 'header' : 'body', mediaType };
     const proof = { proved: `the mirror serves ${image.familiar} as ${digest}`, basis: 'evidence' as const,
-      how: `GET ${path} from this machine; the digest is ${header ? 'its Docker-Content-Digest header' : 'the sha256 of the body (no digest header)'}` };
+      how: `GET ${asked} from this machine; the digest is ${header ? 'its Docker-Content-Digest header' : 'the sha256 of the body (no digest header)'}` };
     return { check: { name: 'image', ok: true, data, proof, summary: `the mirror serves ${image.familiar} (${digest.slice(0, 19)}…, ${res.latencyMs} ms)` }, digest };
   }
   const data = { ...base, errors };

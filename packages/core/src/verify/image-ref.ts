@@ -72,10 +72,18 @@ export function parseRegistryImage(input: string, registry: string): RegistryIma
   }
   const rest = named === undefined ? text : text.slice(first.length + 1);
   // The Docker Hub parser knows library/ and tags; a repository of another registry is taken as written.
-  // (A one-part name of another registry gets a stand-in first part to pass it, taken off again.)
-  const single = registry !== 'docker.io' && !rest.includes('/');
-  const ref = parseImageRef(single ? `x/${rest}` : rest);
-  const repository = single ? ref.repository.slice(2) : ref.repository;
+  // Another registry's repository gets a stand-in first part to pass it, taken off again: its first part may be
+  // one part only, or hold a dot, which Docker Hub's parser would read as a registry host.
+  const other = registry !== 'docker.io';
+  let ref: ImageRef;
+  try {
+    ref = parseImageRef(other ? `x/${rest}` : rest);
+  } catch (error) {
+    if (!other || !(error instanceof UsageError)) throw error;
+    const why = /: ([^:]+)\.$/.exec(error.message)?.[1] ?? 'not a valid image name';
+    throw new UsageError(`Cannot check image "${input.slice(0, 200)}": ${why}.`, { hint: `Give an image of ${registry} such as ${registry}/<org>/<repo>:<tag>.` });
+  }
+  const repository = other ? ref.repository.slice(2) : ref.repository;
   const tail = ref.reference.startsWith('sha256:') ? `@${ref.reference}` : `:${ref.reference}`;
   const name = `${registry}/${repository}${tail}`;
   return { repository, reference: ref.reference, familiar: registry === 'docker.io' ? ref.familiar : name, official: registry === 'docker.io' && ref.official, registry, name };
