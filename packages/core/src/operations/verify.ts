@@ -215,7 +215,15 @@ async function verifyEngines(options: VerifyMirrorOptions): Promise<VerifyReport
   // One engine after another: each pull is a real download into that engine's store.
   for (const target of targets) {
     if (target.engine === 'docker' && registry === DEFAULT_REGISTRY) {
-      const docker = await verifyDocker({ ...options, ...(image ? { image: image.name } : {}), ...(options.pull && image ? { pull: true } : {}) });
+      let docker: VerifyReport;
+      try {
+        docker = await verifyDocker({ ...options, ...(image ? { image: image.name } : {}), ...(options.pull && image ? { pull: true } : {}) });
+      } catch (error) {
+        // Among several engines, a daemon.json without mirrors is that engine's note, not the end of the others'.
+        if (!(error instanceof VerificationError) || targets.length === 1) throw error;
+        engines.push({ engine: 'docker', registry, configFile: target.configFile, files: [target.configFile], ok: true, results: [], note: error.message });
+        continue;
+      }
       engines.push({ engine: 'docker', registry, configFile: docker.configFile, files: [docker.configFile], endpoint: docker.endpoint, ok: docker.ok,
         results: docker.results.map((r) => ({ ...r, engine: 'docker' as const, registry })) });
       continue;
