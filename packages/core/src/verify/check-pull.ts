@@ -153,8 +153,11 @@ export async function askEarlier(mirrors: readonly string[], inp: Pick<PullInput
 
 /** Where the mirror's own word comes from: its access log (it names the image), else its metrics endpoint. */
 export interface Witness {
+  /** Which kind of witness. */
   source: 'metrics' | 'access-log';
+  /** The metrics URL or the access log's path. */
   url: string;
+  /** Reads the count now. */
   read(): Promise<CounterReading>;
 }
 
