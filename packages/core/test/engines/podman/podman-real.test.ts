@@ -105,7 +105,7 @@ describe('the edit, with podman reading CONTAINERS_REGISTRIES_CONF', () => {
 
     // An image that was there before the verify pull stays there.
     expect((await rig.podman(['pull', rig.images.alpine.name])).code).toBe(0);
-    expect(await pullWithPodman(rig.images.alpine.name, { env: {}, run: rigRun() })).toEqual({ ok: true, wasPresent: true, removed: false });
+    expect(await pullWithPodman(rig.images.alpine.name, { env: {}, run: rigRun() })).toEqual({ ok: true, wasPresent: true, removed: false, digests: [rig.images.alpine.digest] });
     expect((await rig.podman(['image', 'exists', rig.images.alpine.name])).code).toBe(0);
     expect((await rig.podman(['rmi', rig.images.alpine.name])).code).toBe(0);
 
