@@ -26,17 +26,12 @@ export const podmanEngine: EngineAdapter = {
   async present(options) {
     const env = options.env ?? process.env;
     const onPath = (env.PATH ?? '').split(path.delimiter).filter((d) => path.isAbsolute(d));
-    return PROGRAMS.some((p) => onPath.some((d) => statSync(path.join(d, p), { throwIfNoEntry: false })?.isFile())) || existsSync('/etc/containers/registries.conf');
+    return PROGRAMS.some((p) => onPath.some((d) => statSync(path.join(d, p), { throwIfNoEntry: false })?.isFile())) || existsSync(path.join(options.rootDir ?? '/', 'etc', 'containers', 'registries.conf'));
   },
 };
 
-/** Options of {@link podmanTarget} beyond the common ones: where `/etc` and `/proc` are (tests). */
-export interface PodmanTargetOptions extends CommonOptions {
-  /** Where `/etc/containers` is looked for; default `/`. */
-  rootDir?: string;
-  /** Where running podman services and CRI-O are looked for; default `/proc`. */
-  procRoot?: string;
-}
+/** Options of {@link podmanTarget}: the common ones (`rootDir` and `procRoot` say where `/etc` and `/proc` are). */
+export type PodmanTargetOptions = CommonOptions;
 
 /**
  * The podman target of one call: every registries.conf file podman reads, read once (strictly, through trusted
