@@ -5,7 +5,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SYSTEM_DIR, startPodmanRig, treeHash, type PodmanRig } from '../../../packages/core/test/support/podman.js';
+import { SYSTEM_DIR, SAMPLE_REGISTRIES_CONF, startPodmanRig, treeHash, type PodmanRig } from '../../../packages/core/test/support/podman.js';
 import { cliEnv } from './support/env.js';
 
 const BIN = fileURLToPath(new URL('../bin/run.js', import.meta.url));
@@ -30,17 +30,7 @@ async function dockmirror(args: string[], env: Record<string, string | undefined
 
 const json = (stdout: string) => JSON.parse(stdout) as Record<string, unknown>;
 
-const ORIGINAL = [
-  '# Registries for this host; see containers-registries.conf(5).',
-  'unqualified-search-registries = ["docker.io"]',
-  '',
-  '[[registry]]',
-  'location = "quay.io"  # no prefix: the location is the prefix',
-  '',
-  '[aliases]',
-  '"busybox" = "docker.io/library/busybox"',
-  '',
-].join('\n');
+const ORIGINAL = SAMPLE_REGISTRIES_CONF;
 
 async function reset(bytes: string = ORIGINAL): Promise<void> {
   await rm(path.join(rig.dir, '.dockmirror'), { recursive: true, force: true });

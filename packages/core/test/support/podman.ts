@@ -213,3 +213,16 @@ export function treeHash(dir: string): string {
   walk(dir);
   return hash.digest('hex');
 }
+
+/** A registries.conf as a host might have it: a comment, search registries, a prefix-less table, aliases. */
+export const SAMPLE_REGISTRIES_CONF = [
+  '# Registries for this host; see containers-registries.conf(5).',
+  'unqualified-search-registries = ["docker.io"]',
+  '',
+  '[[registry]]',
+  'location = "quay.io"  # no prefix: the location is the prefix',
+  '',
+  '[aliases]',
+  '"busybox" = "docker.io/library/busybox"',
+  '',
+].join('\n');

@@ -11,7 +11,7 @@ import { pullWithPodman } from '../../../src/engines/podman/pull.js';
 import { applyReason, findRegistriesConfReaders } from '../../../src/engines/podman/services.js';
 import { parseRegistriesConf, planRegistriesAdd, planRegistriesRemove, settingsOf } from '../../../src/engines/podman/registries-conf.js';
 import type { RunCommand } from '../../../src/presets/run-command.js';
-import { SYSTEM_DIR, startPodmanRig, treeHash, type PodmanRig } from '../../support/podman.js';
+import { SYSTEM_DIR, SAMPLE_REGISTRIES_CONF, startPodmanRig, treeHash, type PodmanRig } from '../../support/podman.js';
 
 
 let rig: PodmanRig;
@@ -47,17 +47,7 @@ async function resetFiles(): Promise<void> {
   for (const name of readdirSync(rig.systemDropIns)) await rm(path.join(rig.systemDropIns, name), { force: true });
 }
 
-const ORIGINAL = [
-  '# Registries for this host; see containers-registries.conf(5).',
-  'unqualified-search-registries = ["docker.io"]',
-  '',
-  '[[registry]]',
-  'location = "quay.io"  # no prefix: the location is the prefix',
-  '',
-  '[aliases]',
-  '"busybox" = "docker.io/library/busybox"',
-  '',
-].join('\n');
+const ORIGINAL = SAMPLE_REGISTRIES_CONF;
 
 describe('the edit, with podman reading CONTAINERS_REGISTRIES_CONF', () => {
   it('without the mirror, podman cannot pull docker.io/library/alpine:3.16.2 (no internet)', async () => {
