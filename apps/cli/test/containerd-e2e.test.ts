@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startContainerd, type TestContainerd } from '../../../packages/core/test/support/containerd.js';
 import { pushImage, startRegistry, type TestRegistry } from '../../../packages/core/test/support/registry.js';
 import { cliEnv } from './support/env.js';
+import { spawnRun, type Run } from './support/spawn.js';
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'run.js');
 let containerd: TestContainerd;
@@ -29,18 +30,9 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-function run(args: string[], configFile = containerd.configFile): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const env = cliEnv({ DOCKER_HOST: 'unix:///nonexistent/dockmirror-test.sock' });
-    const all = [bin, ...args, '--engine', 'containerd', '--config-file', configFile, '--state-dir', path.join(work, 'state')];
-    const child = spawn(process.execPath, all, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function run(args: string[], configFile = containerd.configFile): Promise<Run> {
+  const env = cliEnv({ DOCKER_HOST: 'unix:///nonexistent/dockmirror-test.sock' });
+  return spawnRun(process.execPath, [bin, ...args, '--engine', 'containerd', '--config-file', configFile, '--state-dir', path.join(work, 'state')], { env });
 }
 
 const hostsFile = (registryName: string) => path.join(containerd.hostsDir, registryName, 'hosts.toml');

@@ -1,12 +1,12 @@
 // --engine and --registry from the CLI: what every engine shares, with Docker's daemon.json (the other engines'
 // own suites drive real containerd and podman).
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliEnv } from './support/env.js';
+import { spawnRun, type Run } from './support/spawn.js';
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'run.js');
 let dir: string;
@@ -18,17 +18,9 @@ beforeAll(async () => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const env = cliEnv({ DOCKER_HOST: 'unix:///nonexistent/dockmirror-test.sock' });
-    const child = spawn(process.execPath, [bin, ...args, '--config-file', file, '--state-dir', path.join(dir, 'state')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function run(args: string[]): Promise<Run> {
+  const env = cliEnv({ DOCKER_HOST: 'unix:///nonexistent/dockmirror-test.sock' });
+  return spawnRun(process.execPath, [bin, ...args, '--config-file', file, '--state-dir', path.join(dir, 'state')], { env });
 }
 
 describe('--registry', () => {

@@ -1,6 +1,5 @@
 // Issue 13, the first hour: what a new user trips on, run as they would run it. The built CLI is spawned;
 // exit codes, output and file bytes are asserted. Runs as nobody use setpriv (root only, as .ci/run runs).
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,31 +8,17 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliEnv } from './support/env.js';
 import { dockmirrorAsNobody, nodeForNobody } from './support/nobody.js';
+import { spawnRun } from './support/spawn.js';
 
 const cliDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bin = path.join(cliDir, 'bin', 'run.js');
 const NO_DAEMON = 'unix:///nonexistent/dockmirror-test.sock';
 const version = (JSON.parse(await readFile(path.join(cliDir, 'package.json'), 'utf8')) as { version: string }).version;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+/** Runs a program with the CLI tests' environment (no daemon). */
+const runWith = (command: string, args: string[], env: NodeJS.ProcessEnv = cliEnv({ DOCKER_HOST: NO_DAEMON })) => spawnRun(command, args, { env });
 
-function spawnRun(command: string, args: string[], env: NodeJS.ProcessEnv = cliEnv({ DOCKER_HOST: NO_DAEMON })): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-const dm = (...args: string[]) => spawnRun(process.execPath, [bin, ...args]);
+const dm = (...args: string[]) => runWith(process.execPath, [bin, ...args]);
 
 let dir = '';
 let nobody: Awaited<ReturnType<typeof nodeForNobody>> | undefined;
@@ -121,7 +106,7 @@ describe('a closed pipe', () => {
     const mirrors = Array.from({ length: 4000 }, (_, i) => `https://mirror-${i}.example`);
     await writeFile(file, JSON.stringify({ 'registry-mirrors': mirrors }));
     const script = `"${process.execPath}" "${bin}" mirror list --no-live --config-file "${file}" | head -1; echo "exit \${PIPESTATUS[0]}"`;
-    const run = await spawnRun('bash', ['-c', script]);
+    const run = await runWith('bash', ['-c', script]);
     expect(run.stdout).toBe(`${file}\nexit 0\n`);
     expect(run.stderr).toBe('');
   });
@@ -131,13 +116,13 @@ describe('shell completion', () => {
   it('bash offers each command once; a note says dockmirror is not on PATH', async () => {
     const home = await box('completion');
     const env = cliEnv({ HOME: home, XDG_CACHE_HOME: path.join(home, '.cache'), DOCKER_HOST: NO_DAEMON, PATH: '/usr/bin:/bin' });
-    const run = await spawnRun(process.execPath, [bin, 'autocomplete', 'bash'], env);
+    const run = await runWith(process.execPath, [bin, 'autocomplete', 'bash'], env);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toContain('! dockmirror is not on your PATH, and completion only works for a command the shell finds there.');
     const functions = path.join(home, '.cache', 'dockmirror', 'autocomplete', 'functions', 'bash', 'dockmirror.bash');
     const complete = async (...words: string[]) => {
       const script = `source '${functions}'; COMP_WORDS=(dockmirror ${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length}; _dockmirror_autocomplete; printf '%s\\n' "\${COMPREPLY[@]}"`;
-      return (await spawnRun('bash', ['-c', script])).stdout.trim().split('\n');
+      return (await runWith('bash', ['-c', script])).stdout.trim().split('\n');
     };
     const top = await complete('');
     expect(top.filter((w) => w === 'mirror')).toEqual(['mirror']);
@@ -152,7 +137,7 @@ describe('shell completion', () => {
     await mkdir(binDir);
     await writeFile(path.join(binDir, 'dockmirror'), '#!/bin/sh\n', { mode: 0o755 });
     const env = cliEnv({ HOME: home, XDG_CACHE_HOME: path.join(home, '.cache'), DOCKER_HOST: NO_DAEMON, PATH: `${binDir}:/usr/bin:/bin` });
-    const run = await spawnRun(process.execPath, [bin, 'autocomplete', 'bash'], env);
+    const run = await runWith(process.execPath, [bin, 'autocomplete', 'bash'], env);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).not.toContain('not on your PATH');
   });
@@ -332,15 +317,7 @@ describe("the README's Quick start, as written, from this clone", () => {
     // The file is named by the environment (the README's commands mean the machine's own daemon.json).
     const file = path.join(await box('quick-start'), 'daemon.json');
     const env = cliEnv({ DOCKER_HOST: NO_DAEMON, DOCKMIRROR_CONFIG_FILE: file, PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin` });
-    const child = await new Promise<Run>((resolve, reject) => {
-      const shell = spawn('bash', ['-c', `set -eu\n${define}\n${dryRun}`], { cwd: path.join(cliDir, '..', '..'), env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      shell.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      shell.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      shell.on('error', reject);
-      shell.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+    const child = await spawnRun('bash', ['-c', `set -eu\n${define}\n${dryRun}`], { cwd: path.join(cliDir, '..', '..'), env });
     expect(child.code, child.stderr).toBe(0);
     expect(child.stdout).toContain('pyrsia → http://127.0.0.1:7888\n');
     expect(child.stdout).toContain('+    "http://127.0.0.1:7888"');

@@ -1,31 +1,15 @@
 // `--engine podman` end to end: the built CLI edits registries.conf and the real podman 4.3 pulls through the
 // mirror with no internet. The CLI runs in the rig's mount namespace (packages/core/test/support/podman.ts), so it
 // sees the same /etc/containers as podman: the rig's, never the host's, which is hashed before and after.
-import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SYSTEM_DIR, startPodmanRig, type PodmanRig } from '../../../packages/core/test/support/podman.js';
+import { SYSTEM_DIR, SAMPLE_REGISTRIES_CONF, startPodmanRig, treeHash, type PodmanRig } from '../../../packages/core/test/support/podman.js';
 import { cliEnv } from './support/env.js';
 
 const BIN = fileURLToPath(new URL('../bin/run.js', import.meta.url));
 
-function treeHash(dir: string): string {
-  const hash = createHash('sha256');
-  const walk = (d: string): void => {
-    for (const name of readdirSync(d).sort()) {
-      const full = path.join(d, name);
-      const info = lstatSync(full);
-      hash.update(`${full}\0${info.mode}\0`);
-      if (info.isDirectory()) walk(full);
-      else if (info.isFile()) hash.update(readFileSync(full));
-    }
-  };
-  walk(dir);
-  return hash.digest('hex');
-}
 
 let rig: PodmanRig;
 let etcBefore: string;
@@ -46,17 +30,7 @@ async function dockmirror(args: string[], env: Record<string, string | undefined
 
 const json = (stdout: string) => JSON.parse(stdout) as Record<string, unknown>;
 
-const ORIGINAL = [
-  '# Registries for this host; see containers-registries.conf(5).',
-  'unqualified-search-registries = ["docker.io"]',
-  '',
-  '[[registry]]',
-  'location = "quay.io"  # no prefix: the location is the prefix',
-  '',
-  '[aliases]',
-  '"busybox" = "docker.io/library/busybox"',
-  '',
-].join('\n');
+const ORIGINAL = SAMPLE_REGISTRIES_CONF;
 
 async function reset(bytes: string = ORIGINAL): Promise<void> {
   await rm(path.join(rig.dir, '.dockmirror'), { recursive: true, force: true });

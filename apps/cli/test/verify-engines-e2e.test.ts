@@ -3,7 +3,6 @@
 // (containerd 1.6's `ctr --hosts-dir`, podman 4.3's `podman pull` by the plain name) from a real docker-registry,
 // then removes what it pulled. The rigs keep every pull on this machine (containerd's dead proxy; podman with no
 // route out), so a passing pull can only have come from the loopback mirror.
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,11 +12,11 @@ import { startContainerd, type TestContainerd } from '../../../packages/core/tes
 import { startPodmanRig, type PodmanRig } from '../../../packages/core/test/support/podman.js';
 import { freePort, pushImage, startRegistry, type TestRegistry } from '../../../packages/core/test/support/registry.js';
 import { cliEnv } from './support/env.js';
+import { spawnRun, type Run } from './support/spawn.js';
 import { dockmirror as dockerCli, seedImage, startTestbed, type Testbed } from './verify-helpers.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'run.js');
 
-interface Run { code: number | null; stdout: string; stderr: string }
 interface Check { name: string; ok: boolean; skipped?: boolean; summary: string; why?: string; proof?: { proved: string; how: string; basis: string }; data?: Record<string, unknown> }
 interface Result { mirror: string; engine: string; registry: string; ok: boolean; checks: Check[] }
 interface Report { ok: boolean; configFile: string; endpoint: string; results: Result[]; engines: { engine: string; registry: string; configFile: string; files: string[]; ok: boolean; results: Result[] }[] }
@@ -49,17 +48,10 @@ describe('mirror verify --engine containerd', () => {
   });
 
   /** The built CLI on the rig's containerd; ctr (spawned by the CLI) gets the rig's dead proxy. */
-  const run = (args: string[]): Promise<Run> => new Promise((resolve, reject) => {
+  const run = (args: string[]): Promise<Run> => {
     const env = cliEnv({ ...containerd.ctrEnv, DOCKER_HOST: 'unix:///nonexistent/dockmirror-test.sock' });
-    const all = [BIN, ...args, '--engine', 'containerd', '--config-file', containerd.configFile, '--state-dir', path.join(work, 'state')];
-    const child = spawn(process.execPath, all, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+    return spawnRun(process.execPath, [BIN, ...args, '--engine', 'containerd', '--config-file', containerd.configFile, '--state-dir', path.join(work, 'state')], { env });
+  };
   const log = async (): Promise<string> => readFile(logFile, 'utf8').catch(() => '');
   const verifyImages = async (): Promise<string> => (await containerd.ctr(['--namespace', 'dockmirror-verify', 'images', 'ls', '-q'])).stdout.trim();
 

@@ -285,7 +285,7 @@ describe('the collection itself', () => {
     const options: Record<string, string[]> = {
       mirror: ['mirror', 'state', 'registry', 'engine', 'position', 'config_file', 'docker_host', 'apply', 'insecure', 'timeout', 'executable', 'state_dir', 'deadline', 'allow_restart'],
       verify: ['mirror', 'image', 'pull', 'fresh', 'metrics_url', 'timeout', 'engine', 'registry', 'config_file', 'state_dir', 'docker_host', 'deadline', 'executable'],
-      rollback: ['id', 'force', 'apply', 'allow_restart', 'timeout', 'config_file', 'state_dir', 'docker_host', 'deadline', 'executable'],
+      rollback: ['id', 'force', 'engine', 'apply', 'allow_restart', 'timeout', 'config_file', 'state_dir', 'docker_host', 'deadline', 'executable'],
     };
     const docs = await Promise.all(Object.keys(options).map((module) => home.ansible('ansible-doc', [`dockmirror.mirrors.${module}`])));
     for (const [i, [module, names]] of Object.entries(options).entries()) {

@@ -189,3 +189,11 @@ export class BugError extends DockmirrorError {
     super('UNEXPECTED', message, { hint: 'This is a bug in dockmirror: please report it with the command and the file (the original is untouched).', ...options });
   }
 }
+
+/**
+ * The one refusal of bytes dockmirror itself produced for `file` (they do not parse, or change more than the
+ * mirror settings): a bug, thrown before anything is written. `what` says what was produced.
+ */
+export function producedBug(file: string, what: string, cause?: unknown): BugError {
+  return new BugError(`${file}: dockmirror produced ${what}; nothing was written.`, { location: { file }, ...(cause === undefined ? {} : { cause }) });
+}

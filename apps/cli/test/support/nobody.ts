@@ -3,11 +3,12 @@
  * may sit where nobody cannot reach it (Node 24 under root's 0700 home, as .ci/run installs it), so it is
  * hard-linked (copied across file systems) into a temp folder nobody can read. Needs root, as .ci/run runs.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmod, copyFile, link, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawnRun, type Run } from './spawn.js';
 
 /** The built CLI. */
 const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
@@ -28,22 +29,9 @@ export async function nodeForNobody(): Promise<{ node: string; remove: () => Pro
   return { node, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
-/** One finished run. */
-export interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type { Run } from './spawn.js';
 
 /** Runs `dockmirror <args>` as nobody with exactly `env` (plus NO_COLOR). */
 export function dockmirrorAsNobody(node: string, args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('setpriv', [...AS_NOBODY, node, BIN, ...args], { env: { PATH: '/usr/bin:/bin', NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return spawnRun('setpriv', [...AS_NOBODY, node, BIN, ...args], { env: { PATH: '/usr/bin:/bin', NO_COLOR: '1', ...env } });
 }

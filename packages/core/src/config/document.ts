@@ -1,5 +1,5 @@
 import { parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
-import { BugError, InvalidConfigError } from '../errors.js';
+import { InvalidConfigError, producedBug } from '../errors.js';
 import { detectEol, firstInvalidUtf8 } from '../support/text.js';
 
 const BOM = '\uFEFF';
@@ -168,7 +168,7 @@ export function syntaxTreeOf(doc: DaemonConfigDocument): Node | undefined {
  */
 export function checkProducedConfig(file: string, bytes: Buffer): DaemonConfigDocument & { value: Record<string, unknown> } {
   const fail = (message: string, cause?: unknown): never => {
-    throw new BugError(`${file}: dockmirror produced ${message}; nothing was written.`, { location: { file }, cause });
+    throw producedBug(file, message, cause);
   };
   let text = '';
   let value: unknown;

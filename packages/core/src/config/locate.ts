@@ -48,6 +48,10 @@ export interface LocateOptions {
   vmEngine?: VmEngine;
   /** Where WSL mounts Windows' C: (default `/mnt/c`), for Docker Desktop's file seen from WSL. */
   wslWindowsDrive?: string;
+  /** The file system root system files are looked up under (`/etc/docker`, `/etc/containerd`...); default `/`. */
+  rootDir?: string;
+  /** Where /proc is, for finding running engines; default `/proc`. */
+  procRoot?: string;
 }
 
 /**
@@ -111,5 +115,5 @@ export function locateDaemonConfig(options: LocateOptions = {}): LocatedConfig {
     const base = env.XDG_CONFIG_HOME || p.join(home, '.config');
     return detected(p.join(base, 'docker', 'daemon.json'), 'rootless', 'rootless Docker reads $XDG_CONFIG_HOME/docker');
   }
-  return detected('/etc/docker/daemon.json', 'linux-system', 'the system daemon reads /etc/docker');
+  return detected(path.posix.join(options.rootDir ?? '/', 'etc', 'docker', 'daemon.json'), 'linux-system', 'the system daemon reads /etc/docker');
 }

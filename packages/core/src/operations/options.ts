@@ -67,7 +67,7 @@ async function findTarget(options: CommonOptions & { dockerHost?: string }): Pro
   const vmEngine = options.vmEngine ?? identifyVmEngine(await gatherLocalEvidence(options));
   if (vmEngine || platform !== 'linux') return resolveTarget({ ...options, ...(vmEngine ? { vmEngine } : {}) });
   const { endpoint } = await resolveDockerHost(options).catch(() => ({ endpoint: '' }));
-  const daemon = endpoint ? await findDockerdProcess(endpoint) : undefined;
+  const daemon = endpoint ? await findDockerdProcess(endpoint, options.procRoot) : undefined;
   return resolveTarget({ ...options, ...(daemon ? { dockerdArgs: daemon.cmdline } : {}) });
 }
 

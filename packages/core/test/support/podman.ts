@@ -12,7 +12,8 @@
  * Always pair startPodmanRig with afterAll(stop).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pullWithPodman as corePull } from '../../src/engines/podman/pull.js';
@@ -196,3 +197,32 @@ function pathOnMirror(image: string): ImageRef {
   const reference = match[2] ?? 'latest';
   return { repository, reference, familiar: `${repository}:${reference}`, official: repository.startsWith('library/') };
 }
+
+/** A hash of a folder tree (names, modes and bytes), to prove a run left it exactly as it was. */
+export function treeHash(dir: string): string {
+  const hash = createHash('sha256');
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d).sort()) {
+      const full = path.join(d, name);
+      const info = lstatSync(full);
+      hash.update(`${full}\0${info.mode}\0`);
+      if (info.isDirectory()) walk(full);
+      else if (info.isFile()) hash.update(readFileSync(full));
+    }
+  };
+  walk(dir);
+  return hash.digest('hex');
+}
+
+/** A registries.conf as a host might have it: a comment, search registries, a prefix-less table, aliases. */
+export const SAMPLE_REGISTRIES_CONF = [
+  '# Registries for this host; see containers-registries.conf(5).',
+  'unqualified-search-registries = ["docker.io"]',
+  '',
+  '[[registry]]',
+  'location = "quay.io"  # no prefix: the location is the prefix',
+  '',
+  '[aliases]',
+  '"busybox" = "docker.io/library/busybox"',
+  '',
+].join('\n');

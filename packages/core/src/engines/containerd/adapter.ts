@@ -38,8 +38,12 @@ export const containerdEngine: EngineAdapter = {
  * `--config-file` names config.toml only when containerd is the one engine of the call: with `--engine all` it
  * is Docker's daemon.json, and containerd is located on its own.
  */
-function ownConfigFile(options: MutationOptions & { engine?: string }): { configFile?: string } {
-  return options.configFile && options.engine !== 'all' ? { configFile: options.configFile } : {};
+function ownConfigFile(options: MutationOptions & { engine?: string }): { configFile?: string; rootDir?: string; procRoot?: string } {
+  return {
+    ...(options.configFile && options.engine !== 'all' ? { configFile: options.configFile } : {}),
+    ...(options.rootDir ? { rootDir: options.rootDir } : {}),
+    ...(options.procRoot ? { procRoot: options.procRoot } : {}),
+  };
 }
 
 /** The containerd target of one call: config.toml read once, and the hosts directory it names (or will name). */

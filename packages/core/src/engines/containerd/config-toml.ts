@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { BugError, FlagConflictError, UsageError } from '../../errors.js';
+import { FlagConflictError, producedBug, UsageError } from '../../errors.js';
 import { positionOf } from '../../config/document.js';
 import { parseTomlDocument, tomlBytes, type TomlDocument } from '../../support/toml.js';
 import { scanContainerd, type ContainerdScan } from './containerd-process.js';
@@ -254,7 +254,7 @@ export function planSetConfigPath(doc: TomlDocument, dir: string, options: { pla
 /** Re-parses an edit's bytes and checks that `config_path` is now `dir` and nothing else changed. A bug otherwise. */
 function checkProducedConfig(before: TomlDocument, bytes: Buffer, dir: string, options: { platform?: NodeJS.Platform }): void {
   const bug = (what: string, cause?: unknown): never => {
-    throw new BugError(`${before.file}: dockmirror produced ${what}; nothing was written.`, { location: { file: before.file }, cause });
+    throw producedBug(before.file, what, cause);
   };
   let after: TomlDocument;
   try {

@@ -7,7 +7,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { AST } from 'toml-eslint-parser';
-import { BugError, InvalidMirrorError, UsageError } from '../../errors.js';
+import { BugError, InvalidMirrorError, producedBug, UsageError } from '../../errors.js';
 import { positionOf } from '../../config/document.js';
 import { parseTomlDocument, tomlBytes, type TomlDocument } from '../../support/toml.js';
 import { checkRegistryName } from './hosts-dir.js';
@@ -160,7 +160,7 @@ export function planHostsRemove(doc: HostsDocument, url: string): Buffer | undef
  */
 export function checkProducedHosts(before: HostsDocument, bytes: Buffer): HostsDocument {
   const bug = (what: string, cause?: unknown): never => {
-    throw new BugError(`${before.file}: dockmirror produced ${what}; nothing was written.`, { location: { file: before.file }, cause });
+    throw producedBug(before.file, what, cause);
   };
   let after: HostsDocument;
   try {

@@ -9,12 +9,13 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ConfigBytes } from '../../config/io.js';
 import { DockmirrorError, InvalidConfigError, UsageError } from '../../errors.js';
-import type { CommonOptions } from '../../operations/options.js';
+import type { MutationOptions } from '../../operations/options.js';
+import type { ApplyReport } from '../docker/rollout.js';
 import type { EngineAdapter, EnginePlan, EngineTarget, ReadFile, RegistrySettings } from '../engine.js';
 import { effectiveSettings, filesInOrder, locateRegistriesConf, readRegistriesFiles, whereToWrite, type RegistriesFiles, type RegistriesWriteTarget } from './locate.js';
 import { listPodmanMachines, podmanMachineVerdict, podmanRegistries } from './podman-info.js';
 import { checkProducedRegistries, parseRegistriesConf, planRegistriesAdd, planRegistriesRemove, registryNotes, type RegistriesConfDocument } from './registries-conf.js';
-import { applyReason, findRegistriesConfReaders } from './services.js';
+import { applyReason, findRegistriesConfReaders, reloadCrio } from './services.js';
 import { pullWithPodman } from './pull.js';
 
 /** The programs whose presence means registries.conf matters here (`--engine all`). */
@@ -27,17 +28,12 @@ export const podmanEngine: EngineAdapter = {
   async present(options) {
     const env = options.env ?? process.env;
     const onPath = (env.PATH ?? '').split(path.delimiter).filter((d) => path.isAbsolute(d));
-    return PROGRAMS.some((p) => onPath.some((d) => statSync(path.join(d, p), { throwIfNoEntry: false })?.isFile())) || existsSync('/etc/containers/registries.conf');
+    return PROGRAMS.some((p) => onPath.some((d) => statSync(path.join(d, p), { throwIfNoEntry: false })?.isFile())) || existsSync(path.join(options.rootDir ?? '/', 'etc', 'containers', 'registries.conf'));
   },
 };
 
-/** Options of {@link podmanTarget} beyond the common ones: where `/etc` and `/proc` are (tests). */
-export interface PodmanTargetOptions extends CommonOptions {
-  /** Where `/etc/containers` is looked for; default `/`. */
-  rootDir?: string;
-  /** Where running podman services and CRI-O are looked for; default `/proc`. */
-  procRoot?: string;
-}
+/** Options of {@link podmanTarget}: the common ones (`rootDir` and `procRoot` say where `/etc` and `/proc` are). */
+export type PodmanTargetOptions = MutationOptions;
 
 /**
  * The podman target of one call: every registries.conf file podman reads, read once (strictly, through trusted
@@ -171,7 +167,16 @@ export async function podmanTarget(options: PodmanTargetOptions): Promise<Engine
     },
     async prepare() {
       const readers = await findRegistriesConfReaders(options.procRoot);
-      return { tellsEngine: false, apply: async () => ({ method: 'none', reason: applyReason(readers) }) };
+      const reason = applyReason(readers);
+      const signalCrio = readers.crio.length > 0 && options.apply !== 'none';
+      if (!signalCrio) return { tellsEngine: false, apply: async () => ({ method: 'none', reason }) };
+      const reload = async (): Promise<ApplyReport> => {
+        const { signalled, skipped } = await reloadCrio(readers.crio, options.procRoot);
+        const told = signalled.length > 0 ? `Sent SIGHUP to CRI-O (pid ${signalled.join(', ')}), which rereads registries.conf on it; CRI-O cannot be asked what it uses, so this is not confirmed live.` : 'No CRI-O was left to tell.';
+        const gone = skipped.length > 0 ? ` CRI-O pid ${skipped.join(', ')} was gone or no longer trusted.` : '';
+        return { method: signalled.length > 0 ? 'reload' : 'none', reason: `${told}${gone} ${applyReason({ ...readers, crio: [] })}` };
+      };
+      return { tellsEngine: true, apply: reload, reapply: reload };
     },
   };
 }

@@ -7,7 +7,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { AST } from 'toml-eslint-parser';
 import type { Position } from '../../config/edit.js';
-import { BugError, InvalidConfigError, InvalidMirrorError, UsageError } from '../../errors.js';
+import { BugError, InvalidConfigError, InvalidMirrorError, producedBug, UsageError } from '../../errors.js';
 import { parseTomlDocument, tomlBytes, type TomlDocument } from '../../support/toml.js';
 import { validateTables } from './registries-validate.js';
 import type { RegistryMirrorSettings, RegistryTableSettings } from './settings.js';
@@ -203,7 +203,7 @@ export function planRegistriesRemove(doc: RegistriesConfDocument, url: string, o
  */
 export function checkProducedRegistries(before: RegistriesConfDocument, bytes: Buffer, registry?: string): RegistriesConfDocument {
   const bug = (message: string, cause?: unknown): never => {
-    throw new BugError(`${before.file}: dockmirror produced ${message}; nothing was written.`, { location: { file: before.file }, cause });
+    throw producedBug(before.file, message, cause);
   };
   let after: RegistriesConfDocument;
   try {

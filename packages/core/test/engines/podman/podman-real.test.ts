@@ -1,7 +1,6 @@
 // The registries.conf edit against the real podman 4.3: pulls through the mirror with no internet, podman's own
 // view of the result, drop-ins as podman merges them, and nothing of the host's /etc/containers touched.
-import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,23 +11,8 @@ import { pullWithPodman } from '../../../src/engines/podman/pull.js';
 import { applyReason, findRegistriesConfReaders } from '../../../src/engines/podman/services.js';
 import { parseRegistriesConf, planRegistriesAdd, planRegistriesRemove, settingsOf } from '../../../src/engines/podman/registries-conf.js';
 import type { RunCommand } from '../../../src/presets/run-command.js';
-import { SYSTEM_DIR, startPodmanRig, type PodmanRig } from '../../support/podman.js';
+import { SYSTEM_DIR, SAMPLE_REGISTRIES_CONF, startPodmanRig, treeHash, type PodmanRig } from '../../support/podman.js';
 
-/** A hash of every file (path, mode, bytes) under a folder, to prove nothing there changed. */
-function treeHash(dir: string): string {
-  const hash = createHash('sha256');
-  const walk = (d: string): void => {
-    for (const name of readdirSync(d).sort()) {
-      const full = path.join(d, name);
-      const info = lstatSync(full);
-      hash.update(`${full}\0${info.mode}\0`);
-      if (info.isDirectory()) walk(full);
-      else if (info.isFile()) hash.update(readFileSync(full));
-    }
-  };
-  walk(dir);
-  return hash.digest('hex');
-}
 
 let rig: PodmanRig;
 let etcBefore: string;
@@ -63,17 +47,7 @@ async function resetFiles(): Promise<void> {
   for (const name of readdirSync(rig.systemDropIns)) await rm(path.join(rig.systemDropIns, name), { force: true });
 }
 
-const ORIGINAL = [
-  '# Registries for this host; see containers-registries.conf(5).',
-  'unqualified-search-registries = ["docker.io"]',
-  '',
-  '[[registry]]',
-  'location = "quay.io"  # no prefix: the location is the prefix',
-  '',
-  '[aliases]',
-  '"busybox" = "docker.io/library/busybox"',
-  '',
-].join('\n');
+const ORIGINAL = SAMPLE_REGISTRIES_CONF;
 
 describe('the edit, with podman reading CONTAINERS_REGISTRIES_CONF', () => {
   it('without the mirror, podman cannot pull docker.io/library/alpine:3.16.2 (no internet)', async () => {

@@ -32,6 +32,12 @@ options:
       - Restore even if daemon.json changed since dockmirror last wrote it (C(--force)).
     type: bool
     default: false
+  engine:
+    description:
+      - The engine whose last change to undo (C(--engine)); C(all) undoes a change made with I(engine=all).
+        Passed only when set.
+    type: str
+    choices: [docker, containerd, podman, all]
 extends_documentation_fragment:
   - dockmirror.mirrors.common
   - dockmirror.mirrors.common.change
@@ -93,7 +99,7 @@ rc:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.dockmirror.mirrors.plugins.module_utils.dockmirror_cli import (
-    CHANGE_ARGUMENT_SPEC, DockmirrorCli, run_change)
+    CHANGE_ARGUMENT_SPEC, DockmirrorCli, passthrough_flags, run_change)
 
 
 def main():
@@ -102,10 +108,11 @@ def main():
             CHANGE_ARGUMENT_SPEC,
             id=dict(type='str'),
             force=dict(type='bool', default=False),
+            engine=dict(type='str', choices=['docker', 'containerd', 'podman', 'all']),
         ),
         supports_check_mode=True,
     )
-    args = ['rollback'] + (['--force'] if module.params['force'] else [])
+    args = ['rollback'] + (['--force'] if module.params['force'] else []) + passthrough_flags(module.params, ['engine'])
     operands = [module.params['id']] if module.params['id'] else []
     run_change(module, DockmirrorCli(module), args, operands)
 
