@@ -57,8 +57,10 @@ export async function dockerTarget(options: MutationOptions): Promise<EngineTarg
   // daemon.json as first read for the change: a change that leaves it as it was tells dockerd nothing.
   let daemonJsonBefore: ConfigBytes | undefined;
   const daemonJsonChanged = (after: ReadonlyMap<string, ReadFile>): boolean => {
+    // A change of another registry's hosts.toml does not even read daemon.json.
     const now = after.get(file)?.raw;
-    return daemonJsonBefore === undefined || now === undefined || now.exists !== daemonJsonBefore.exists || !now.bytes.equals(daemonJsonBefore.bytes);
+    if (now === undefined) return false;
+    return daemonJsonBefore === undefined || now.exists !== daemonJsonBefore.exists || !now.bytes.equals(daemonJsonBefore.bytes);
   };
   const unchangedReport: ApplyReport = { method: 'none', reason: 'dockerd reads certs.d hosts.toml files on every pull: nothing to apply, no reload or restart' };
   const hostsAdd = (files: ReadonlyMap<string, ReadFile>, request: MirrorRequest, warnings: string[]): EnginePlan | undefined => {
