@@ -166,7 +166,8 @@ export async function dockerTarget(options: MutationOptions): Promise<EngineTarg
     },
     // An explicit --apply reload|restart means "and make the daemon use it": the file may already say so while
     // the live config does not (a hand edit, a run that could not reach the daemon).
-    applyAsIs: (files, owned, journal) => applyFileAsIs(options, doc(files), owned, journal),
+    // A change of another registry's hosts.toml never read daemon.json: there is nothing of it to apply as is.
+    applyAsIs: async (files, owned, journal) => (files.has(file) ? applyFileAsIs(options, doc(files), owned, journal) : unchangedReport),
     respelled: sameMeaningBesidesEmptyKeys,
     doc,
     effective,

@@ -129,8 +129,12 @@ describe('--registry ghcr.io on the containerd image store', () => {
     expect(engine.requests.every((r) => /^GET .*\/(_ping|version|info)$/.test(r))).toBe(true);
     expect(engine.requests.filter((r) => r.endsWith('/info'))).toHaveLength(1);
 
-    const again = await addMirror({ ...options(), mirror: 'https://m.example', registry: 'ghcr.io' });
+    // Again with an explicit --apply reload: nothing changed, and daemon.json, never read, is not reloaded as is.
+    const again = await addMirror({ ...options({ apply: 'reload' }), mirror: 'https://m.example', registry: 'ghcr.io' });
     expect(again.changed).toBe(false);
+    expect(again.apply).toMatchObject({ method: 'none' });
+    expect(await readFile(daemonJson, 'utf8')).toBe('{"debug": true}\n');
+    expect(engine.requests.every((r) => /^GET .*\/(_ping|version|info)$/.test(r))).toBe(true);
 
     const removed = await removeMirror({ ...options(), mirror: 'https://m.example', registry: 'ghcr.io' });
     expect(removed.changed).toBe(true);
