@@ -5,14 +5,13 @@
  * makes it matter) also certs.d's hosts.toml files, which dockerd reads on every pull (certs-d.ts).
  */
 import { checkProducedConfig, parseDaemonConfig, type DaemonConfigDocument } from '../../config/document.js';
-import { parseDaemonConfigLeniently } from '../../config/io.js';
+import { parseDaemonConfigLeniently, readConfigFile } from '../../config/io.js';
 import { applyToDaemon, preflightDaemon, refuseWithoutTelling } from './rollout.js';
 import { normalizeMirror } from '../../mirror/url.js';
 import { samePath } from '../../support/same-path.js';
 import { applyFileAsIs } from './apply-as-is.js';
 import { recordedInsecureStillListed } from '../../mirror/ownership.js';
 import { locateTarget, type MutationOptions } from '../../operations/options.js';
-import type { ConfigBytes } from '../../config/io.js';
 import { registryName } from '../../mirror/registry-name.js';
 import { checkProducedHosts, planHostsAdd, planHostsRemoveWrite, settingsOf, type HostsDocument } from '../containerd/hosts-toml.js';
 import type { EngineAdapter, EnginePlan, EngineTarget, MirrorRequest, ReadFile } from '../engine.js';
@@ -54,13 +53,15 @@ export async function dockerTarget(options: MutationOptions): Promise<EngineTarg
   /** Whether docker.io's hosts.toml names hosts, so dockerd ignores daemon.json's mirrors: changes go there. */
   const hostsDecide = (files: ReadonlyMap<string, ReadFile>): boolean => effective(files)?.decidedBy === 'hosts.toml';
   const hostsMirrors = (files: ReadonlyMap<string, ReadFile>, name: string): string[] => settingsOf(certs.docOf(files, name)).mirrors.map((m) => m.url);
-  // daemon.json as first read for the change: a change that leaves it as it was tells dockerd nothing.
-  let daemonJsonBefore: ConfigBytes | undefined;
-  const daemonJsonChanged = (after: ReadonlyMap<string, ReadFile>): boolean => {
+  // Asked before a byte is written (dry runs, prepare), so the file on disk is still the old one.
+  const daemonJsonChanged = async (after: ReadonlyMap<string, ReadFile>): Promise<boolean> => {
     // A change of another registry's hosts.toml does not even read daemon.json.
     const now = after.get(file)?.raw;
     if (now === undefined) return false;
-    return daemonJsonBefore === undefined || now.exists !== daemonJsonBefore.exists || !now.bytes.equals(daemonJsonBefore.bytes);
+    // With no hosts.toml in the change, daemon.json is what changed: today's path, without a second read.
+    if (![...after.keys()].some((name) => !isDaemonJson(name) && certs.owns(name))) return true;
+    const before = await readConfigFile(file).catch(() => undefined);
+    return before === undefined || now.exists !== before.exists || !now.bytes.equals(before.bytes);
   };
   const unchangedReport: ApplyReport = { method: 'none', reason: 'dockerd reads certs.d hosts.toml files on every pull: nothing to apply, no reload or restart' };
   const hostsAdd = (files: ReadonlyMap<string, ReadFile>, request: MirrorRequest, warnings: string[]): EnginePlan | undefined => {
@@ -92,14 +93,13 @@ export async function dockerTarget(options: MutationOptions): Promise<EngineTarg
           return undefined; // A rollback puts the old bytes back whatever the file holds now.
         }
       }
-      daemonJsonBefore ??= raw;
       return lenient ? parseDaemonConfigLeniently(raw) : parseDaemonConfig(raw.file, raw.bytes, raw.exists);
     },
     settings: (files) => {
       const out = daemonJsonSettings(doc(files));
       if (!onContainerdStore) return out;
       // On the containerd store, docker.io is what a pull uses (moby's merge), and every hosts.toml is a registry.
-      const hub = effective(files);
+      const hub = files.has(file) ? effective(files) : undefined;
       const merged = out.filter((s) => s.registry !== DAEMON_JSON_REGISTRY);
       if (hub) merged.unshift({ registry: DAEMON_JSON_REGISTRY, mirrors: hub.mirrors.map((m) => ({ url: m.url, plainHttp: m.plainHttp })) });
       for (const [name, read] of files) {
@@ -144,12 +144,12 @@ export async function dockerTarget(options: MutationOptions): Promise<EngineTarg
       return after;
     },
     async checkQuietly(after, newMirrors) {
-      if (!daemonJsonChanged(after)) return;
+      if (!(await daemonJsonChanged(after))) return;
       await refuseWithoutTelling(options, { file, after: doc(after), newMirrors: listedIn(doc(after), newMirrors) });
     },
     async prepare(after, newMirrors) {
       // Only certs.d changed: dockerd's containerd resolver reads it on every pull, so it is never reloaded for it.
-      if (!daemonJsonChanged(after)) return { tellsEngine: false, apply: async () => unchangedReport };
+      if (!(await daemonJsonChanged(after))) return { tellsEngine: false, apply: async () => unchangedReport };
       const handle = await preflightDaemon(options, { file, after: doc(after), newMirrors: listedIn(doc(after), newMirrors), ...(store ? { found: store.found } : {}) });
       // The live check compares GET /info with daemon.json (what it reflects); what pulls use is the merge.
       const withEffective = (report: ApplyReport, now: ReadonlyMap<string, ReadFile>): ApplyReport => {
