@@ -11,7 +11,7 @@ import { registryName } from '../mirror/registry-name.js';
 import { resolveMirrorTarget, type MirrorTarget } from '../presets/index.js';
 import { Journal } from '../state/journal.js';
 import type { LiveRegistry } from '../daemon/registry-config.js';
-import type { EffectiveMirrors } from '../engines/docker/containerd-store.js';
+import type { EffectiveMirrors } from '../engines/docker/effective-mirrors.js';
 import { readableState } from '../state/read-only.js';
 import type { CommonOptions, MutationOptions } from './options.js';
 import { liveRegistryIfAny } from './status.js';

@@ -16,7 +16,7 @@ import { registryName } from '../../mirror/registry-name.js';
 import { checkProducedHosts, planHostsAdd, planHostsRemoveWrite, settingsOf, type HostsDocument } from '../containerd/hosts-toml.js';
 import type { EngineAdapter, EnginePlan, EngineTarget, MirrorRequest, ReadFile } from '../engine.js';
 import { certsDirOf, effectiveOf, refuseOtherRegistry, seeImageStore, storeMatters } from './certs-d.js';
-import type { EffectiveMirrors } from './containerd-store.js';
+import type { EffectiveMirrors } from './effective-mirrors.js';
 import type { ApplyReport } from './rollout.js';
 import { DAEMON_JSON_REGISTRY, assertOnlyMirrorKeysChanged, daemonJsonSettings, planDaemonJsonAdd, planDaemonJsonRemove, sameMeaningBesidesEmptyKeys } from './daemon-json.js';
 

@@ -15,7 +15,7 @@ import { resolveDockerHost } from '../../daemon/endpoint.js';
 import { detectSetup, type DaemonSetup } from '../../daemon/setup.js';
 import { samePath } from '../../support/same-path.js';
 import { connectForFile, type DaemonConnection, type FileDaemon } from './discovery.js';
-import type { EffectiveMirrors } from './containerd-store.js';
+import type { EffectiveMirrors } from './effective-mirrors.js';
 import { throwIfInterrupted, untilInterrupted } from '../../support/interrupt.js';
 
 /** How the running daemon was told about a change, and what it showed afterwards. */
