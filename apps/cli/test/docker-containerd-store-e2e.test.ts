@@ -3,11 +3,11 @@
 // writes a temp certs.d named by DOCKMIRROR_DOCKER_CERTS_DIR, never /etc/docker. What containerd's resolver
 // makes of the files is packages/core/test/engines/docker/certs-d-ctr.test.ts's part.
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { startStandInEngine, type StandInEngine } from '../../../packages/core/test/engines/docker/stand-in-engine.js';
 import { cliEnv } from './support/env.js';
 
@@ -37,9 +37,9 @@ const certs = () => path.join(box, 'certs.d');
 const hostsFile = (registry: string) => path.join(certs(), registry, 'hosts.toml');
 const exists = (file: string) => stat(file).then(() => true, () => false);
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(args: string[], certsDir = certs()): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const env = cliEnv({ DOCKER_HOST: engine.endpoint, DOCKMIRROR_DOCKER_CERTS_DIR: certs() });
+    const env = cliEnv({ DOCKER_HOST: engine.endpoint, DOCKMIRROR_DOCKER_CERTS_DIR: certsDir });
     const child = spawn(process.execPath, [bin, ...args, '--config-file', daemonJson(), '--state-dir', path.join(box, 'state')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -133,5 +133,31 @@ describe('docker.io when its certs.d hosts.toml names two hosts', () => {
     expect(back.code, back.stderr).toBe(0);
     expect(await readFile(hostsFile('docker.io'), 'utf8')).toBe(TWO_HOSTS);
     expect(await readFile(daemonJson(), 'utf8')).toBe(json);
+  });
+});
+
+describe('a certs.d another user can write (the attacker is nobody)', () => {
+  const asNobody = (script: string) =>
+    new Promise<number | null>((resolve) => {
+      const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', script], { stdio: 'ignore' });
+      child.on('close', resolve);
+    });
+
+  it.each([
+    ['a folder of its own', (dir: string) => `mkdir ${dir}/ghcr.io`],
+    ['a symlink to root\'s folder', (dir: string, roots: string) => `ln -s ${roots} ${dir}/ghcr.io`],
+  ])('with ghcr.io planted as %s: the write is refused (exit 10), and nothing is written anywhere', async (_what, plant) => {
+    // A sticky folder everyone may write, like /tmp, outside this file's own (0700) temp folder.
+    const shared = await mkdtemp(path.join(tmpdir(), 'dm-shared-certs.d-'));
+    await chmod(shared, 0o1777);
+    onTestFinished(() => rm(shared, { recursive: true, force: true }));
+    const roots = path.join(box, 'roots-folder');
+    await mkdir(roots);
+    expect(await asNobody(plant(shared, roots))).toBe(0);
+    const add = await run(['add', 'https://m.example', '--registry', 'ghcr.io'], shared);
+    expect(add.code, add.stderr).toBe(10);
+    expect(add.stderr).toContain(path.join(shared, 'ghcr.io'));
+    expect(await readdir(roots)).toEqual([]);
+    expect(await exists(path.join(shared, 'ghcr.io', 'hosts.toml'))).toBe(false);
   });
 });
