@@ -175,8 +175,7 @@ async function daemonStatus(options: ConnectOptions, file: string): Promise<Daem
 export async function liveRegistryIfAny(options: ConnectOptions): Promise<{ live: LiveRegistry | { error: string }; effective?: EffectiveMirrors }> {
   const resolved = await resolveDockerHost(options);
   // The same rule as a change: with no endpoint given, the daemon that reads the file is the one asked.
-  const { located } = await locateTarget(options);
-  const reader = resolved.source === 'default' ? await findFileReader(located.path) : undefined;
+  const reader = resolved.source === 'default' ? await findFileReader((await locateTarget(options)).located.path) : undefined;
   const endpoint = reader?.endpoint ?? resolved.endpoint;
   if (socketMissing(endpoint)) {
     return { live: { error: `no Docker daemon at ${endpoint}` } };
@@ -185,7 +184,8 @@ export async function liveRegistryIfAny(options: ConnectOptions): Promise<{ live
     const info = await createEngine(endpoint).info(3_000);
     const live = liveRegistryFromInfo(info);
     if (imageStoreOf(info) !== 'containerd') return { live };
-    return { live, effective: await effectiveOnDisk(options, located.setup === 'rootless', live.mirrors) };
+    const rootless = (await locateTarget(options)).located.setup === 'rootless';
+    return { live, effective: await effectiveOnDisk(options, rootless, live.mirrors) };
   } catch (error) {
     return { live: { error: error instanceof Error ? error.message : String(error) } };
   }
