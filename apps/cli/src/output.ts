@@ -69,8 +69,9 @@ export function describeChange(result: ChangeResult, done: string): string[] {
   lines.push(`  mirrors: ${result.mirrors.length ? result.mirrors.join(', ') : '(none)'}`);
   if (result.insecureRegistries.length) lines.push(`  insecure registries: ${result.insecureRegistries.join(', ')}`);
   lines.push(`  backup: ${result.backup} ${paint('dim', '(undo with: dockmirror rollback)')}`);
-  // Docker's daemon not being told is a warning; containerd and podman reread their files and need no telling.
-  if (result.apply.method === 'none' && result.engine === 'docker') lines.push(`${paint('yellow', '!')} daemon not told: ${result.apply.reason}`);
+  // Docker's daemon not being told about daemon.json is a warning; containerd, podman and dockerd's certs.d
+  // hosts.toml files are reread on every pull and need no telling.
+  if (result.apply.method === 'none' && result.engine === 'docker' && (written.length === 0 || written.includes(result.configFile))) lines.push(`${paint('yellow', '!')} daemon not told: ${result.apply.reason}`);
   else if (result.apply.method === 'none') lines.push(`${mark(true)} ${result.apply.reason}`);
   else lines.push(...describeApply(result.apply));
   for (const engine of others) {

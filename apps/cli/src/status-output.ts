@@ -19,7 +19,10 @@ export function describeStatus(status: DockmirrorStatus): string[] {
   const row = (label: string, fromFile: string[] | undefined, live: string[] | undefined) =>
     lines.push(`${label.padEnd(13)}file: ${fromFile?.length ? fromFile.join(', ') : '(none)'}${live ? `   live: ${live.length ? live.join(', ') : '(none)'}` : ''}`);
   const live = daemon.reachable ? daemon.live : undefined;
-  row('mirrors', 'mirrors' in file ? file.mirrors : undefined, live?.mirrors);
+  // On the containerd image store a docker.io hosts.toml with hosts decides, and /info's mirrors are not live.
+  const effective = daemon.reachable ? daemon.effective : undefined;
+  row('mirrors', 'mirrors' in file ? file.mirrors : undefined, effective && !effective.infoIsLive ? undefined : live?.mirrors);
+  if (effective) lines.push(`${'pulls use'.padEnd(13)}${effective.mirrors.map((m) => m.url).join(', ') || '(no mirror)'} ${paint('dim', `(containerd image store; decided by ${effective.decidedBy})`)}`);
   row('insecure', 'mirrors' in file ? file.insecureRegistries : undefined, live?.insecureRegistries);
   if (status.pending) lines.push(`${paint('yellow', '!')} not applied yet: ${status.pending} (run: dockmirror apply)`);
   else if (daemon.reachable && !daemon.readsOtherFile && 'mirrors' in file) lines.push(`${mark(true)} the daemon uses what the file says`);

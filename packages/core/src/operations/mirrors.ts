@@ -11,6 +11,7 @@ import { registryName } from '../mirror/registry-name.js';
 import { resolveMirrorTarget, type MirrorTarget } from '../presets/index.js';
 import { Journal } from '../state/journal.js';
 import type { LiveRegistry } from '../daemon/registry-config.js';
+import type { EffectiveMirrors } from '../engines/docker/effective-mirrors.js';
 import { readableState } from '../state/read-only.js';
 import type { CommonOptions, MutationOptions } from './options.js';
 import { liveRegistryIfAny } from './status.js';
@@ -217,8 +218,14 @@ export interface MirrorList {
   insecureRegistries: string[];
   /** The insecure entries dockmirror added and the file still holds as written (it would remove them with their mirror). */
   ownedInsecureRegistries: string[];
-  /** What the running Docker daemon uses (with `live`), or why it could not be asked. */
+  /**
+   * What the running Docker daemon uses (with `live`), or why it could not be asked. On the containerd image
+   * store with a docker.io hosts.toml that names hosts, `GET /info` shows only daemon.json's view, which pulls
+   * ignore: then this says so as an error, and `effective` is the truth.
+   */
   live?: LiveRegistry | { error: string };
+  /** On Docker's containerd image store: the docker.io mirrors pulls really use (moby's merge of both files). */
+  effective?: EffectiveMirrors;
   /** Every engine listed, per registry. */
   engines: EngineMirrors[];
   /** What could not be read (the state folder, for a user who is not root) and what that leaves out. */
@@ -238,10 +245,14 @@ export async function listMirrors(options: ListMirrorsOptions = {}): Promise<Mir
   const registry = options.registry === undefined ? undefined : registryName(options.registry);
   const targets = await engineTargets(options);
   const docker = targets.find((t) => t.engine === 'docker');
-  const [engines, live] = await Promise.all([
+  const [engines, asked] = await Promise.all([
     Promise.all(targets.map((t) => engineMirrors(t, registry, { askEngine: options.live !== false }))),
     docker && options.live !== false ? liveRegistryIfAny(options) : undefined,
   ]);
+  const effective = asked?.effective;
+  const live = effective && !effective.infoIsLive
+    ? { error: `GET /info shows only daemon.json's view, which docker.io pulls do not use: ${effective.ignored[0]?.reason ?? "certs.d's docker.io hosts.toml names hosts, so it decides"} (see effective)` }
+    : asked?.live;
   const first = targets[0] as EngineTarget;
   const warnings: string[] = [];
   if (!docker || first !== docker) {
@@ -252,6 +263,7 @@ export async function listMirrors(options: ListMirrorsOptions = {}): Promise<Mir
   const owned = await readableState(() => ownedInsecureNow(new Journal(docker.stateDir), doc), [], docker.stateDir, 'which insecure-registries entries dockmirror added is not shown', warnings);
   return {
     ...(live ? { live } : {}),
+    ...(effective ? { effective } : {}),
     configFile: doc.file,
     configSetup: docker.setup,
     exists: doc.exists,

@@ -7,7 +7,10 @@ import type { UntrustedDockerd } from '../daemon/dockerd-process.js';
 import { resolveDockerHost } from '../daemon/endpoint.js';
 import { createEngine } from '../daemon/engine.js';
 import { findFileReader } from '../daemon/file-reader.js';
-import { registryMismatch, type LiveRegistry } from '../daemon/registry-config.js';
+import { liveRegistryFromInfo, registryMismatch, type LiveRegistry } from '../daemon/registry-config.js';
+import { effectiveOnDisk } from '../engines/docker/certs-d.js';
+import { imageStoreOf } from '../engines/docker/containerd-store.js';
+import type { EffectiveMirrors } from '../engines/docker/effective-mirrors.js';
 import { Journal } from '../state/journal.js';
 import { locateTarget } from './options.js';
 import { engineMirrors, type EngineMirrors, type EngineSelection } from './mirrors.js';
@@ -31,6 +34,13 @@ export type DaemonStatus =
       trustWarning?: string;
       /** The daemon.json this daemon reads, when it is seen in /proc to read another file than the one shown. */
       readsOtherFile?: string;
+      /** `containerd` when `GET /info` shows Docker's containerd image store; absent on the classic store. */
+      imageStore?: 'containerd';
+      /**
+       * On the containerd image store: the docker.io mirrors pulls really use (daemon.json and certs.d merged by
+       * moby's rule); `live` is then only daemon.json's view, and says nothing about pulls when `infoIsLive` is false.
+       */
+      effective?: EffectiveMirrors;
     }
   | { reachable: false; endpoint: string; error: string };
 
@@ -133,6 +143,10 @@ async function daemonStatus(options: ConnectOptions, file: string): Promise<Daem
     }
     const daemonFile = connection.setup.pid === undefined ? undefined : fileTheDaemonReads(connection.setup, options);
     const other = reader?.pid === connection.setup.pid ? undefined : daemonFile && !sameFile(daemonFile, file) ? daemonFile : undefined;
+    const live = await connection.engine.liveRegistry();
+    // The store is in the greeting's /info; only the containerd store reads certs.d, so only it costs a read.
+    const onContainerdStore = imageStoreOf(connection.info) === 'containerd';
+    const effective = onContainerdStore ? await effectiveOnDisk(options, connection.setup.kind === 'rootless', live.mirrors) : undefined;
     return {
       reachable: true,
       endpoint: connection.endpoint,
@@ -140,7 +154,8 @@ async function daemonStatus(options: ConnectOptions, file: string): Promise<Daem
       version: connection.version,
       setup: connection.setup.kind,
       logHint: connection.setup.logHint,
-      live: await connection.engine.liveRegistry(),
+      live,
+      ...(effective ? { imageStore: 'containerd' as const, effective } : {}),
       flagConflicts: await findFlagConflicts(connection.setup),
       ...(connection.setup.untrustedDaemons ? { untrustedDaemons: connection.setup.untrustedDaemons } : {}),
       ...(connection.setup.trustWarning ? { trustWarning: connection.setup.trustWarning } : {}),
@@ -154,19 +169,24 @@ async function daemonStatus(options: ConnectOptions, file: string): Promise<Daem
 
 /**
  * The live registry settings for `mirror list`, cheaply: when the endpoint is a unix socket that does not
- * exist, no client is loaded at all, so listing stays fast on machines without a daemon.
+ * exist, no client is loaded at all, so listing stays fast on machines without a daemon. On Docker's containerd
+ * image store (seen in the same `GET /info`) also what docker.io pulls really use, certs.d merged in.
  */
-export async function liveRegistryIfAny(options: ConnectOptions): Promise<LiveRegistry | { error: string }> {
+export async function liveRegistryIfAny(options: ConnectOptions): Promise<{ live: LiveRegistry | { error: string }; effective?: EffectiveMirrors }> {
   const resolved = await resolveDockerHost(options);
   // The same rule as a change: with no endpoint given, the daemon that reads the file is the one asked.
   const reader = resolved.source === 'default' ? await findFileReader((await locateTarget(options)).located.path) : undefined;
   const endpoint = reader?.endpoint ?? resolved.endpoint;
   if (socketMissing(endpoint)) {
-    return { error: `no Docker daemon at ${endpoint}` };
+    return { live: { error: `no Docker daemon at ${endpoint}` } };
   }
   try {
-    return await createEngine(endpoint).liveRegistry(3_000);
+    const info = await createEngine(endpoint).info(3_000);
+    const live = liveRegistryFromInfo(info);
+    if (imageStoreOf(info) !== 'containerd') return { live };
+    const rootless = (await locateTarget(options)).located.setup === 'rootless';
+    return { live, effective: await effectiveOnDisk(options, rootless, live.mirrors) };
   } catch (error) {
-    return { error: error instanceof Error ? error.message : String(error) };
+    return { live: { error: error instanceof Error ? error.message : String(error) } };
   }
 }

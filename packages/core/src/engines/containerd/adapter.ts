@@ -4,7 +4,6 @@
  * on every pull, so a change with `config_path` already set needs nothing applied; setting `config_path` needs a
  * containerd restart, which dockmirror says and leaves to the user.
  */
-import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { readConfigFile, type ConfigBytes } from '../../config/io.js';
 import { UnsafePathError } from '../../errors.js';
@@ -13,13 +12,10 @@ import { findTrustedProgram } from '../../presets/run-command.js';
 import type { EngineAdapter, EnginePlan, EngineTarget, ReadFile, RegistrySettings } from '../engine.js';
 import type { MutationOptions } from '../../operations/options.js';
 import { locateContainerdConfig, parseContainerdConfig, planSetConfigPath, refuseInlineMirrors, registryConfigOf } from './config-toml.js';
-import { checkRegistryName, hostsDirFor } from './hosts-dir.js';
-import { checkProducedHosts, defaultServer, parseHostsToml, planHostsAdd, planHostsRemove, settingsOf, WRITTEN_BY, type HostsDocument } from './hosts-toml.js';
+import { hostsDirFor, isRegistryName, listHostsFiles, unspell } from './hosts-dir.js';
+import { checkProducedHosts, parseHostsToml, planHostsAdd, planHostsRemoveWrite, settingsOf, type HostsDocument } from './hosts-toml.js';
 import { tomlString } from './toml-nodes.js';
 import { ctrVerifyPull, grpcAddressOf } from './pull.js';
-
-/** At most this many registry folders are listed from a hosts directory (`mirror list`, `status`). */
-const MAX_LISTED_REGISTRIES = 1000;
 
 /** The containerd adapter. */
 export const containerdEngine: EngineAdapter = {
@@ -78,12 +74,7 @@ export async function containerdTarget(options: MutationOptions): Promise<Engine
     endpoint: grpcAddressOf(configDoc.value),
     files: (registry) => [configFile, hostsFile(registry)],
     verifyPull: (image, { timeoutMs }) => ctrVerifyPull({ address: grpcAddressOf(configDoc.value), hostsDir, image, timeoutMs, env }),
-    async listedFiles() {
-      const names = await readdir(hostsDir).catch(() => [] as string[]);
-      // Only folders named like a registry: anything else is no registry containerd would look up.
-      const registries = names.filter((n) => n !== '_default' && isRegistryName(unspell(n)));
-      return registries.sort().slice(0, MAX_LISTED_REGISTRIES).map((n) => path.join(hostsDir, n, 'hosts.toml'));
-    },
+    listedFiles: () => listHostsFiles(hostsDir),
     owns: (file) => file === configFile || isHostsFile(file),
     parse(bytes: ConfigBytes, { lenient }) {
       const read = () => (bytes.file === configFile ? parseContainerdConfig(bytes.file, bytes.bytes, { exists: bytes.exists }) : parseHostsToml(bytes.file, bytes.bytes, { registry: registryOf(bytes.file), exists: bytes.exists }));
@@ -120,17 +111,9 @@ export async function containerdTarget(options: MutationOptions): Promise<Engine
       return plan;
     },
     planRemove(files, request) {
-      const doc = hostsDoc(files, request.registry);
-      const bytes = planHostsRemove(doc, request.url);
-      if (!bytes) return undefined;
-      // A file that is back to what dockmirror writes around its first mirror goes, with the folder made for it.
-      const bare = `${WRITTEN_BY}${doc.eol}server = ${tomlString(defaultServer(doc.registry))}${doc.eol}`;
-      const gone = bytes.toString('utf8').replace(/^\uFEFF/, '') === bare;
-      return {
-        writes: [gone ? { file: doc.file, bytes: undefined, removeDirs: [path.dirname(doc.file)] } : { file: doc.file, bytes }],
-        newMirrors: [],
-        warnings: [...warnings],
-      };
+      const write = planHostsRemoveWrite(hostsDoc(files, request.registry), request.url);
+      if (!write) return undefined;
+      return { writes: [write], newMirrors: [], warnings: [...warnings] };
     },
     checkProduced(file, before, bytes, { edit }) {
       if (file === configFile) return parseContainerdConfig(file, bytes);
@@ -161,19 +144,4 @@ async function refuseUntrustedConfig(file: string): Promise<void> {
     location: { file },
     hint: `Make it root's and not writable by others (chown root ${file} && chmod go-w ${file}), or name another with --config-file.`,
   });
-}
-
-function isRegistryName(name: string): boolean {
-  try {
-    checkRegistryName(name);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The registry a hosts folder is for: containerd's `host_port_` spelling back to `host:port`. */
-function unspell(folder: string): string {
-  const match = /^(.+)_(\d{1,5})_$/.exec(folder);
-  return match ? `${match[1]}:${match[2]}` : folder;
 }

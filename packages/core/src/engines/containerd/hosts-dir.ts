@@ -5,6 +5,7 @@
  * `host[:port]` before it becomes part of a path root writes.
  */
 import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../../errors.js';
 
@@ -56,4 +57,33 @@ export function hostsDirFor(hostsDir: string, registry: string, options: HostsDi
   if (windows) return p.join(hostsDir, spelled.replaceAll(':', ''));
   if (spelled !== registry && exists(p.join(hostsDir, spelled))) return p.join(hostsDir, spelled);
   return p.join(hostsDir, registry);
+}
+
+/** Whether `name` is a registry name {@link checkRegistryName} accepts. */
+export function isRegistryName(name: string): boolean {
+  try {
+    checkRegistryName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The registry a hosts folder is for: containerd's `host_port_` spelling back to `host:port`. */
+export function unspell(folder: string): string {
+  const match = /^(.+)_(\d{1,5})_$/.exec(folder);
+  return match ? `${match[1]}:${match[2]}` : folder;
+}
+
+/** At most this many registry folders are listed from a hosts directory (`mirror list`, `status`). */
+const MAX_LISTED_REGISTRIES = 1000;
+
+/**
+ * The hosts.toml of every registry folder under `hostsDir`, sorted, at most 1000: only folders named like a
+ * registry (anything else is no registry the engine would look up); none when the folder cannot be read.
+ */
+export async function listHostsFiles(hostsDir: string): Promise<string[]> {
+  const names = await readdir(hostsDir).catch(() => [] as string[]);
+  const registries = names.filter((n) => n !== '_default' && isRegistryName(unspell(n)));
+  return registries.sort().slice(0, MAX_LISTED_REGISTRIES).map((n) => path.join(hostsDir, n, 'hosts.toml'));
 }

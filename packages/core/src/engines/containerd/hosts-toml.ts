@@ -5,11 +5,13 @@
  * and edits that splice one `[host."<url>"]` table in or out by the syntax tree's ranges, so every other byte,
  * comment, line ending and the BOM stay as they were.
  */
+import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { AST } from 'toml-eslint-parser';
 import { BugError, InvalidMirrorError, producedBug, UsageError } from '../../errors.js';
 import { positionOf } from '../../config/document.js';
 import { parseTomlDocument, tomlBytes, type TomlDocument } from '../../support/toml.js';
+import type { PlannedWrite } from '../engine.js';
 import { checkRegistryName } from './hosts-dir.js';
 import { entriesOf, invalidAt, isBlankLine, isCommentLine, lineStart, nextLine, tomlString, tomlType, type TomlEntry } from './toml-nodes.js';
 
@@ -151,6 +153,19 @@ export function planHostsRemove(doc: HostsDocument, url: string): Buffer | undef
     text = text.slice(0, start) + text.slice(end);
   }
   return tomlBytes(doc, text);
+}
+
+/**
+ * The write that removes the mirror `url`: the file's new bytes, or, when the file is back to what dockmirror
+ * writes around its first mirror, the file's removal with the folder made for it. `undefined` when the file
+ * does not have the mirror. One rule for every engine that keeps hosts.toml files (containerd, Docker's certs.d).
+ */
+export function planHostsRemoveWrite(doc: HostsDocument, url: string): PlannedWrite | undefined {
+  const bytes = planHostsRemove(doc, url);
+  if (!bytes) return undefined;
+  const bare = `${WRITTEN_BY}${doc.eol}server = ${tomlString(defaultServer(doc.registry))}${doc.eol}`;
+  const gone = bytes.toString('utf8').replace(/^\uFEFF/, '') === bare;
+  return gone ? { file: doc.file, bytes: undefined, removeDirs: [path.dirname(doc.file)] } : { file: doc.file, bytes };
 }
 
 /**

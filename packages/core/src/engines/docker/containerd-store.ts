@@ -8,6 +8,9 @@
 import os from 'node:os';
 import path from 'node:path';
 import { settingsOf, type HostsDocument } from '../containerd/hosts-toml.js';
+import type { EffectiveMirrors } from './effective-mirrors.js';
+
+export type { EffectiveMirror, EffectiveMirrors } from './effective-mirrors.js';
 
 /** The snapshotter plugin type dockerd reports as `driver-type` when images live in containerd. */
 export const CONTAINERD_SNAPSHOTTER = 'io.containerd.snapshotter.v1';
@@ -57,35 +60,6 @@ export function dockerCertsDir(options: CertsDirOptions = {}): string | undefine
     return path.posix.join(base, 'docker', 'certs.d');
   }
   return '/etc/docker/certs.d';
-}
-
-/** One mirror a pull of the registry will try, in order. */
-export interface EffectiveMirror {
-  /** The mirror's URL. */
-  url: string;
-  /** Dialled as plain HTTP. */
-  plainHttp: boolean;
-  /** The file it comes from. */
-  from: 'hosts.toml' | 'daemon.json';
-}
-
-/** The mirrors a pull of one registry really uses on the containerd image store, and why. */
-export interface EffectiveMirrors {
-  /** The registry. */
-  registry: string;
-  /** Mirrors tried in order before the upstream. */
-  mirrors: EffectiveMirror[];
-  /** The upstream tried last. */
-  server: string;
-  /** Which file decides: hosts.toml when it names a host, daemon.json's mirrors (docker.io only) otherwise. */
-  decidedBy: 'hosts.toml' | 'daemon.json' | 'none';
-  /** daemon.json mirrors that exist but do not apply to this registry, and why. */
-  ignored: { url: string; reason: string }[];
-  /**
-   * Whether `GET /info`'s `RegistryConfig.Mirrors` (always daemon.json's view, and about docker.io) tells the
-   * truth about this registry's pulls: never when a hosts.toml names hosts for it.
-   */
-  infoIsLive: boolean;
 }
 
 /** Inputs of {@link effectiveMirrors}. */

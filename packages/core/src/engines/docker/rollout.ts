@@ -14,7 +14,8 @@ import { findFileReader } from '../../daemon/file-reader.js';
 import { resolveDockerHost } from '../../daemon/endpoint.js';
 import { detectSetup, type DaemonSetup } from '../../daemon/setup.js';
 import { samePath } from '../../support/same-path.js';
-import { connectForFile, type DaemonConnection } from './discovery.js';
+import { connectForFile, type DaemonConnection, type FileDaemon } from './discovery.js';
+import type { EffectiveMirrors } from './effective-mirrors.js';
 import { throwIfInterrupted, untilInterrupted } from '../../support/interrupt.js';
 
 /** How the running daemon was told about a change, and what it showed afterwards. */
@@ -31,6 +32,11 @@ export interface ApplyReport {
   live?: LiveRegistry;
   /** Milliseconds from telling the daemon to seeing the change live. */
   elapsedMs?: number;
+  /**
+   * On Docker's containerd image store: the docker.io mirrors pulls really use, daemon.json and certs.d merged
+   * by moby's rule. `live` is then left out when a hosts.toml decides, since `GET /info` shows daemon.json's view.
+   */
+  effective?: EffectiveMirrors;
 }
 
 /** What the apply step needs to know about a change. */
@@ -57,14 +63,15 @@ export type DaemonHandle =
  */
 export async function preflightDaemon(
   options: MutationOptions,
-  context: { file: string; after: DaemonConfigDocument | undefined; newMirrors: string[] },
+  context: { file: string; after: DaemonConfigDocument | undefined; newMirrors: string[]; found?: FileDaemon },
 ): Promise<DaemonHandle> {
   const mode = options.apply ?? 'auto';
   if (mode === 'none') {
     await refuseWithoutTelling(options, context);
     return { kind: 'skip', reason: '--apply none: the daemon was not told' };
   }
-  const found = await connectForFile(options, context.file, daemonTimeoutMs(options)).catch((error: unknown) => {
+  // The call may have asked already (the image store, certs-d.ts): the same discovery, not a second one.
+  const found = context.found ?? await connectForFile(options, context.file, daemonTimeoutMs(options)).catch((error: unknown) => {
     if (error instanceof DockmirrorError && !(error instanceof InterruptedError) && !/Nothing was written\.$/.test(error.message)) {
       Object.assign(error, { message: `${error.message} Nothing was written.` });
     }
