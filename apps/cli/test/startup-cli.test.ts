@@ -90,6 +90,26 @@ describe('the bundle', () => {
     expect(imports.length).toBeGreaterThan(0);
   });
 
+  it('a start that neither hashes nor asks a daemon loads neither node:crypto nor node:http', () => {
+    const home = cliHome();
+    const report = path.join(home, 'loaded.txt');
+    const reporter = path.join(home, 'report-modules.mjs');
+    writeFileSync(reporter, `import { writeFileSync } from 'node:fs';\nprocess.on('exit', () => writeFileSync(${JSON.stringify(report)}, process.moduleLoadList.join('\\n')));\n`);
+    const file = path.join(home, 'list.json');
+    writeFileSync(file, '{"registry-mirrors": ["https://mirror.gcr.io"]}\n');
+    for (const args of [['--version'], ['mirror', 'list', '--no-live', '--config-file', file], ['mirror', 'list', '--config-file', file]]) {
+      const run = spawnSync(process.execPath, ['--import', reporter, bin, ...args], {
+        // No daemon at that socket: the live column says so without a client.
+        env: cliEnv({ DOCKER_HOST: `unix://${home}/no-daemon.sock` }),
+        encoding: 'utf8',
+      });
+      expect(run.status, run.stderr).toBe(0);
+      const loaded = readFileSync(report, 'utf8').split('\n');
+      expect(loaded, args.join(' ')).toContain('NativeModule net');
+      expect(loaded.filter((m) => /^NativeModule (crypto|http|https)$/.test(m)), args.join(' ')).toEqual([]);
+    }
+  });
+
   it('loads the real `debug` only when DEBUG is set', () => {
     expect(dockmirror(['--version']).stderr).toBe('');
     const debug = dockmirror(['--version'], { DEBUG: 'oclif*' });
