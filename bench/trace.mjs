@@ -4,17 +4,21 @@
 // are timed for the ratios are never traced.
 //
 // Categories (wall ms, overlapping calls of one category counted once):
-//   startup      process start -> the first thing the command does (reads its file, /proc, the endpoint...)
+//   startup      process start -> the first thing the command does (reads its file, /proc, the endpoint...),
+//                split into oclif (-> the command's module is requested) and modules (loading the command's
+//                modules and core's, parsing flags)
 //   client       loading node:http (the Engine client's only dependency beyond what start-up loads)
 //   discovery    /proc reads (the dockerd scan, socket proof), the docker CLI's config and contexts
 //   api          Engine API calls before the daemon is told (ping, version, info; not the /events stream)
 //   write        opening, writing, fsyncing, renaming, unlinking files in the bench folder (daemon.json, state)
 //   read         reading daemon.json, the journal and backups in the bench folder
 //   reload       the SIGHUP -> the end of the last Engine API answer (the change confirmed live)
-import dc from 'node:diagnostics_channel';
-import fs from 'node:fs';
-import Module, { syncBuiltinESMExports } from 'node:module';
-import { performance } from 'node:perf_hooks';
+// Built-ins through getBuiltinModule, not import: an imported built-in's ES module facade reads all its exports
+// (several ms for node:fs), which would count as the CLI's start-up.
+const dc = process.getBuiltinModule('node:diagnostics_channel');
+const fs = process.getBuiltinModule('node:fs');
+const Module = process.getBuiltinModule('node:module');
+const { syncBuiltinESMExports } = Module;
 
 const workDir = process.env.BENCH_TRACE_DIR ?? '\0';
 const outFile = process.env.BENCH_TRACE_FILE;
@@ -121,6 +125,15 @@ Module._load = function traced(request, ...rest) {
   }
 };
 
+// When oclif asks for the command's module: the end of oclif's own start-up.
+let commandAt;
+Module.registerHooks?.({
+  load(url, context, nextLoad) {
+    if (commandAt === undefined && /\/dist\/commands\//.test(url)) commandAt = now();
+    return nextLoad(url, context);
+  },
+});
+
 const kill = process.kill;
 process.kill = function traced(pid, signal) {
   if (signal === 'SIGHUP' && hup === undefined) hup = now();
@@ -167,6 +180,7 @@ process.on('exit', () => {
   const result = {
     total: end,
     startup: firstWork ?? end,
+    oclif: commandAt ?? firstWork ?? end,
     client: union('client'),
     discovery: union('discovery'),
     api: union('api'),
