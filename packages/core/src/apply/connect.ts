@@ -101,6 +101,13 @@ export async function connectForFile(options: ConnectOptions, file: string, time
 /** What this call already found in /proc, for detectSetup: the dockerd pids, and the endpoint's scan if made. */
 type Probe = Pick<DetectSetupOptions, 'candidates' | 'scan'>;
 
+/**
+ * How long a look at /proc stays good for the setup detection of the same call. A daemon answers its greeting
+ * in milliseconds; one that took longer may have been restarting, with another pid by now. (A SIGHUP checks its
+ * pid again anyway, right before it is sent.)
+ */
+const PROBE_FRESH_MS = 1_000;
+
 async function greet(
   resolved: { endpoint: string; source: DaemonConnection['endpointSource']; context?: string },
   options: ConnectOptions,
@@ -108,6 +115,7 @@ async function greet(
   pingMs: number,
   probe: Probe = {},
 ): Promise<DaemonConnection | undefined> {
+  const started = Date.now();
   const engine = createEngine(resolved.endpoint);
   refuseForbiddenSocket(resolved.endpoint);
   if (socketMissing(resolved.endpoint) || !(await untilInterrupted(engine.ping(pingMs), options.signal))) {
@@ -119,7 +127,9 @@ async function greet(
   }
   const callMs = Math.max(pingMs, 3_000);
   const [version, info] = await untilInterrupted(Promise.all([engine.version(callMs), engine.info(callMs)]), options.signal);
-  const setup = await detectSetup({ endpoint: resolved.endpoint, info, ...probe, ...(options.env ? { env: options.env } : {}) });
+  // What /proc showed before a slow greeting (a daemon restarting, a loaded machine) may be gone: look again.
+  const fresh = Date.now() - started < PROBE_FRESH_MS ? probe : {};
+  const setup = await detectSetup({ endpoint: resolved.endpoint, info, ...fresh, ...(options.env ? { env: options.env } : {}) });
   return { endpoint: resolved.endpoint, endpointSource: resolved.source, engine, version: version.Version, info, setup };
 }
 
