@@ -37,7 +37,11 @@ async function reset(bytes = ORIGINAL): Promise<void> {
   await tb.reload();
   await expect.poll(async () => live(), { timeout: 5_000 }).toEqual({ mirrors: [], insecureRegistries: [] });
   await writeFile(tb.configFile, bytes);
-  if (bytes.includes('registry-mirrors')) await tb.reload();
+  if (!bytes.includes('registry-mirrors')) return;
+  await tb.reload();
+  // A SIGHUP is applied asynchronously: wait until it is, or the next write to the file races the reload.
+  const mirrors = (JSON.parse(bytes) as { 'registry-mirrors': string[] })['registry-mirrors'].map((m) => `${m}/`);
+  await expect.poll(async () => (await live()).mirrors, { timeout: 5_000 }).toEqual(mirrors);
 }
 
 beforeAll(async () => {
