@@ -7,9 +7,10 @@ type Style = 'red' | 'green' | 'yellow' | 'dim' | 'bold' | 'cyan';
 /**
  * Stands in for ESC in {@link paint}'s own colour codes until {@link toScreen} writes the line. It is random per
  * process, so no text from outside (a presets file, daemon.json, a registry, the Engine) can spell it and get an
- * escape of its own through.
+ * escape of its own through. Made at the first colour code (node:crypto costs several ms to load): before that,
+ * no text can hold it, and plain output (a pipe, NO_COLOR) never loads node:crypto.
  */
-const OWN_ESC = `\u{E000}${randomUUID()}\u{E000}`;
+let ownEsc: string | undefined;
 
 // Every C0 control but the tab, DEL, and every C1 control (0x9b is a one-byte CSI to many terminals).
 const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g;
@@ -31,7 +32,8 @@ export function escapeControls(text: string): string {
  * colour codes, and only those, become real escapes again. A line is one line; multi-line text is split first.
  */
 export function toScreen(line: string): string {
-  return escapeControls(line).replaceAll(OWN_ESC, '\u001b');
+  const escaped = escapeControls(line);
+  return ownEsc === undefined ? escaped : escaped.replaceAll(ownEsc, '\u001b');
 }
 
 /**
@@ -41,7 +43,8 @@ export function toScreen(line: string): string {
  * codes are marked as dockmirror's own, so a painted string must be written through {@link toScreen}.
  */
 export function paint(style: Style, text: string, stream: NodeJS.WriteStream = process.stdout): string {
-  return styleText(style, escapeControls(text), { stream }).replaceAll('\u001b', OWN_ESC);
+  const styled = styleText(style, escapeControls(text), { stream });
+  return styled.includes('\u001b') ? styled.replaceAll('\u001b', (ownEsc ??= `\u{E000}${randomUUID()}\u{E000}`)) : styled;
 }
 
 /** ✓ or ✗, coloured. */

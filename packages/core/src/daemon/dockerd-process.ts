@@ -104,22 +104,39 @@ export async function findDockerdProcess(endpoint: string, procRoot = '/proc'): 
 }
 
 /**
- * Scan `<procRoot>` for dockerd processes and keep the one that is trusted and proven to serve `endpoint`.
- * Cheap on purpose (it runs on every command): only the first bytes of each argv are read, and only a process
- * named dockerd with trusted uids has its fds listed.
+ * The pids in `<procRoot>` whose argv[0] is dockerd, lowest first: the one listing of /proc a call needs, passed
+ * to every scan of that call ({@link scanDockerd}, findFileReader) so each looks only at these. A list, not a
+ * verdict: each scan still reads every candidate's uids, argv and sockets itself before trusting it.
+ * `undefined` when `procRoot` cannot be listed.
  */
-export async function scanDockerd(endpoint: string, procRoot = '/proc', callerUid = process.getuid?.() ?? 0): Promise<DockerdScan> {
-  const untrusted: UntrustedDockerd[] = [];
+export function dockerdCandidates(procRoot = '/proc'): number[] | undefined {
   let entries: string[];
   try {
     entries = readdirSync(procRoot);
   } catch {
-    return { untrusted };
+    return undefined;
   }
+  const pids = entries.filter((e) => /^\d+$/.test(e)).map(Number).sort((a, b) => a - b);
+  return pids.filter((pid) => dockerdArgvHead(procRoot, pid) !== undefined);
+}
+
+/**
+ * Scan `<procRoot>` for dockerd processes and keep the one that is trusted and proven to serve `endpoint`.
+ * Cheap on purpose (it runs on every command): only the first bytes of each argv are read, and only a process
+ * named dockerd with trusted uids has its fds listed. `candidates` (from {@link dockerdCandidates}, earlier in
+ * the same call) spares listing /proc again.
+ */
+export async function scanDockerd(
+  endpoint: string,
+  procRoot = '/proc',
+  callerUid = process.getuid?.() ?? 0,
+  candidates: readonly number[] | undefined = dockerdCandidates(procRoot),
+): Promise<DockerdScan> {
+  const untrusted: UntrustedDockerd[] = [];
+  if (candidates === undefined) return { untrusted };
   const trusted = trustedUids(callerUid);
   const sockets = endpointSockets(endpoint, join(procRoot, 'net'), trusted);
-  const pids = entries.filter((e) => /^\d+$/.test(e)).map(Number).sort((a, b) => a - b);
-  for (const pid of pids) {
+  for (const pid of candidates) {
     const head = dockerdArgvHead(procRoot, pid);
     if (!head) continue;
     // The uid first: an untrusted process's argv is never read past its head.

@@ -4,7 +4,7 @@
  * bound on each line (and no memory of the lines already seen). Kept apart from engine.ts so the public types
  * carry no runtime code.
  */
-import type { IncomingMessage } from 'node:http';
+import type { ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
 import { createRequire } from 'node:module';
 import { StringDecoder } from 'node:string_decoder';
 import { DaemonError, DaemonUnreachableError, DockmirrorError, PermissionDeniedError } from '../errors.js';
@@ -13,8 +13,12 @@ import { pipeDenied, pipeErrorKind } from './pipe-errors.js';
 import { type LiveRegistry, liveRegistryFromInfo } from './registry-config.js';
 
 // Imported as an ES module, node:http's facade reads every export, and one of them loads fetch's undici: about
-// 10 ms on every start that reaches this file. Required, it reads none of them.
-const { request: httpRequest } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
+// 10 ms on every start that reaches this file. Required, it reads none of them; and it is required at the first
+// request, not when this file loads, so commands that never ask the daemon (`--apply none`, a missing socket)
+// do not load node:http at all (3-10 ms here).
+let http: typeof import('node:http') | undefined;
+const httpRequest = (options: RequestOptions): ClientRequest =>
+  (http ??= createRequire(import.meta.url)('node:http') as typeof import('node:http')).request(options);
 
 /** Where an Engine listens: a unix socket or Windows named pipe, or a host and port. */
 export type EngineAddress = { socketPath: string } | { host: string; port: number };

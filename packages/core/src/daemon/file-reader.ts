@@ -4,10 +4,10 @@
  * someone reloads, and the next restart surprises them. Only a trusted process (root's, or the caller's own)
  * is believed, and the socket it names is used only once the kernel shows that very process holding it.
  */
-import { readdirSync, readlinkSync, realpathSync } from 'node:fs';
+import { readlinkSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { configFileHosts, daemonHosts, dockerdArgvHead, flagValues, readCmdline, scanDockerd } from './dockerd-process.js';
+import { configFileHosts, daemonHosts, dockerdArgvHead, dockerdCandidates, type DockerdScan, flagValues, readCmdline, scanDockerd } from './dockerd-process.js';
 import { processUids, trustedUids, untrustedUids } from './socket-proof.js';
 import { samePath } from '../support/same-path.js';
 
@@ -23,6 +23,17 @@ export interface FileReader {
   hosts: string[];
 }
 
+/** The scan that proved each reader's endpoint; beside the reader rather than in it, so its shape stays the facts. */
+const proofs = new WeakMap<FileReader, DockerdScan>();
+
+/**
+ * The scan of /proc that proved `reader`'s endpoint, made by the {@link findFileReader} call that found it: the
+ * same call can detect the setup behind that endpoint from it (detectSetup's `scan`) instead of scanning again.
+ */
+export function endpointScan(reader: FileReader | undefined): DockerdScan | undefined {
+  return reader ? proofs.get(reader) : undefined;
+}
+
 /** Inputs of {@link findFileReader}; injectable for tests. */
 export interface FindFileReaderOptions {
   /** Where to scan; default `/proc`. */
@@ -31,6 +42,8 @@ export interface FindFileReaderOptions {
   callerUid?: number;
   /** Home folder a rootless dockerd's default file is under; default the caller's. */
   homedir?: string;
+  /** The dockerd pids of this call's one listing of /proc (dockerdCandidates); default: list it now. */
+  candidates?: readonly number[] | undefined;
 }
 
 /**
@@ -42,14 +55,11 @@ export async function findFileReader(file: string, options: FindFileReaderOption
   const procRoot = options.procRoot ?? '/proc';
   const callerUid = options.callerUid ?? process.getuid?.() ?? 0;
   const trusted = trustedUids(callerUid);
-  let entries: string[];
-  try {
-    entries = readdirSync(procRoot);
-  } catch {
-    return undefined;
-  }
+  const candidates = 'candidates' in options ? options.candidates : dockerdCandidates(procRoot);
+  if (candidates === undefined) return undefined;
   const wanted = realOrSelf(file);
-  for (const pid of entries.filter((e) => /^\d+$/.test(e)).map(Number).sort((a, b) => a - b)) {
+  for (const pid of candidates) {
+    // Listed a moment ago; the pid may have been reused since, so argv[0] is read again.
     if (!dockerdArgvHead(procRoot, pid)) continue;
     const uids = processUids(procRoot, pid);
     if (untrustedUids(uids, trusted) !== undefined || !uids) continue;
@@ -58,16 +68,15 @@ export async function findFileReader(file: string, options: FindFileReaderOption
     const configFile = daemonConfigFile(procRoot, pid, cmdline, uids[0] ?? 0, options.homedir ?? homedir());
     if (configFile === undefined || !samePath(realOrSelf(configFile), wanted)) continue;
     const hosts = daemonHosts(cmdline, await configFileHosts(cmdline));
-    let endpoint: string | undefined;
     for (const host of hosts) {
-      const candidate = host.startsWith('fd://') ? 'unix:///run/docker.sock' : host;
-      const scan = await scanDockerd(candidate, procRoot, callerUid);
-      if (scan.process?.pid === pid) {
-        endpoint = candidate;
-        break;
-      }
+      const endpoint = host.startsWith('fd://') ? 'unix:///run/docker.sock' : host;
+      const scan = await scanDockerd(endpoint, procRoot, callerUid, candidates);
+      if (scan.process?.pid !== pid) continue;
+      const reader: FileReader = { pid, configFile, hosts, endpoint };
+      proofs.set(reader, scan);
+      return reader;
     }
-    return { pid, configFile, hosts, ...(endpoint ? { endpoint } : {}) };
+    return { pid, configFile, hosts };
   }
   return undefined;
 }

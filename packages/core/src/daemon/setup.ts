@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import os from 'node:os';
 import { UsageError } from '../errors.js';
 import { identifyVmEngine, isWsl, socketTargetOf, type VmEngine, vmEngineFile } from './desktop.js';
-import { type DockerdProcess, flagValues, scanDockerd, type UntrustedDockerd } from './dockerd-process.js';
+import { type DockerdProcess, type DockerdScan, flagValues, scanDockerd, type UntrustedDockerd } from './dockerd-process.js';
 import type { EngineInfo, EngineVersion } from './engine.js';
 
 /** The ways a Docker daemon can be run that dockmirror knows how to apply changes to. */
@@ -72,6 +72,13 @@ export interface DetectSetupOptions {
   env?: NodeJS.ProcessEnv;
   /** Where to scan for processes; default `/proc`. */
   procRoot?: string;
+  /**
+   * A scan of /proc for this very endpoint made earlier in the same call (findFileReader's proof of it): used
+   * instead of scanning again. Only for `endpoint`; a scan for another endpoint says nothing about this one.
+   */
+  scan?: DockerdScan;
+  /** The dockerd pids of this call's one listing of /proc (dockerdCandidates), when it must scan. */
+  candidates?: readonly number[] | undefined;
   /** Root that absolute marker paths (`/run/systemd/system`...) are looked up under; default `/`. */
   rootDir?: string;
   /** Existence check for marker paths; default `existsSync(join(rootDir, path))`. */
@@ -88,10 +95,12 @@ export async function detectSetup(options: DetectSetupOptions): Promise<DaemonSe
   const exists = options.exists ?? ((path: string) => existsSync(join(rootDir, path)));
   const info = options.info;
   const liveRestore = info?.LiveRestoreEnabled === true;
-  const scan = platform === 'linux' ? await scanDockerd(options.endpoint, options.procRoot ?? '/proc') : undefined;
+  const procRoot = options.procRoot ?? '/proc';
+  const scan =
+    platform !== 'linux' ? undefined : (options.scan ?? (await scanDockerd(options.endpoint, procRoot, undefined, options.candidates)));
   const proc = scan?.process;
 
-  const wsl = platform === 'linux' ? await isWsl(options.procRoot ?? '/proc') : false;
+  const wsl = platform === 'linux' ? await isWsl(procRoot) : false;
   const socketTarget = socketTargetOf(options.endpoint);
   const engine = identifyVmEngine({
     platform,

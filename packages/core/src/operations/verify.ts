@@ -100,14 +100,17 @@ async function verifyDocker(options: VerifyMirrorOptions): Promise<VerifyReport>
   }
   if (options.metricsUrl !== undefined) checkMetricsUrl(options.metricsUrl, options.mirror);
   if (options.accessLog !== undefined) needsOneMirror('--access-log', options.mirror);
-  const { located } = await locateTarget(options);
+  // One options object for the whole call: locateTarget looks in /proc once per object, and resolveMirror asks
+  // it again for the same call.
+  const named = options.mirror === undefined ? undefined : { ...options, mirror: options.mirror };
+  const { located } = await locateTarget(named ?? options);
   const resolved = await resolveDockerHost(options);
   const engine = createEngine(resolved.endpoint);
   const [file, live, target] = await Promise.all([
     readFileLists(located.path),
     // Asked once for all mirrors; an unreachable daemon becomes a failed live check, not a crash.
     engine.liveRegistry(timeoutMs).catch((error: unknown) => asError(error)),
-    options.mirror === undefined ? undefined : resolveMirror({ ...options, mirror: options.mirror }, { remember: true }),
+    named === undefined ? undefined : resolveMirror(named, { remember: true }),
   ]);
   const wanted = target ? [{ url: target.url, preset: target.preset, reasons: target.reasons }] : fromFile(file, located.path);
   const exclusive = queue();

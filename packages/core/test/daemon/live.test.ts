@@ -118,6 +118,26 @@ describe('pulling through the test registry as a mirror', () => {
   });
 });
 
+describe('confirming a change live', () => {
+  it('asks /info straight away when the daemon answers (a reload), and pings only a daemon that does not', async () => {
+    const calls: string[] = [];
+    const counted = (target: Engine): Engine =>
+      new Proxy(target, {
+        get: (object, key, receiver) => {
+          const value = Reflect.get(object, key, receiver) as unknown;
+          return typeof value === 'function' ? (...args: unknown[]) => (calls.push(String(key)), (value as (...a: unknown[]) => unknown).apply(object, args)) : value;
+        },
+      });
+    const now = await engine.liveRegistry();
+    expect((await confirmLive(counted(engine), now, 5_000)).ok).toBe(true);
+    expect(calls).toEqual(['liveRegistry']);
+    calls.length = 0;
+    const dead = await confirmLive(counted(createEngine(`unix://${tb.dir}/nope.sock`)), now, 300);
+    expect(dead).toMatchObject({ ok: false, mismatch: `the daemon at unix://${tb.dir}/nope.sock did not answer /_ping within 300 ms` });
+    expect(calls).toEqual(['liveRegistry', 'waitForPing']);
+  });
+});
+
 describe('fake service managers drive the real daemon', () => {
   it('`systemctl reload docker` (fake) reloads the test dockerd', async () => {
     const bin = await fakeCommandsDir(tb);

@@ -4,7 +4,7 @@ import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { hostMatches, scanDockerd } from '../../src/daemon/dockerd-process.js';
+import { dockerdCandidates, hostMatches, scanDockerd } from '../../src/daemon/dockerd-process.js';
 import { endpointSockets, untrustedUids } from '../../src/daemon/socket-proof.js';
 
 let proc: string;
@@ -135,5 +135,29 @@ describe('which dockerd is trusted', () => {
     expect(hostMatches('tcp://[', 'tcp://127.0.0.1:2375')).toBe(false);
     expect(hostMatches('tcp://0.0.0.0:2375', 'tcp://[')).toBe(false);
     expect(hostMatches('fd://', 'unix:///var/run/docker.sock')).toBe(true);
+  });
+});
+
+describe('one listing of /proc per call', () => {
+  it('lists the pids whose argv[0] is dockerd, lowest first, and a scan given them looks at nothing else', async () => {
+    await writeFile(join(proc, 'net', 'unix'), UNIX_HEAD + unixLine(900, '/tmp/p/docker.sock'));
+    await fakeProcess(30, ['/usr/bin/dockerd', '-H', 'unix:///tmp/p/docker.sock'], [0, 0, 0, 0], [900]);
+    await fakeProcess(7, ['bash', '-c', 'dockerd'], [0, 0, 0, 0]);
+    await fakeProcess(12, ['dockerd', '-H', 'unix:///tmp/q/docker.sock'], [0, 0, 0, 0]);
+    await mkdir(join(proc, 'self'));
+    expect(dockerdCandidates(proc)).toEqual([12, 30]);
+    expect(dockerdCandidates(join(proc, 'missing'))).toBeUndefined();
+    // The same answer as listing /proc itself, from the list.
+    expect((await scanDockerd('unix:///tmp/p/docker.sock', proc, 0, [12, 30])).process?.pid).toBe(30);
+    // Only the candidates given are looked at: the list is what the call saw, and a scan adds nothing to it.
+    expect((await scanDockerd('unix:///tmp/p/docker.sock', proc, 0, [12])).process).toBeUndefined();
+  });
+
+  it('a candidate whose pid was reused by another program since the listing is not taken', async () => {
+    await writeFile(join(proc, 'net', 'unix'), UNIX_HEAD + unixLine(900, '/tmp/p/docker.sock'));
+    await fakeProcess(30, ['/usr/bin/dockerd', '-H', 'unix:///tmp/p/docker.sock'], [0, 0, 0, 0], [900]);
+    const candidates = dockerdCandidates(proc);
+    await writeFile(join(proc, '30', 'cmdline'), 'sleep\0-H\0unix:///tmp/p/docker.sock\0');
+    expect((await scanDockerd('unix:///tmp/p/docker.sock', proc, 0, candidates)).process).toBeUndefined();
   });
 });

@@ -4,7 +4,9 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findFileReader } from '../../src/daemon/file-reader.js';
+import { dockerdCandidates } from '../../src/daemon/dockerd-process.js';
+import { endpointScan, findFileReader } from '../../src/daemon/file-reader.js';
+import { detectSetup } from '../../src/daemon/setup.js';
 import { createEngine } from '../../src/daemon/engine.js';
 import { ApplyError, DaemonUnreachableError, InterruptedError, InvalidMirrorError } from '../../src/errors.js';
 import { applyConfig } from '../../src/operations/apply-config.js';
@@ -35,7 +37,11 @@ async function reset(bytes = ORIGINAL): Promise<void> {
   await tb.reload();
   await expect.poll(async () => live(), { timeout: 5_000 }).toEqual({ mirrors: [], insecureRegistries: [] });
   await writeFile(tb.configFile, bytes);
-  if (bytes.includes('registry-mirrors')) await tb.reload();
+  if (!bytes.includes('registry-mirrors')) return;
+  await tb.reload();
+  // A SIGHUP is applied asynchronously: wait until it is, or the next write to the file races the reload.
+  const mirrors = (JSON.parse(bytes) as { 'registry-mirrors': string[] })['registry-mirrors'].map((m) => `${m}/`);
+  await expect.poll(async () => (await live()).mirrors, { timeout: 5_000 }).toEqual(mirrors);
 }
 
 beforeAll(async () => {
@@ -55,6 +61,21 @@ describe('the dockerd that reads the file', () => {
   it('is found from /proc by its --config-file, with the socket it is proven to hold', async () => {
     expect(await findFileReader(tb.configFile)).toEqual({ pid: tb.pid, configFile: tb.configFile, endpoint: tb.dockerHost, hosts: [tb.dockerHost] });
     expect(await findFileReader(join(tb.dir, 'other.json'))).toBeUndefined();
+  });
+
+  it("hands the scan that proved its socket to the call's setup detection, which then reads no /proc of its own", async () => {
+    const candidates = dockerdCandidates();
+    expect(candidates).toContain(tb.pid);
+    const reader = await findFileReader(tb.configFile, { candidates });
+    const scan = endpointScan(reader);
+    expect(scan?.process?.pid).toBe(tb.pid);
+    // A /proc that does not exist: a rescan would find no dockerd, so the pid can only come from the scan given.
+    const nowhere = join(tb.dir, 'no-proc');
+    const info = await createEngine(tb.dockerHost).info(5_000);
+    expect(await detectSetup({ endpoint: tb.dockerHost, info, env: {}, procRoot: nowhere, scan })).toMatchObject({ kind: 'plain', pid: tb.pid, configFile: tb.configFile });
+    expect((await detectSetup({ endpoint: tb.dockerHost, info, env: {}, procRoot: nowhere })).pid).toBeUndefined();
+    // Another file's reader proves nothing, and a reader found without a socket has no scan to hand on.
+    expect(endpointScan(await findFileReader(join(tb.dir, 'other.json'), { candidates }))).toBeUndefined();
   });
 
   it('is the one told when DOCKER_HOST is unset and it listens on a socket of its own', async () => {

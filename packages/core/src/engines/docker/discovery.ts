@@ -3,8 +3,9 @@ import { DaemonUnreachableError, PermissionDeniedError } from '../../errors.js';
 import type { CommonOptions } from '../../operations/options.js';
 import { resolveDockerHost, type ResolvedDockerHost } from '../../daemon/endpoint.js';
 import { createEngine, type Engine, type EngineInfo } from '../../daemon/engine.js';
-import { findFileReader, type FileReader } from '../../daemon/file-reader.js';
-import { detectSetup, type DaemonSetup } from '../../daemon/setup.js';
+import { dockerdCandidates } from '../../daemon/dockerd-process.js';
+import { endpointScan, findFileReader, type FileReader } from '../../daemon/file-reader.js';
+import { detectSetup, type DaemonSetup, type DetectSetupOptions } from '../../daemon/setup.js';
 import { unixSocketPath } from '../../daemon/socket-proof.js';
 import { untilInterrupted } from '../../support/interrupt.js';
 
@@ -63,11 +64,16 @@ export interface FileDaemon {
  */
 export async function connectForFile(options: ConnectOptions, file: string, timeoutMs: number): Promise<FileDaemon> {
   const resolved = await resolveDockerHost(options);
-  const reader = await findFileReader(file);
+  // One listing of /proc for the whole call: the file's reader and the setup behind the endpoint both use it,
+  // and when they look at the same endpoint, the scan that proved it is the setup's too.
+  const candidates = process.platform === 'linux' ? dockerdCandidates() : undefined;
+  const reader = await findFileReader(file, { candidates });
   const useReader = resolved.source === 'default' && reader?.endpoint !== undefined;
   const target = useReader ? { endpoint: reader.endpoint as string, source: 'dockerd' as const } : resolved;
+  const proof = reader?.endpoint === target.endpoint ? endpointScan(reader) : undefined;
+  const probe: Probe = { candidates, ...(proof ? { scan: proof } : {}) };
   // A daemon that answers the ping and then hangs (stopped between two calls) is the same as one that does not.
-  const connection = await greet(target, options, true, timeoutMs).catch((error: unknown) => {
+  const connection = await greet(target, options, true, timeoutMs, probe).catch((error: unknown) => {
     if (reader && error instanceof DaemonUnreachableError) return undefined;
     throw error;
   });
@@ -92,12 +98,24 @@ export async function connectForFile(options: ConnectOptions, file: string, time
   return { absent: `no Docker daemon answered at ${target.endpoint} and no running dockerd reads ${file}` };
 }
 
+/** What this call already found in /proc, for detectSetup: the dockerd pids, and the endpoint's scan if made. */
+type Probe = Pick<DetectSetupOptions, 'candidates' | 'scan'>;
+
+/**
+ * How long a look at /proc stays good for the setup detection of the same call. A daemon answers its greeting
+ * in milliseconds; one that took longer may have been restarting, with another pid by now. (A SIGHUP checks its
+ * pid again anyway, right before it is sent.)
+ */
+const PROBE_FRESH_MS = 1_000;
+
 async function greet(
   resolved: { endpoint: string; source: DaemonConnection['endpointSource']; context?: string },
   options: ConnectOptions,
   lenient: boolean,
   pingMs: number,
+  probe: Probe = {},
 ): Promise<DaemonConnection | undefined> {
+  const started = Date.now();
   const engine = createEngine(resolved.endpoint);
   refuseForbiddenSocket(resolved.endpoint);
   if (socketMissing(resolved.endpoint) || !(await untilInterrupted(engine.ping(pingMs), options.signal))) {
@@ -109,10 +127,13 @@ async function greet(
   }
   const callMs = Math.max(pingMs, 3_000);
   const [version, info] = await untilInterrupted(Promise.all([engine.version(callMs), engine.info(callMs)]), options.signal);
+  // What /proc showed before a slow greeting (a daemon restarting, a loaded machine) may be gone: look again.
+  const fresh = Date.now() - started < PROBE_FRESH_MS ? probe : {};
   const setup = await detectSetup({
     endpoint: resolved.endpoint,
     info,
     version,
+    ...fresh,
     ...(resolved.context ? { context: resolved.context } : {}),
     ...(options.env ? { env: options.env } : {}),
     ...(options.platform ? { platform: options.platform } : {}),

@@ -1,0 +1,119 @@
+// What every start of the built CLI loads, and what it must not: oclif's user plugins (code from a folder of the
+// user's, which root must never run), the autocomplete plugin for dockmirror's own commands (still there for its
+// own command and for help), ES module facades of Node's built-ins, and the real `debug` without DEBUG.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ownCommand } from '../src/run.js';
+import { cliEnv, cliHome } from './support/env.js';
+
+const cliDir = fileURLToPath(new URL('..', import.meta.url));
+const bin = path.join(cliDir, 'bin', 'run.js');
+
+function dockmirror(args: string[], env: Record<string, string | undefined> = {}) {
+  const run = spawnSync(process.execPath, [bin, ...args], { env: cliEnv(env), encoding: 'utf8', timeout: 60_000 });
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+/**
+ * An oclif user plugin as oclif looks for one: `<data dir>/package.json` naming it, the plugin under that
+ * folder's node_modules, with an init hook (run on every start) that leaves a file behind.
+ */
+function plantUserPlugin(dataDir: string): string {
+  const marker = path.join(dataDir, 'planted-code-ran');
+  const plugin = path.join(dataDir, 'node_modules', 'planted');
+  mkdirSync(plugin, { recursive: true });
+  writeFileSync(path.join(dataDir, 'package.json'), JSON.stringify({ private: true, oclif: { schema: 1, plugins: [{ name: 'planted', type: 'user' }] }, dependencies: { planted: '1.0.0' } }));
+  writeFileSync(path.join(plugin, 'package.json'), JSON.stringify({ name: 'planted', version: '1.0.0', type: 'module', oclif: { hooks: { init: './hook.js' } } }));
+  writeFileSync(path.join(plugin, 'hook.js'), `import { writeFileSync } from 'node:fs';\nexport default async function () { writeFileSync(${JSON.stringify(marker)}, 'ran'); }\n`);
+  return marker;
+}
+
+describe('oclif user plugins', () => {
+  it('a plugin planted in the data folder (~/.local/share/dockmirror or $XDG_DATA_HOME) never runs', () => {
+    const home = cliHome();
+    const inHome = plantUserPlugin(path.join(home, '.local', 'share', 'dockmirror'));
+    const xdg = path.join(home, 'xdg-data');
+    const inXdg = plantUserPlugin(path.join(xdg, 'dockmirror'));
+    const file = path.join(home, 'daemon.json');
+    writeFileSync(file, '{}\n');
+    for (const args of [['--version'], ['--help'], ['mirror', 'list', '--no-live', '--config-file', file], ['autocomplete', '--help']]) {
+      for (const env of [{}, { XDG_DATA_HOME: xdg }]) {
+        const run = dockmirror(args, env);
+        expect(run.stderr).toBe('');
+        expect(run.code).toBe(0);
+      }
+    }
+    expect(existsSync(inHome)).toBe(false);
+    expect(existsSync(inXdg)).toBe(false);
+  });
+});
+
+describe('the autocomplete plugin', () => {
+  it('is loaded for its own command and for help, and not needed by dockmirror commands', () => {
+    expect(dockmirror(['autocomplete', '--help']).stdout).toContain('autocomplete installation instructions');
+    expect(dockmirror(['--help']).stdout).toMatch(/^ {2}autocomplete\s/m);
+    expect(dockmirror(['mirror', 'add', '--help']).stdout).toContain('Add a registry mirror to daemon.json');
+    // A typo still gets oclif's answer, which knows every command.
+    const typo = dockmirror(['autocompletee']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('command autocompletee not found');
+  });
+
+  it('is left out only for a first word that starts a command or topic of the manifest', () => {
+    for (const word of ['mirror', 'add', 'remove', 'verify', 'status', 'rollback', 'backups', 'doctor', 'apply', 'presets']) {
+      expect(ownCommand(cliDir, word), word).toBe(true);
+    }
+    for (const word of [undefined, '--help', '-h', '--version', 'autocomplete', 'help', 'mirro', 'list']) {
+      expect(ownCommand(cliDir, word), String(word)).toBe(false);
+    }
+    expect(ownCommand(path.join(cliHome(), 'no-such-package'), 'mirror')).toBe(false);
+  });
+});
+
+describe('the bundle', () => {
+  const chunks = [
+    ...readdirSync(path.join(cliDir, 'dist'), { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile() && entry.name.endsWith('.js'))
+      .map((entry) => path.join(entry.parentPath, entry.name)),
+  ];
+
+  it('requires every Node built-in instead of importing it (an ES module facade reads all of its exports)', () => {
+    expect(chunks.length).toBeGreaterThan(10);
+    const imports = chunks.flatMap((file) =>
+      [...readFileSync(file, 'utf8').matchAll(/^import [^;]*? from "(node:[^"]+)";$/gm)].map((m) => `${path.basename(file)}: ${m[0]}`),
+    );
+    // The one import left per chunk is createRequire, the fallback for Node before 22.3.
+    expect(imports.filter((line) => !line.endsWith('import { createRequire as __createRequire } from "node:module";'))).toEqual([]);
+    expect(imports.length).toBeGreaterThan(0);
+  });
+
+  it('a start that neither hashes nor asks a daemon loads neither node:crypto nor node:http', () => {
+    const home = cliHome();
+    const report = path.join(home, 'loaded.txt');
+    const reporter = path.join(home, 'report-modules.mjs');
+    writeFileSync(reporter, `import { writeFileSync } from 'node:fs';\nprocess.on('exit', () => writeFileSync(${JSON.stringify(report)}, process.moduleLoadList.join('\\n')));\n`);
+    const file = path.join(home, 'list.json');
+    writeFileSync(file, '{"registry-mirrors": ["https://mirror.gcr.io"]}\n');
+    for (const args of [['--version'], ['mirror', 'list', '--no-live', '--config-file', file], ['mirror', 'list', '--config-file', file]]) {
+      const run = spawnSync(process.execPath, ['--import', reporter, bin, ...args], {
+        // No daemon at that socket: the live column says so without a client.
+        env: cliEnv({ DOCKER_HOST: `unix://${home}/no-daemon.sock` }),
+        encoding: 'utf8',
+      });
+      expect(run.status, run.stderr).toBe(0);
+      const loaded = readFileSync(report, 'utf8').split('\n');
+      expect(loaded, args.join(' ')).toContain('NativeModule net');
+      expect(loaded.filter((m) => /^NativeModule (crypto|http|https)$/.test(m)), args.join(' ')).toEqual([]);
+    }
+  });
+
+  it('loads the real `debug` only when DEBUG is set', () => {
+    expect(dockmirror(['--version']).stderr).toBe('');
+    const debug = dockmirror(['--version'], { DEBUG: 'oclif*' });
+    expect(debug.code).toBe(0);
+    expect(debug.stderr).toMatch(/oclif:config/);
+  });
+});
