@@ -56,17 +56,17 @@ describe('the autocomplete plugin', () => {
     expect(dockmirror(['autocomplete', '--help']).stdout).toContain('autocomplete installation instructions');
     expect(dockmirror(['--help']).stdout).toMatch(/^ {2}autocomplete\s/m);
     expect(dockmirror(['mirror', 'add', '--help']).stdout).toContain('Add a registry mirror to daemon.json');
-    // A typo still gets oclif's answer, which knows every command.
+    // A typo still gets the did-you-mean answer, which knows every command, the plugins' too.
     const typo = dockmirror(['autocompletee']);
     expect(typo.code).toBe(2);
-    expect(typo.stderr).toContain('command autocompletee not found');
+    expect(typo.stderr).toContain('"autocompletee" is not a dockmirror command. Did you mean "dockmirror autocomplete"?');
   });
 
   it('is left out only for a first word that starts a command or topic of the manifest', () => {
-    for (const word of ['mirror', 'add', 'remove', 'verify', 'status', 'rollback', 'backups', 'doctor', 'apply', 'presets']) {
+    for (const word of ['mirror', 'add', 'remove', 'list', 'verify', 'status', 'rollback', 'backups', 'doctor', 'apply', 'presets']) {
       expect(ownCommand(cliDir, word), word).toBe(true);
     }
-    for (const word of [undefined, '--help', '-h', '--version', 'autocomplete', 'help', 'mirro', 'list']) {
+    for (const word of [undefined, '--help', '-h', '--version', 'autocomplete', 'help', 'version', 'mirro']) {
       expect(ownCommand(cliDir, word), String(word)).toBe(false);
     }
     expect(ownCommand(path.join(cliHome(), 'no-such-package'), 'mirror')).toBe(false);
