@@ -6,7 +6,7 @@ import { describeChange } from '../output.js';
 
 /** `dockmirror rollback [id]`. */
 export default class Rollback extends BaseCommand {
-  static override summary = 'Restore daemon.json byte for byte as it was before the last dockmirror change.';
+  static override summary = 'Restore every file of the last dockmirror change (daemon.json by default) byte for byte.';
   static override description =
     'Refuses (exit 7) when the file changed since dockmirror wrote it; --force restores anyway. A rollback is itself a change, so running rollback again undoes it.';
   static override examples = ['<%= config.bin %> rollback', '<%= config.bin %> rollback 20261126T161143123Z-a1b2c3 --dry-run'];

@@ -7,7 +7,7 @@ import { describeChange, describeTarget } from '../../output.js';
 /** `dockmirror mirror add <mirror>` (also `dockmirror add`). */
 export default class MirrorAdd extends BaseCommand {
   static override aliases = ['add'];
-  static override summary = 'Add a registry mirror to daemon.json and apply it.';
+  static override summary = 'Add a registry mirror to daemon.json (or, with --engine, containerd\'s or Podman\'s files) and apply it.';
   static override description =
     'Inserts the mirror into "registry-mirrors" (first by default) and, for an http:// mirror, its host:port into "insecure-registries". Nothing else in the file changes. A backup is taken first.';
   static override examples = [

@@ -18,7 +18,7 @@ const EMPTY_LIST_NOTE = [
 /** `dockmirror mirror remove <mirror>` (also `dockmirror remove`). */
 export default class MirrorRemove extends BaseCommand {
   static override aliases = ['remove'];
-  static override summary = 'Remove a registry mirror from daemon.json and apply it.';
+  static override summary = 'Remove a registry mirror from daemon.json (or, with --engine, another engine\'s files) and apply it.';
   static override description =
     'Removes the mirror (compared without case or trailing slash). Its insecure-registries entry goes too, but only if dockmirror added it.';
   static override examples = [
