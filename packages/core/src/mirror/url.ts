@@ -76,11 +76,12 @@ export function validateMirror(input: string, options: ValidateMirrorOptions = {
   }
   const hostError = checkHostName(rawHost);
   if (hostError) fail(hostError.why, hostError.hint);
+  // Before the one trailing slash is dropped: `//` would otherwise become `/`, a mirror dockerd 25 reads differently.
+  if (rawPath.includes('//')) fail(`an empty segment in the path (${rawPath})`, 'Write the path with single slashes.');
   const path = rawPath === '/' ? '' : rawPath.replace(/\/$/, '');
   const allowPath = options.allowPath ?? (options.daemonVersion === undefined ? undefined : mirrorRulesFor(options.daemonVersion) === '25');
   const warnings: string[] = [];
   if (path) {
-    if (path.includes('//')) fail(`an empty segment in the path (${path})`, 'Write the path with single slashes.');
     if (allowPath === false) {
       const version = options.daemonVersion ? `Docker ${options.daemonVersion}` : 'This Docker daemon';
       fail(`a path (${path})`, `${version} is older than 25.0 and refuses mirror paths; use the mirror's root URL.`);

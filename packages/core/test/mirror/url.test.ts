@@ -129,6 +129,15 @@ describe('normalizeMirror', () => {
   });
 });
 
+describe('an empty path segment', () => {
+  it('is refused before the trailing slash is dropped: http://h// is no http://h/ to dockerd 25 (found by the property below)', () => {
+    for (const input of ['http://127.0.0.1//', 'http://127.0.0.1/a//', 'http://127.0.0.1//a']) {
+      expect(() => validateMirror(input, { daemonVersion: '25.0.0' }), input).toThrow(/an empty segment in the path/);
+    }
+    expect(validateMirror('http://127.0.0.1/a/', { daemonVersion: '25.0.0' }).url).toBe('http://127.0.0.1/a');
+  });
+});
+
 describe('validateMirror, property tests', () => {
   const rules = [{ opts: { daemonVersion: '20.10.24' }, rules: 'before-25' as const }, { opts: { daemonVersion: '25.0.0' }, rules: '25' as const }];
   it.each(rules)('never accepts what dockerd ($rules) refuses, and writes only what was typed up to case and one slash', ({ opts, rules: r }) => {
