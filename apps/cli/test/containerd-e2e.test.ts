@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startContainerd, type TestContainerd } from '../../../packages/core/test/support/containerd.js';
-import { pushImage, startRegistry, type TestRegistry } from '../../../packages/core/test/support/registry.js';
+import { startContainerdMirrorRig, type ContainerdMirrorRig, type TestContainerd } from '../../../packages/core/test/support/containerd.js';
+import type { TestRegistry } from '../../../packages/core/test/support/registry.js';
 import { cliEnv } from './support/env.js';
 import { spawnRun, type Run } from './support/spawn.js';
 
@@ -18,17 +18,13 @@ let registry: TestRegistry;
 let work: string;
 let logFile: string;
 
+let rig: ContainerdMirrorRig | undefined;
+
 beforeAll(async () => {
-  work = await mkdtemp(path.join(tmpdir(), 'dm-ctd-e2e-'));
-  logFile = path.join(work, 'registry.log');
-  [containerd, registry] = await Promise.all([startContainerd(), startRegistry({ accessLog: logFile })]);
-  await pushImage(registry.url, 'library/alpine', '3.16.2');
-  await pushImage(registry.url, 'someorg/tool', '1');
+  rig = await startContainerdMirrorRig('dm-ctd-e2e-');
+  ({ containerd, registry, work, logFile } = rig);
 });
-afterAll(async () => {
-  await Promise.all([containerd?.stop(), registry?.stop()]);
-  await rm(work, { recursive: true, force: true });
-});
+afterAll(() => rig?.stop());
 
 function run(args: string[], configFile = containerd.configFile): Promise<Run> {
   const env = cliEnv({ DOCKER_HOST: 'unix:///nonexistent/dockmirror-test.sock' });

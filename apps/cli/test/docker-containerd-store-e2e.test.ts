@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { startStandInEngine, type StandInEngine } from '../../../packages/core/test/engines/docker/stand-in-engine.js';
 import { cliEnv } from './support/env.js';
+import { spawnRun, type Run } from './support/spawn.js';
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'run.js');
 let work: string;
@@ -37,17 +38,9 @@ const certs = () => path.join(box, 'certs.d');
 const hostsFile = (registry: string) => path.join(certs(), registry, 'hosts.toml');
 const exists = (file: string) => stat(file).then(() => true, () => false);
 
-function run(args: string[], certsDir = certs()): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const env = cliEnv({ DOCKER_HOST: engine.endpoint, DOCKMIRROR_DOCKER_CERTS_DIR: certsDir });
-    const child = spawn(process.execPath, [bin, ...args, '--config-file', daemonJson(), '--state-dir', path.join(box, 'state')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function run(args: string[], certsDir = certs()): Promise<Run> {
+  const env = cliEnv({ DOCKER_HOST: engine.endpoint, DOCKMIRROR_DOCKER_CERTS_DIR: certsDir });
+  return spawnRun(process.execPath, [bin, ...args, '--config-file', daemonJson(), '--state-dir', path.join(box, 'state')], { env });
 }
 
 const GHCR = '# written by dockmirror\nserver = "https://ghcr.io"\n\n[host."https://m.example"]\n  capabilities = ["pull", "resolve"]\n';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startContainerd, type TestContainerd } from '../../../packages/core/test/support/containerd.js';
+import { startContainerdMirrorRig, type ContainerdMirrorRig, type TestContainerd } from '../../../packages/core/test/support/containerd.js';
 import { startPodmanRig, type PodmanRig } from '../../../packages/core/test/support/podman.js';
 import { freePort, pushImage, startRegistry, type TestRegistry } from '../../../packages/core/test/support/registry.js';
 import { cliEnv } from './support/env.js';
@@ -35,17 +35,13 @@ describe('mirror verify --engine containerd', () => {
   let work: string;
   let logFile: string;
 
+  let rig: ContainerdMirrorRig | undefined;
+
   beforeAll(async () => {
-    work = await mkdtemp(path.join(tmpdir(), 'dm-verify-ctd-'));
-    logFile = path.join(work, 'registry.log');
-    [containerd, registry] = await Promise.all([startContainerd(), startRegistry({ accessLog: logFile })]);
-    await pushImage(registry.url, 'library/alpine', '3.16.2');
-    await pushImage(registry.url, 'someorg/tool', '1');
+    rig = await startContainerdMirrorRig('dm-verify-ctd-');
+    ({ containerd, registry, work, logFile } = rig);
   });
-  afterAll(async () => {
-    await Promise.all([containerd?.stop(), registry?.stop()]);
-    await rm(work, { recursive: true, force: true });
-  });
+  afterAll(() => rig?.stop());
 
   /** The built CLI on the rig's containerd; ctr (spawned by the CLI) gets the rig's dead proxy. */
   const run = (args: string[]): Promise<Run> => {

@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { requirePrograms } from './programs.js';
-import { freePort } from './registry.js';
+import { freePort, pushImage, startRegistry, type TestRegistry } from './registry.js';
 
 /** A running containerd. */
 export interface TestContainerd {
@@ -96,4 +96,35 @@ export async function startContainerd(): Promise<TestContainerd> {
   const why = spawnError ? spawnError.message : child.exitCode !== null ? `it exited with status ${child.exitCode}` : 'it did not answer within 15 s';
   await stop();
   throw new Error(`containerd did not start: ${why}\n${logText}`);
+}
+
+/** A containerd beside a real registry seeded with the two images the engine tests pull, and the registry's log. */
+export interface ContainerdMirrorRig {
+  containerd: TestContainerd;
+  registry: TestRegistry;
+  /** A temp folder of the rig's own, removed by `stop`. */
+  work: string;
+  /** The registry's access log, to see which requests (and `?ns=`) reached the mirror. */
+  logFile: string;
+  /** Stops both and removes `work`. */
+  stop(): Promise<void>;
+}
+
+/** Starts a {@link ContainerdMirrorRig} with `library/alpine:3.16.2` and `someorg/tool:1` in its registry. */
+export async function startContainerdMirrorRig(prefix: string): Promise<ContainerdMirrorRig> {
+  const work = await mkdtemp(path.join(tmpdir(), prefix));
+  const logFile = path.join(work, 'registry.log');
+  const [containerd, registry] = await Promise.all([startContainerd(), startRegistry({ accessLog: logFile })]);
+  await pushImage(registry.url, 'library/alpine', '3.16.2');
+  await pushImage(registry.url, 'someorg/tool', '1');
+  return {
+    containerd,
+    registry,
+    work,
+    logFile,
+    stop: async () => {
+      await Promise.all([containerd.stop(), registry.stop()]);
+      await rm(work, { recursive: true, force: true });
+    },
+  };
 }
