@@ -1,6 +1,6 @@
 import { parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
 import { InvalidConfigError, producedBug } from '../errors.js';
-import { detectEol, firstInvalidUtf8 } from '../support/text.js';
+import { decodeConfigText, detectEol } from '../support/text.js';
 
 const BOM = '\uFEFF';
 
@@ -112,16 +112,13 @@ export function parseDaemonConfig(file: string, bytes: Buffer, exists = true): D
     throw new InvalidConfigError(`${where}: ${message}`, { location: { file, ...pos }, hint, cause });
   };
   const fixHint = `Fix ${file} by hand (dockerd would refuse it too), then run dockmirror again.`;
-  let decoded: string;
-  try {
-    decoded = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
-  } catch (cause) {
-    const bad = firstInvalidUtf8(bytes);
-    text = new TextDecoder('utf-8').decode(bytes.subarray(0, bad));
-    return fail(`invalid UTF-8 at byte ${bad}`, text.length, `Save ${file} as UTF-8.`, cause) as never;
+  const decoded = decodeConfigText(bytes);
+  if (!decoded.ok) {
+    text = decoded.readable;
+    return fail(`invalid UTF-8 at byte ${decoded.badByte}`, text.length, `Save ${file} as UTF-8.`, decoded.cause) as never;
   }
-  const bom = decoded.startsWith(BOM);
-  text = bom ? decoded.slice(1) : decoded;
+  const { bom } = decoded;
+  text = decoded.text;
   const layout = { eol: detectEol(text), indent: detectIndent(text) };
   const base = { file, exists, bytes, text, bom, ...layout };
   if (text.trim() === '') return { ...base, mirrors: undefined, insecureRegistries: undefined };

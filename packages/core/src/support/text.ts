@@ -33,3 +33,20 @@ export function firstInvalidUtf8(bytes: Buffer): number {
   }
   return lo;
 }
+
+/**
+ * A config file's bytes as text, decoded as strictly as the engines decode them: UTF-8 only, a leading BOM noted
+ * and cut off. Bytes that are not UTF-8 give the offset of the first bad byte and the readable text before it,
+ * so the caller can name its line and column.
+ */
+export function decodeConfigText(bytes: Buffer): { ok: true; text: string; bom: boolean } | { ok: false; badByte: number; readable: string; cause: unknown } {
+  let decoded: string;
+  try {
+    decoded = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch (cause) {
+    const badByte = firstInvalidUtf8(bytes);
+    return { ok: false, badByte, readable: new TextDecoder('utf-8').decode(bytes.subarray(0, badByte)), cause };
+  }
+  const bom = decoded.startsWith('\uFEFF');
+  return { ok: true, text: bom ? decoded.slice(1) : decoded, bom };
+}

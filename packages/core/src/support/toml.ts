@@ -1,7 +1,7 @@
 import { getStaticTOMLValue, parseTOML, type AST } from 'toml-eslint-parser';
 import { InvalidConfigError } from '../errors.js';
 import { firstTooDeep, positionOf } from '../config/document.js';
-import { detectEol, firstInvalidUtf8 } from './text.js';
+import { decodeConfigText, detectEol } from './text.js';
 
 /**
  * A TOML config file read strictly, with what an edit needs to keep every byte around it: the syntax tree with
@@ -45,16 +45,13 @@ export function parseTomlDocument(file: string, bytes: Buffer, options: { exists
     const where = pos ? `${file}:${pos.line}:${pos.column}` : file;
     throw new InvalidConfigError(`${where}: ${message}`, { location: { file, ...pos }, hint, cause });
   };
-  let decoded: string;
-  try {
-    decoded = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
-  } catch (cause) {
-    const bad = firstInvalidUtf8(bytes);
-    text = new TextDecoder('utf-8').decode(bytes.subarray(0, bad));
-    return fail(`invalid UTF-8 at byte ${bad}`, text.length, cause);
+  const decoded = decodeConfigText(bytes);
+  if (!decoded.ok) {
+    text = decoded.readable;
+    return fail(`invalid UTF-8 at byte ${decoded.badByte}`, text.length, decoded.cause);
   }
-  const bom = decoded.startsWith('\uFEFF');
-  text = bom ? decoded.slice(1) : decoded;
+  const { bom } = decoded;
+  text = decoded.text;
   const deep = firstTooDeep(text, TOML_MAX_DEPTH);
   if (deep !== -1) fail(`nested deeper than ${TOML_MAX_DEPTH} levels`, deep);
   let ast: AST.TOMLProgram;
