@@ -54,15 +54,21 @@ describe('engine against a real dockerd', () => {
 describe('reload through SIGHUP', () => {
   it('applies a mirror and an insecure registry, confirmed from /info', async () => {
     const mirror = `${tb.registryUrl}`;
+    const before = await engine.liveRegistry();
+    const started = performance.now();
     const result = await applyFile(
       { 'registry-mirrors': [mirror], 'insecure-registries': ['reg.test:5000'] },
       { mirrors: [mirror], insecureRegistries: ['reg.test:5000'] },
     );
+    const outside = performance.now() - started;
+    expect(before.mirrors).not.toContain(`${mirror}/`);
     expect(result.mismatch).toBeUndefined();
     expect(result.ok).toBe(true);
     expect(result.live).toEqual({ mirrors: [`${mirror}/`], insecureRegistries: ['reg.test:5000'] });
-    // Measured here: the new config is live within a poll or two (well under 500 ms).
-    expect(result.elapsedMs).toBeLessThan(2_000);
+    // The wait it reports (printed as "live after N ms") is its own, measured inside the call: never more than
+    // the call took as seen from outside. How fast a reload is belongs to `npm run bench`, not to a test.
+    expect(result.elapsedMs).toBeGreaterThanOrEqual(0);
+    expect(result.elapsedMs).toBeLessThanOrEqual(Math.ceil(outside));
   });
 
   it('keeps a running container running (same pid and StartedAt)', async () => {
