@@ -87,10 +87,10 @@ describe('the lenient read a rollback uses', () => {
     });
   });
 
-  it('keeps LF and no BOM for a broken file written that way', async () => {
-    const bytes = Buffer.from('{"debug": tru}\n');
+  it('keeps LF and no BOM for a broken file written that way, and a U+FEFF inside it as it is', async () => {
+    const bytes = Buffer.from('{"debug": tru, "label": "a\uFEFFb"}\n');
     const doc = parseDaemonConfigLeniently({ file, exists: true, bytes });
-    expect(doc).toMatchObject({ bom: false, eol: '\n', text: '{"debug": tru}\n', mirrors: undefined });
+    expect(doc).toMatchObject({ bom: false, eol: '\n', text: '{"debug": tru, "label": "a\uFEFFb"}\n', mirrors: undefined });
   });
 
   it('parses a valid file strictly, with its mirrors', async () => {

@@ -26,6 +26,10 @@ describe('flagValues: every spelling dockerd accepts', () => {
     expect(flagValues(['dockerd', '--Hx'], '--H', '-H')).toEqual([]);
   });
 
+  it('a one-letter value may end in dashes', () => {
+    expect(flagValues(['dockerd', '-Hunix:///tmp/a--'], '--host', '-H')).toEqual(['unix:///tmp/a--']);
+  });
+
   it('without a short alias, only the long spellings count', () => {
     expect(flagValues(['dockerd', '-H', 'unix:///a.sock', '-Hb'], '--host')).toEqual([]);
   });

@@ -4,7 +4,7 @@ import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { dockerdCandidates, hostMatches, scanDockerd } from '../../src/daemon/dockerd-process.js';
+import { distrustPid, dockerdCandidates, hostMatches, scanDockerd } from '../../src/daemon/dockerd-process.js';
 import { endpointSockets, untrustedUids } from '../../src/daemon/socket-proof.js';
 
 let proc: string;
@@ -159,5 +159,50 @@ describe('one listing of /proc per call', () => {
     const candidates = dockerdCandidates(proc);
     await writeFile(join(proc, '30', 'cmdline'), 'sleep\0-H\0unix:///tmp/p/docker.sock\0');
     expect((await scanDockerd('unix:///tmp/p/docker.sock', proc, 0, candidates)).process).toBeUndefined();
+  });
+});
+
+describe('distrustPid: the check right before a SIGHUP', () => {
+  it('accepts the dockerd that holds the endpoint\'s socket, and names why any other pid is refused', async () => {
+    await writeFile(join(proc, 'net', 'unix'), UNIX_HEAD + unixLine(900, '/tmp/p/docker.sock') + unixLine(901, '/tmp/q/docker.sock'));
+    await fakeProcess(20, ['/usr/bin/dockerd', '-H', 'unix:///tmp/p/docker.sock'], [0, 0, 0, 0], [900]);
+    await fakeProcess(21, ['sleep', '1000'], [0, 0, 0, 0]);
+    await fakeProcess(22, ['dockerd', '-H', 'unix:///tmp/p/docker.sock'], [65534, 65534, 65534, 65534], [900]);
+    await fakeProcess(23, ['dockerd', '-H', 'unix:///tmp/q/docker.sock'], [0, 0, 0, 0], [901]);
+    expect(await distrustPid(20, 'unix:///tmp/p/docker.sock', proc, 0)).toBeUndefined();
+    // Without an endpoint (a daemon found by its pid file), a trusted dockerd is enough.
+    expect(await distrustPid(20, undefined, proc, 0)).toBeUndefined();
+    expect(await distrustPid(21, 'unix:///tmp/p/docker.sock', proc, 0)).toBe('it is not a running dockerd');
+    expect(await distrustPid(99, 'unix:///tmp/p/docker.sock', proc, 0)).toBe('it is not a running dockerd');
+    expect(await distrustPid(22, 'unix:///tmp/p/docker.sock', proc, 0)).toBe('it runs as uid 65534, not root');
+    expect(await distrustPid(23, 'unix:///tmp/p/docker.sock', proc, 0)).toBe('it does not serve unix:///tmp/p/docker.sock');
+  });
+
+  it('a dockerd whose status cannot be read is not believed', async () => {
+    await fakeProcess(20, ['/usr/bin/dockerd'], [0, 0, 0, 0], []);
+    await rm(join(proc, '20', 'status'));
+    expect(await distrustPid(20, 'unix:///tmp/p/docker.sock', proc, 0)).toBe('its owner could not be read');
+  });
+
+  it('an endpoint with no listener, or one /proc cannot show, proves nothing; only a dockerd claiming it is named', async () => {
+    await fakeProcess(20, ['/usr/bin/dockerd', '-H', 'unix:///tmp/p/docker.sock', '-H', 'npipe:////./pipe/dm'], [0, 0, 0, 0], [900]);
+    await fakeProcess(21, ['/usr/bin/dockerd', '-H', 'unix:///tmp/q/docker.sock'], [0, 0, 0, 0], [900]);
+    const none = await scanDockerd('unix:///tmp/p/docker.sock', proc, 0);
+    expect(none.process).toBeUndefined();
+    expect(none.untrusted).toEqual([{ pid: 20, reason: 'no socket listens on unix:///tmp/p/docker.sock' }]);
+    // A named pipe has no listener /proc could show.
+    const pipe = await scanDockerd('npipe:////./pipe/dm', proc, 0);
+    expect(pipe.process).toBeUndefined();
+    expect(pipe.untrusted).toEqual([{ pid: 20, reason: 'nothing shows it serves npipe:////./pipe/dm' }]);
+  });
+
+  it('an untrusted process that exits mid-scan is named only when it claimed the endpoint', async () => {
+    await fakeProcess(10, ['dockerd', '-H', 'unix:///tmp/p/docker.sock'], [0, 0, 0, 0]);
+    await fakeProcess(11, ['dockerd', '-H', 'unix:///tmp/q/docker.sock'], [0, 0, 0, 0]);
+    // Its status is gone (the process exited between the listing and the look at its uids).
+    await rm(join(proc, '10', 'status'));
+    await rm(join(proc, '11', 'status'));
+    const scan = await scanDockerd('unix:///tmp/p/docker.sock', proc, 0);
+    expect(scan.untrusted).toEqual([{ pid: 10, reason: 'its owner could not be read' }]);
   });
 });
