@@ -1,7 +1,7 @@
 // config/io.ts on its own: the bounded, regular-files-only read, the lenient read a rollback relies on, and the
 // write's race check and removal. The end-to-end paths through add and rollback are in read.test.ts.
 import { execFileSync } from 'node:child_process';
-import { mkdir, readFile, rename, stat, truncate, unlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, stat, truncate, unlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -11,6 +11,7 @@ import {
   readConfigFile,
   readDaemonConfig,
   readDaemonConfigLeniently,
+  resolveWriteTarget,
   writeConfigFile,
 } from '../../src/config/io.js';
 import { DriftError, InvalidConfigError } from '../../src/errors.js';
@@ -180,5 +181,25 @@ describe('writing a config file', () => {
       await expect(writeConfigFile(file, undefined, { expect: doc })).rejects.toBeInstanceOf(DriftError);
       expect(await readFile(file, 'utf8')).toBe('{"debug": true}\n');
     });
+  });
+});
+
+describe('where a write lands', () => {
+  it('creates missing folders only for a write, never for a removal or a plain look', async () => {
+    const deep = path.join(dir, 'a', 'b', 'daemon.json');
+    await expect(resolveWriteTarget(deep)).rejects.toThrow();
+    await expect(stat(path.join(dir, 'a'))).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(writeConfigFile(deep, undefined)).rejects.toThrow();
+    await expect(stat(path.join(dir, 'a'))).rejects.toMatchObject({ code: 'ENOENT' });
+    await writeConfigFile(deep, Buffer.from('{}\n'));
+    expect(await readFile(deep, 'utf8')).toBe('{}\n');
+    expect((await stat(path.join(dir, 'a'))).mode & 0o777).toBe(0o755);
+  });
+
+  it('names the file\'s folder when another user could swap it', async () => {
+    const open = path.join(dir, 'open');
+    await mkdir(open, { mode: 0o777 });
+    await chmod(open, 0o777);
+    await expect(resolveWriteTarget(path.join(open, 'daemon.json'))).rejects.toThrow(/folder of daemon\.json/);
   });
 });

@@ -4,8 +4,8 @@ import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { distrustPid, dockerdCandidates, hostMatches, scanDockerd } from '../../src/daemon/dockerd-process.js';
-import { endpointSockets, untrustedUids } from '../../src/daemon/socket-proof.js';
+import { configFileHosts, daemonHosts, distrustPid, dockerdCandidates, hostMatches, scanDockerd } from '../../src/daemon/dockerd-process.js';
+import { endpointSockets, unixSocketPath, untrustedUids } from '../../src/daemon/socket-proof.js';
 
 let proc: string;
 
@@ -204,5 +204,50 @@ describe('distrustPid: the check right before a SIGHUP', () => {
     await rm(join(proc, '11', 'status'));
     const scan = await scanDockerd('unix:///tmp/p/docker.sock', proc, 0);
     expect(scan.untrusted).toEqual([{ pid: 10, reason: 'its owner could not be read' }]);
+  });
+});
+
+describe('what an endpoint names', () => {
+  it('fd:// is systemd\'s /run/docker.sock and unix:// alone the default socket', () => {
+    expect(unixSocketPath('fd://')).toBe('/run/docker.sock');
+    expect(unixSocketPath('unix://')).toBe('/var/run/docker.sock');
+    expect(unixSocketPath('unix:///tmp/a.sock')).toBe('/tmp/a.sock');
+    expect(unixSocketPath('tcp://127.0.0.1:2375')).toBeUndefined();
+  });
+
+  it('a path that is not a socket proves nothing, and says so', async () => {
+    const notSocket = join(proc, 'plain.sock');
+    await writeFile(notSocket, '');
+    expect(endpointSockets(`unix://${notSocket}`, join(proc, 'net'))).toEqual({ inodes: new Set(), problem: `${notSocket} is not a socket` });
+  });
+
+  it('a TCP endpoint without a port is 2375', async () => {
+    await writeFile(join(proc, 'net', 'tcp'), TCP_HEAD + tcpLine('0100007F:0947', 700) + tcpLine('0100007F:0948', 701));
+    expect([...(endpointSockets('tcp://127.0.0.1', join(proc, 'net'))?.inodes ?? [])]).toEqual([700]);
+    expect([...(endpointSockets('tcp://127.0.0.1:2376', join(proc, 'net'))?.inodes ?? [])]).toEqual([701]);
+  });
+
+  it('only a /var/run at the start of a socket path is /run', () => {
+    expect(hostMatches('unix:///srv/var/run/d.sock', 'unix:///srv/run/d.sock')).toBe(false);
+    expect(hostMatches('unix:///var/run/d.sock', 'unix:///run/d.sock')).toBe(true);
+  });
+});
+
+describe('a dockerd without -H serves the hosts its config file names', () => {
+  it('reads "hosts" from its --config-file (strings only), else nothing', async () => {
+    const file = join(proc, 'daemon.json');
+    await writeFile(file, '\uFEFF{"hosts": ["unix:///tmp/x.sock", 5, "tcp://127.0.0.1:2375"]}');
+    expect(await configFileHosts(['dockerd', '--config-file', file])).toEqual(['unix:///tmp/x.sock', 'tcp://127.0.0.1:2375']);
+    expect(daemonHosts(['dockerd', '--config-file', file], await configFileHosts(['dockerd', '--config-file', file]))).toEqual([
+      'unix:///tmp/x.sock',
+      'tcp://127.0.0.1:2375',
+    ]);
+    // -H on the command line wins: the file's hosts are not even read.
+    expect(await configFileHosts(['dockerd', '-H', 'unix:///a.sock', '--config-file', file])).toEqual([]);
+    await writeFile(file, '{"hosts": "unix:///tmp/x.sock"}');
+    expect(await configFileHosts(['dockerd', '--config-file', file])).toEqual([]);
+    await writeFile(file, '{"hosts": [');
+    expect(await configFileHosts(['dockerd', '--config-file', file])).toEqual([]);
+    expect(await configFileHosts(['dockerd', '--config-file', join(proc, 'missing.json')])).toEqual([]);
   });
 });
