@@ -70,6 +70,14 @@ describe('findFileReader', () => {
     expect(await findFileReader('/etc/docker/daemon.json', { procRoot: proc, callerUid: 0, homedir: home })).toMatchObject({ pid: 17, hosts: ['fd://'] });
   });
 
+  it('a relative --config-file of a daemon whose working folder cannot be seen names no file', async () => {
+    await process_(30, ['dockerd', '--config-file', 'hidden.json'], 0, join(root, 'work'));
+    await rm(join(proc, '30', 'cwd'));
+    await writeFile(join(root, 'work', 'hidden.json'), '{}\n');
+    // Not pid 30: which file it reads is unknown, so it is nobody's reader.
+    expect(await findFileReader(join(root, 'work', 'hidden.json'), { procRoot: proc, callerUid: 0 })).toBeUndefined();
+  });
+
   it('nothing when /proc cannot be read', async () => {
     expect(await findFileReader(join(root, 'a.json'), { procRoot: join(root, 'missing') })).toBeUndefined();
   });
