@@ -15,5 +15,10 @@ if (major < 22) {
 // never Node's default under $TMPDIR, where another user could plant code for root to run.
 const { enableOwnCompileCache } = await import('../dist/compile-cache.js');
 enableOwnCompileCache();
-const { run } = await import('../dist/run.js');
-await run(import.meta.url);
+// The hot commands (mirror add/remove/list, status) run without oclif when their argv is fully understood
+// (src/fast.ts); anything else, or anything unsure, goes to oclif as before.
+const { runFast } = await import('../dist/fast.js');
+if (!(await runFast())) {
+  const { run } = await import('../dist/run.js');
+  await run(import.meta.url);
+}

@@ -117,3 +117,46 @@ describe('the bundle', () => {
     expect(debug.stderr).toMatch(/oclif:config/);
   });
 });
+
+describe('the fast path', () => {
+  /** The files of the bundle one run loaded, through a module load hook (every chunk is a file: URL). */
+  function loadedFiles(args: string[], env: Record<string, string> = {}): string[] {
+    const home = cliHome();
+    const report = path.join(home, 'loaded-files.txt');
+    const hook = path.join(home, 'report-files.mjs');
+    writeFileSync(
+      hook,
+      `import { registerHooks } from 'node:module';\nimport { writeFileSync } from 'node:fs';\nconst seen = [];\n` +
+        `registerHooks({ load(url, context, next) { if (url.startsWith('file:')) seen.push(url); return next(url, context); } });\n` +
+        `process.on('exit', () => writeFileSync(${JSON.stringify(report)}, seen.join('\\n')));\n`,
+    );
+    const run = spawnSync(process.execPath, ['--import', hook, bin, ...args], { env: cliEnv({ DOCKER_HOST: `unix://${home}/no-daemon.sock`, ...env }), encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    return readFileSync(report, 'utf8').split('\n').filter((url) => url.includes('/dist/')).map((url) => fileURLToPath(url));
+  }
+  // Every part of @oclif/core in the bundle (its main chunk, and the ux chunk the fast path loads for a spinner on
+  // a terminal) holds oclif's ExitError, whose code is this string; dockmirror's own code never says it.
+  const isOclif = (file: string) => readFileSync(file, 'utf8').includes('EEXIT');
+
+  it('runs mirror list, add, remove and status without loading any of oclif; oclif runs the rest', () => {
+    const file = path.join(cliHome(), 'fast.json');
+    writeFileSync(file, '{"registry-mirrors": ["https://mirror.gcr.io"]}\n');
+    const hot = [
+      ['mirror', 'list', '--config-file', file],
+      ['list', '--no-live', '--json', '--config-file', file],
+      ['add', 'http://127.0.0.1:5000', '--dry-run', '--config-file', file],
+      ['mirror', 'remove', 'https://mirror.gcr.io', '--dry-run', '--config-file', file],
+      ['status', '--config-file', file],
+    ];
+    for (const args of hot) {
+      const files = loadedFiles(args);
+      expect(files.some((f) => f.endsWith(`${path.sep}fast.js`)), args.join(' ')).toBe(true);
+      expect(files.filter(isOclif), args.join(' ')).toEqual([]);
+    }
+    // The same lines with the switch the comparison tests use, and a command with no fast path, do load oclif:
+    // the check above can fail.
+    expect(loadedFiles(hot[0]!, { DOCKMIRROR_NO_FAST_PATH: '1' }).some(isOclif)).toBe(true);
+    expect(loadedFiles(['backups', '--config-file', file]).some(isOclif)).toBe(true);
+    expect(loadedFiles(['--version']).some(isOclif)).toBe(true);
+  });
+});
