@@ -100,6 +100,46 @@ describe('pull check against a real daemon', () => {
     }
   });
 
+  it('fails the pull check, saying what to make sure of, when the daemon cannot pull by the mirror\'s own name', async () => {
+    // The mirror serves this machine, but turns the daemon away: the daemon does not reach it.
+    const proxy = createServer((req, res) => {
+      if (/^docker\//.test(req.headers['user-agent'] ?? '')) {
+        res.writeHead(503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: 'not for you' }] }));
+        return;
+      }
+      const upstream = request({ host: '127.0.0.1', port: tb.registryPort, path: req.url, method: req.method, headers: req.headers }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      });
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const port = (proxy.address() as AddressInfo).port;
+    const mirror = `http://127.0.0.1:${port}`;
+    try {
+      await useMirror(mirror);
+      const r = await checkMirror({ mirror, image: 'alpine:3.16.2', pull: true, engine, live: await engine.liveRegistry() });
+      expect(r.checks.find((c) => c.name === 'image')?.ok).toBe(true);
+      const pull = pullCheck(r.checks);
+      const mirrorRef = `127.0.0.1:${port}/library/alpine:3.16.2`;
+      expect(pull).toMatchObject({
+        ok: false,
+        summary: `the daemon could not pull ${mirrorRef}`,
+        proof: { proved: 'the daemon did not reach the mirror by its own name', how: `the daemon's pull of ${mirrorRef} failed`, basis: 'evidence' },
+        fix: `Make sure "127.0.0.1:${port}" is in insecure-registries and reachable from the daemon (on Docker Desktop, from its VM).`,
+        data: { mirrorRef, plainRef: 'alpine:3.16.2' },
+      });
+      expect(pull?.why).toBeTruthy();
+      expect(pull?.data).not.toHaveProperty('plainDigest');
+      expect(r.ok).toBe(false);
+      expect(await engine.inspectImage(mirrorRef)).toBeUndefined();
+    } finally {
+      proxy.close();
+    }
+  });
+
   it('proves the pull reached the Pyrsia node from its own access log', async () => {
     await useMirror(node.url);
     const r = await checkMirror({ mirror: node.url, image: 'alpine:3.16.2', pull: true, fresh: true, engine, live: await engine.liveRegistry(), accessLog: `${tb.dir}/pyrsia.log` });
