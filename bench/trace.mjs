@@ -190,6 +190,9 @@ process.on('exit', () => {
     reload: hup !== undefined && lastApi > hup ? lastApi - hup : 0,
     counts: Object.fromEntries(['discovery', 'api', 'reload', 'write', 'read'].map((c) => [c, spans.filter((s) => s[0] === c).length])),
     procScans: spans.filter((s) => s[3] === 'scan /proc').length,
+    // Flushes to disk (each costs a device round trip) and reads of the journal: what a change pays for its safety.
+    fsyncs: spans.filter((s) => /(^|\.)f?(data)?sync(Sync)?$/.test(s[3])).length,
+    journalReads: spans.filter((s) => s[0] === 'read' && /open(Sync)? .*\/journal\.jsonl$/.test(s[3])).length,
     ...(process.env.BENCH_TRACE_SPANS ? { spans: spans.map(([c, a, b, l]) => `${a.toFixed(1)} +${(b - a).toFixed(1)} ${c} ${l}`) } : {}),
     calls: spans.filter((s) => s[0] === 'api' || s[0] === 'reload').map((s) => s[3]),
   };
