@@ -89,8 +89,9 @@ const MAX_JOURNAL_BYTES = 16 * 1024 * 1024;
 
 /**
  * The append-only change journal and the backups beside it, in one state folder. Each change appends a
- * `begin` record before daemon.json is written and a `commit` or `abort` record after, each flushed to disk,
- * so a crash at any point leaves a pending entry that {@link Journal.recover} can settle from the file's hash.
+ * `begin` record before daemon.json is written and a `commit` or `abort` record after. The begin record (and
+ * an abort) is flushed to disk, so a crash at any point leaves a pending entry that {@link Journal.recover}
+ * can settle from the file's hash; the commit is not, since that settling re-derives it (see commit).
  *
  * The folder is checked before anything in it is read or written (see {@link stateFolder}), every file in it
  * is opened without following symlinks, every record is validated before it is believed, and nothing that the
