@@ -61,6 +61,14 @@ export function scanJson(text: string, maxDepth: number, keepItems: readonly str
   let property: Built | undefined;
   let duplicate: { key: string; offset: number; objectStart: number } | undefined;
   const length = text.length;
+  // The open container and whether values at this depth get nodes (the root, the top level's values, the items
+  // of a kept array): kept in locals, since a large file's values are mostly deeper and must cost nothing more.
+  let top: Frame | undefined;
+  let track = true;
+  const moved = (): void => {
+    top = frames[frames.length - 1];
+    track = frames.length <= 1 || (frames.length === 2 && (frames[1] as Frame).items !== undefined);
+  };
 
   /** A value starting at `offset` at the current depth: its node when the editor needs one. */
   const valueNode = (offset: number, type: NodeType): Built | undefined => {
@@ -89,13 +97,13 @@ export function scanJson(text: string, maxDepth: number, keepItems: readonly str
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
       const end = closingQuote(text, i);
-      const top = frames[frames.length - 1];
-      if (top?.keys && top.expectKey) {
+      if (top?.expectKey) {
         top.expectKey = false;
         const raw = text.slice(i + 1, end);
         // An escaped key means what it decodes to: "a" and "\u0061" are the same key to dockerd.
         const key = raw.includes('\\') ? (JSON.parse(text.slice(i, end + 1)) as string) : raw;
-        if (!top.keys.has(key)) top.keys.add(key);
+        const keys = top.keys as Set<string>;
+        if (!keys.has(key)) keys.add(key);
         else if (!top.duplicated) {
           top.duplicated = true;
           if (!duplicate || top.start < duplicate.objectStart) duplicate = { key, offset: i, objectStart: top.start };
@@ -105,7 +113,7 @@ export function scanJson(text: string, maxDepth: number, keepItems: readonly str
           property.children?.push({ type: 'string', offset: i, length: end + 1 - i, parent: property, value: key });
           top.node.children?.push(property);
         }
-      } else {
+      } else if (track) {
         const node = valueNode(i, 'string');
         if (node) node.length = end + 1 - i;
         endValue(end + 1);
@@ -114,23 +122,26 @@ export function scanJson(text: string, maxDepth: number, keepItems: readonly str
     } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
       if (frames.length + 1 > maxDepth) return { kind: 'too-deep', offset: i };
       const object = c === OPEN_OBJECT;
-      const node = valueNode(i, object ? 'object' : 'array');
+      const node = track ? valueNode(i, object ? 'object' : 'array') : undefined;
       if (node && (object ? frames.length === 0 : frames.length === 1 && keepItems.includes(property?.children?.[0]?.value as string))) node.children = [];
       frames.push({ start: i, node, keys: object ? new Set() : undefined, expectKey: object, items: object ? undefined : node?.children, duplicated: false });
+      moved();
     } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
       const frame = frames.pop() as Frame;
+      moved();
       if (frame.node) frame.node.length = i + 1 - frame.node.offset;
       endValue(i + 1);
     } else if (c === COMMA) {
-      const top = frames[frames.length - 1] as Frame;
-      if (top.keys) top.expectKey = true;
+      if (top?.keys !== undefined) top.expectKey = true;
     } else if (c !== COLON && !isWhitespace(c)) {
       // A number, true, false or null: it runs to the next separator or whitespace.
       let end = i + 1;
       while (end < length && !endsLiteral(text.charCodeAt(end))) end += 1;
-      const node = valueNode(i, c === 0x74 || c === 0x66 ? 'boolean' : c === 0x6e ? 'null' : 'number');
-      if (node) node.length = end - i;
-      endValue(end);
+      if (track) {
+        const node = valueNode(i, c === 0x74 || c === 0x66 ? 'boolean' : c === 0x6e ? 'null' : 'number');
+        if (node) node.length = end - i;
+        endValue(end);
+      }
       i = end - 1;
     }
   }
