@@ -217,13 +217,14 @@ try {
   console.log(`\nWhere dockmirror's time goes (ms, medians of ${tracedRounds} traced runs; bench/trace.mjs adds a little to each)`);
   console.log('  startup = process start to the first thing the command does, of it oclif = until oclif asks for the command\'s');
   console.log('  module (the rest loads our modules and parses flags); the others are wall time with at least one such');
-  console.log('  call outstanding (async calls overlap, so they need not add up); other = the rest (JS work: parse, plan, print).');
-  console.log(`  ${'run'.padEnd(26)}${['total', ...shown, 'other'].map((c) => c.padStart(10)).join('')}   /proc scans, API calls`);
+  console.log('  call outstanding (async calls overlap, so they need not add up); other = the rest (JS work: parse, plan, print);');
+  console.log('  cpu = CPU time of the process, cmd cpu = of it from the command\'s module on (core\'s share and the command\'s).');
+  console.log(`  ${'run'.padEnd(26)}${['total', ...shown, 'other', 'cpu', 'cmd cpu'].map((c) => c.padStart(10)).join('')}   /proc scans; fsyncs; journal reads; API calls`);
   for (const [label, list] of Object.entries(traces)) {
     const med = (key) => median(list.map((t) => t[key]));
     const other = median(list.map((t) => t.total - categories.reduce((sum, c) => sum + t[c], 0)));
     const calls = list.at(-1).calls.join(', ');
-    console.log(`  ${label.padEnd(26)}${[med('total'), ...shown.map(med), other].map((v) => v.toFixed(1).padStart(10)).join('')}   ${median(list.map((t) => t.procScans))}; ${calls || 'none'}`);
+    console.log(`  ${label.padEnd(26)}${[med('total'), ...shown.map(med), other, med('cpu'), med('commandCpu')].map((v) => v.toFixed(1).padStart(10)).join('')}   ${median(list.map((t) => t.procScans))}; ${median(list.map((t) => t.fsyncs ?? 0))}; ${median(list.map((t) => t.journalReads ?? 0))}; ${calls || 'none'}`);
   }
 } finally {
   if (dockerdPid) {

@@ -127,9 +127,13 @@ Module._load = function traced(request, ...rest) {
 
 // When oclif asks for the command's module: the end of oclif's own start-up.
 let commandAt;
+let commandCpu;
 Module.registerHooks?.({
   load(url, context, nextLoad) {
-    if (commandAt === undefined && /\/dist\/commands\//.test(url)) commandAt = now();
+    if (commandAt === undefined && /\/dist\/commands\//.test(url)) {
+      commandAt = now();
+      commandCpu = process.cpuUsage();
+    }
     return nextLoad(url, context);
   },
 });
@@ -188,8 +192,15 @@ process.on('exit', () => {
     read: union('read'),
     // The whole window, polls included: from the SIGHUP to the answer that confirmed the change.
     reload: hup !== undefined && lastApi > hup ? lastApi - hup : 0,
+    // CPU time (user + system, every thread of the process): of the whole run, and from the command's module on
+    // (core's share and the command's). What a loaded machine inflates least.
+    cpu: (({ user, system }) => (user + system) / 1000)(process.cpuUsage()),
+    commandCpu: commandCpu ? (({ user, system }) => (user + system) / 1000)(process.cpuUsage(commandCpu)) : 0,
     counts: Object.fromEntries(['discovery', 'api', 'reload', 'write', 'read'].map((c) => [c, spans.filter((s) => s[0] === c).length])),
     procScans: spans.filter((s) => s[3] === 'scan /proc').length,
+    // Flushes to disk (each costs a device round trip) and reads of the journal: what a change pays for its safety.
+    fsyncs: spans.filter((s) => /(^|\.)f?(data)?sync(Sync)?$/.test(s[3])).length,
+    journalReads: spans.filter((s) => s[0] === 'read' && /open(Sync)? .*\/journal\.jsonl$/.test(s[3])).length,
     ...(process.env.BENCH_TRACE_SPANS ? { spans: spans.map(([c, a, b, l]) => `${a.toFixed(1)} +${(b - a).toFixed(1)} ${c} ${l}`) } : {}),
     calls: spans.filter((s) => s[0] === 'api' || s[0] === 'reload').map((s) => s[3]),
   };

@@ -1,6 +1,7 @@
 import { parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
 import { InvalidConfigError, producedBug } from '../errors.js';
 import { decodeConfigText, detectEol } from '../support/text.js';
+import { scanJson } from './json-scan.js';
 
 const BOM = '\uFEFF';
 
@@ -123,30 +124,55 @@ export function parseDaemonConfig(file: string, bytes: Buffer, exists = true): D
   const base = { file, exists, bytes, text, bom, ...layout };
   if (text.trim() === '') return { ...base, mirrors: undefined, insecureRegistries: undefined };
 
-  // Before anything that recurses once per level (the syntax tree, the deep comparison of a change).
+  const value = parseOrInvalid(text);
+  // Invalid JSON is rare and its message must name the first problem: the full syntax tree says which one.
+  if (value === INVALID) return refuseInvalidJson(text, fail, fixHint, file);
+  const scan = scanJson(text, MAX_DEPTH, MIRROR_KEYS);
+  // Too deep for dockmirror: checkDepth names the bracket, and whether dockerd refuses it too.
+  if (scan.kind === 'too-deep') return checkDepth(text, (message, offset, hint) => fail(message, offset, hint), file) as never;
+  const { root } = scan;
+  if (root.type !== 'object') fail('the top level must be a JSON object ({ ... })', root.offset, fixHint);
+  if (scan.duplicate) fail(`duplicate key ${JSON.stringify(scan.duplicate.key)}`, scan.duplicate.offset, fixHint);
+  const object = value as Record<string, unknown>;
+  const doc = {
+    ...base,
+    mirrors: stringArray(root, object, 'registry-mirrors', fail),
+    insecureRegistries: stringArray(root, object, 'insecure-registries', fail),
+  };
+  trees.set(doc, root);
+  values.set(doc, object);
+  return doc;
+}
+
+/** `JSON.parse` could not read the text. */
+const INVALID = Symbol('invalid JSON');
+
+function parseOrInvalid(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return INVALID;
+  }
+}
+
+/**
+ * Refuses a text `JSON.parse` refused, naming its first problem as the full syntax tree sees it: nesting too
+ * deep first (the tree would recurse past the stack), then jsonc-parser's error (comments, trailing commas...),
+ * then `JSON.parse`'s own message for what jsonc is lenient about (e.g. some number forms).
+ */
+function refuseInvalidJson(text: string, fail: (message: string, offset: number | undefined, hint: string, cause?: unknown) => never, fixHint: string, file: string): never {
   checkDepth(text, (message, offset, hint) => fail(message, offset, hint), file);
   const errors: ParseError[] = [];
-  const root = parseTree(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  parseTree(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
   const first = errors[0];
   if (first) fail(`invalid JSON: ${describeParseError(printParseErrorCode(first.error))}`, first.offset, fixHint);
   try {
-    // jsonc-parser is lenient in places strict JSON is not (e.g. some number forms); JSON.parse is the referee.
     JSON.parse(text);
   } catch (cause) {
     const at = /position (\d+)/.exec(String((cause as Error).message));
     fail(`invalid JSON: ${(cause as Error).message}`, at ? Number(at[1]) : undefined, fixHint, cause);
   }
-  if (!root || root.type !== 'object') {
-    fail('the top level must be a JSON object ({ ... })', root?.offset ?? 0, fixHint);
-  }
-  checkDuplicateKeys(root as Node, fail, fixHint);
-  const doc = {
-    ...base,
-    mirrors: stringArray(root as Node, 'registry-mirrors', fail),
-    insecureRegistries: stringArray(root as Node, 'insecure-registries', fail),
-  };
-  trees.set(doc, root as Node);
-  return doc;
+  throw new Error('refuseInvalidJson: JSON.parse accepted the text the second time');
 }
 
 // The syntax tree of each strictly parsed document, so an edit does not parse a large file a second time.
@@ -155,6 +181,18 @@ const trees = new WeakMap<DaemonConfigDocument, Node>();
 /** The jsonc syntax tree {@link parseDaemonConfig} built for `doc`, if it built one. */
 export function syntaxTreeOf(doc: DaemonConfigDocument): Node | undefined {
   return trees.get(doc);
+}
+
+// The value `JSON.parse` read for each strictly parsed document, so the produced-bytes check does not parse a
+// large file again. Kept here, never handed out to be changed: see {@link parsedValueOf}.
+const values = new WeakMap<DaemonConfigDocument, Record<string, unknown>>();
+
+/**
+ * What `JSON.parse` made of `doc`'s text when {@link parseDaemonConfig} read it; `undefined` for a document it
+ * did not read (a missing or empty file, a lenient read). Callers only compare it: it is the reader's own copy.
+ */
+export function parsedValueOf(doc: DaemonConfigDocument): Readonly<Record<string, unknown>> | undefined {
+  return values.get(doc);
 }
 
 /**
@@ -202,27 +240,8 @@ export function checkProducedConfig(file: string, bytes: Buffer): DaemonConfigDo
 
 type Fail = (message: string, offset: number | undefined, hint: string) => never;
 
-function checkDuplicateKeys(root: Node, fail: Fail, hint: string): void {
-  // A stack, not recursion: the depth of the file must never be the depth of the call stack. Children are
-  // pushed in reverse so the first duplicate in the file is the one reported.
-  const pending: Node[] = [root];
-  for (let node = pending.pop(); node; node = pending.pop()) {
-    if (node.type === 'object') {
-      const seen = new Set<string>();
-      for (const property of node.children ?? []) {
-        const key = property.children?.[0];
-        if (!key) continue;
-        const name = String(key.value);
-        if (seen.has(name)) fail(`duplicate key ${JSON.stringify(name)}`, key.offset, hint);
-        seen.add(name);
-      }
-    }
-    const children = node.children ?? [];
-    for (let i = children.length - 1; i >= 0; i -= 1) pending.push(children[i] as Node);
-  }
-}
-
-function stringArray(root: Node, key: string, fail: Fail): string[] | undefined {
+/** A mirror key's list: its nodes say where a wrong type is, `JSON.parse`'s value what the strings are. */
+function stringArray(root: Node, object: Record<string, unknown>, key: string, fail: Fail): string[] | undefined {
   const property = root.children?.find((p) => p.children?.[0]?.value === key);
   const value = property?.children?.[1];
   if (!value) return undefined;
@@ -230,10 +249,11 @@ function stringArray(root: Node, key: string, fail: Fail): string[] | undefined 
   if (value.type === 'null') return [];
   const hint = `Make "${key}" a list of strings, e.g. "${key}": ["${key === 'registry-mirrors' ? 'https://mirror.example.com' : 'mirror.example.com:5000'}"].`;
   if (value.type !== 'array') fail(`"${key}" must be an array of strings, not ${value.type}`, value.offset, hint);
-  return (value.children ?? []).map((item) => {
+  for (const item of value.children ?? []) {
     if (item.type !== 'string') fail(`"${key}" must contain only strings, found ${item.type}`, item.offset, hint);
-    return item.value as string;
-  });
+  }
+  // A copy: the parsed value stays the reader's own (see parsedValueOf).
+  return [...(object[key] as string[])];
 }
 
 function describeParseError(code: string): string {

@@ -1,5 +1,7 @@
-import { applyEdits, findNodeAtLocation, modify, parseTree, type Edit, type Node } from 'jsonc-parser';
-import { syntaxTreeOf, type DaemonConfigDocument } from './document.js';
+import { applyEdits, findNodeAtLocation, type Edit, type Node } from 'jsonc-parser';
+import { BugError } from '../errors.js';
+import { MAX_DEPTH, MIRROR_KEYS, syntaxTreeOf, type DaemonConfigDocument } from './document.js';
+import { scanJson } from './json-scan.js';
 
 /** Where a new entry goes in its array. */
 export type Position = 'first' | 'last';
@@ -13,42 +15,61 @@ export type ArrayChange =
   | { key: string; removeIndex: number };
 
 /**
- * Applies array changes to the document's text and returns the new file bytes (BOM kept). jsonc-parser's
- * `modify` finds where each splice goes; it is called without formatting options on purpose, because its
- * formatter rewrites whole lines around an edit (a minified file would be re-indented entirely). The only
- * whitespace added is the file's own: its line ending, its indentation unit and its spacing after colons.
+ * Applies array changes to the document's text and returns the new file bytes (BOM kept). The strict read's
+ * nodes (json-scan.ts) say where each splice goes and jsonc-parser's `applyEdits` makes it. No formatter runs,
+ * on purpose: jsonc-parser's rewrites whole lines around an edit (a minified file would be re-indented entirely).
+ * The only whitespace added is the file's own: its line ending, its indentation unit and its spacing after colons.
  */
 export function applyArrayChanges(doc: DaemonConfigDocument, changes: readonly ArrayChange[]): Buffer {
   let text = doc.text.trim() === '' ? '' : doc.text;
-  const root = text === '' ? undefined : (syntaxTreeOf(doc) ?? parseTree(text));
+  const root = text === '' ? undefined : (syntaxTreeOf(doc) ?? treeOf(text));
   const inserts = changes.filter((c): c is Extract<ArrayChange, { insert: string }> => 'insert' in c);
   if (root?.children?.length && inserts.length === changes.length && new Set(inserts.map((c) => c.key)).size === inserts.length) {
     // Insertions into different arrays of a non-empty object never overlap, so one parse of a large file serves
     // them all; applyEdits keeps equal-offset edits (two new keys) in the order given.
     text = applyEdits(text, inserts.map((change) => insertEdit(doc, text, change, root)));
   } else {
+    // The first step splices the text as read, whose nodes the read kept; each later one sees the text before it.
+    let tree = root;
     for (const change of changes) {
-      const edit = 'insert' in change ? insertEdit(doc, text, change, parseTree(text)) : removeEdit(text, change);
+      const now = tree ?? (text === '' ? undefined : treeOf(text));
+      const edit = 'insert' in change ? insertEdit(doc, text, change, now) : removeEdit(text, change, now as Node);
       text = applyEdits(text, [edit]);
+      tree = undefined;
     }
   }
   if (!doc.exists || doc.text.trim() === '') text += doc.eol;
   return Buffer.from((doc.bom ? '\uFEFF' : '') + text, 'utf8');
 }
 
-function removeEdit(text: string, change: { key: string; removeIndex: number }): Edit {
-  const items = findNodeAtLocation(parseTree(text) as Node, [change.key])?.children ?? [];
+/**
+ * The nodes the edits need of a text dockmirror made from a strictly read one (so valid JSON, at most
+ * {@link MAX_DEPTH} deep): the strict reader's one pass (json-scan.ts), not a syntax tree of a whole large file.
+ */
+function treeOf(text: string): Node {
+  const scan = scanJson(text, MAX_DEPTH, MIRROR_KEYS);
+  if (scan.kind !== 'ok') throw new BugError('an edit of daemon.json produced a text nested too deep', {});
+  return scan.root;
+}
+
+/** The splice that removes one item of an array: as jsonc-parser's `modify` cuts it, but for the last item. */
+function removeEdit(text: string, change: { key: string; removeIndex: number }, root: Node): Edit {
+  const array = findNodeAtLocation(root, [change.key]);
+  const items = array?.children ?? [];
   const item = items[change.removeIndex];
-  const previous = items[change.removeIndex - 1];
+  if (!array || !item) throw new Error(`no element ${change.removeIndex} in ${change.key}`);
+  // The only item: everything between the brackets goes.
+  if (items.length === 1) return { offset: array.offset + 1, length: array.length - 2, content: '' };
   // jsonc-parser's own removal of a last item cuts up to 2 characters before "]", which breaks `["a","b"]`
   // into `["a""]` and eats the line break of a "]" on its own line; cut exactly from the previous item instead.
-  if (item && previous && change.removeIndex === items.length - 1) {
+  const previous = items[change.removeIndex - 1];
+  if (previous && change.removeIndex === items.length - 1) {
     const start = previous.offset + previous.length;
     return { offset: start, length: item.offset + item.length - start, content: '' };
   }
-  const [edit] = modify(text, [change.key, change.removeIndex], undefined, {});
-  if (!edit) throw new Error(`no element ${change.removeIndex} in ${change.key}`);
-  return edit;
+  // Any other item: from its start to the next one's, its comma and the space after it included.
+  const next = items[change.removeIndex + 1] as Node;
+  return { offset: item.offset, length: next.offset - item.offset, content: '' };
 }
 
 function insertEdit(

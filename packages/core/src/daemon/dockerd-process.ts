@@ -98,11 +98,6 @@ export function daemonHosts(cmdline: readonly string[], configHosts: readonly st
   return configHosts.length > 0 ? [...configHosts] : ['unix:///var/run/docker.sock'];
 }
 
-/** Scan /proc for the trusted dockerd serving `endpoint`; the lowest trusted pid wins. */
-export async function findDockerdProcess(endpoint: string, procRoot = '/proc'): Promise<DockerdProcess | undefined> {
-  return (await scanDockerd(endpoint, procRoot)).process;
-}
-
 /**
  * The pids in `<procRoot>` whose argv[0] is dockerd, lowest first: the one listing of /proc a call needs, passed
  * to every scan of that call ({@link scanDockerd}, findFileReader) so each looks only at these. A list, not a
@@ -118,6 +113,27 @@ export function dockerdCandidates(procRoot = '/proc'): number[] | undefined {
   }
   const pids = entries.filter((e) => /^\d+$/.test(e)).map(Number).sort((a, b) => a - b);
   return pids.filter((pid) => dockerdArgvHead(procRoot, pid) !== undefined);
+}
+
+/**
+ * How long one listing of /proc stays good for the rest of a call: the daemon answers in milliseconds, and a
+ * call that took longer may be looking at a daemon restarted with another pid since.
+ */
+export const LISTING_FRESH_MS = 1_000;
+
+const listings = new WeakMap<object, { procRoot: string; at: number; candidates: number[] | undefined }>();
+
+/**
+ * {@link dockerdCandidates}, listed once per call: `call` is the call's options object, so the steps of one
+ * command (locating the file, finding the daemon that reads it, the status's live column) share one listing
+ * of /proc while it is fresh ({@link LISTING_FRESH_MS}), and each scan still checks every candidate itself.
+ */
+export function callCandidates(call: object, procRoot = '/proc'): number[] | undefined {
+  const known = listings.get(call);
+  if (known && known.procRoot === procRoot && Date.now() - known.at < LISTING_FRESH_MS) return known.candidates;
+  const candidates = dockerdCandidates(procRoot);
+  listings.set(call, { procRoot, at: Date.now(), candidates });
+  return candidates;
 }
 
 /**

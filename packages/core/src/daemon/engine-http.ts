@@ -17,8 +17,10 @@ import { type LiveRegistry, liveRegistryFromInfo } from './registry-config.js';
 // request, not when this file loads, so commands that never ask the daemon (`--apply none`, a missing socket)
 // do not load node:http at all (3-10 ms here).
 let http: typeof import('node:http') | undefined;
+// `servername: ''`: node's Agent otherwise works out a TLS server name for every request, and its IP check
+// compiles the IPv6 pattern, 5-10 ms on the first call here; these requests are never TLS, so there is none.
 const httpRequest = (options: RequestOptions): ClientRequest =>
-  (http ??= createRequire(import.meta.url)('node:http') as typeof import('node:http')).request(options);
+  (http ??= createRequire(import.meta.url)('node:http') as typeof import('node:http')).request({ ...options, servername: '' } as RequestOptions);
 
 /** Where an Engine listens: a unix socket or Windows named pipe, or a host and port. */
 export type EngineAddress = { socketPath: string } | { host: string; port: number };

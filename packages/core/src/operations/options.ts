@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { locateDaemonConfig, type LocatedConfig, type LocateOptions } from '../config/locate.js';
 import { gatherLocalEvidence, identifyVmEngine } from '../daemon/desktop.js';
-import { findDockerdProcess } from '../daemon/dockerd-process.js';
+import { callCandidates, scanDockerd } from '../daemon/dockerd-process.js';
 import { resolveDockerHost } from '../daemon/endpoint.js';
 
 /** How a change reaches the running daemon. `auto` reloads where it can and restarts only where it must. */
@@ -67,7 +67,9 @@ async function findTarget(options: CommonOptions & { dockerHost?: string }): Pro
   const vmEngine = options.vmEngine ?? identifyVmEngine(await gatherLocalEvidence(options));
   if (vmEngine || platform !== 'linux') return resolveTarget({ ...options, ...(vmEngine ? { vmEngine } : {}) });
   const { endpoint } = await resolveDockerHost(options).catch(() => ({ endpoint: '' }));
-  const daemon = endpoint ? await findDockerdProcess(endpoint, options.procRoot) : undefined;
+  // This call's one listing of /proc: finding the daemon that reads the file uses it again (callCandidates).
+  const procRoot = options.procRoot ?? '/proc';
+  const daemon = endpoint ? (await scanDockerd(endpoint, procRoot, undefined, callCandidates(options, procRoot))).process : undefined;
   return resolveTarget({ ...options, ...(daemon ? { dockerdArgs: daemon.cmdline } : {}) });
 }
 

@@ -3,7 +3,7 @@ import { DockmirrorError } from '../errors.js';
 import { fileTheDaemonReads, sameFile } from '../engines/docker/rollout.js';
 import { connectForFile, socketMissing, type ConnectOptions } from '../engines/docker/discovery.js';
 import { findFlagConflicts, type FlagConflict } from '../daemon/conflicts.js';
-import type { UntrustedDockerd } from '../daemon/dockerd-process.js';
+import { callCandidates, type UntrustedDockerd } from '../daemon/dockerd-process.js';
 import { resolveDockerHost } from '../daemon/endpoint.js';
 import { createEngine } from '../daemon/engine.js';
 import { findFileReader } from '../daemon/file-reader.js';
@@ -175,7 +175,7 @@ async function daemonStatus(options: ConnectOptions, file: string): Promise<Daem
 export async function liveRegistryIfAny(options: ConnectOptions): Promise<{ live: LiveRegistry | { error: string }; effective?: EffectiveMirrors }> {
   const resolved = await resolveDockerHost(options);
   // The same rule as a change: with no endpoint given, the daemon that reads the file is the one asked.
-  const reader = resolved.source === 'default' ? await findFileReader((await locateTarget(options)).located.path) : undefined;
+  const reader = resolved.source === 'default' ? await findFileReader((await locateTarget(options)).located.path, { candidates: callCandidates(options) }) : undefined;
   const endpoint = reader?.endpoint ?? resolved.endpoint;
   if (socketMissing(endpoint)) {
     return { live: { error: `no Docker daemon at ${endpoint}` } };

@@ -89,8 +89,9 @@ const MAX_JOURNAL_BYTES = 16 * 1024 * 1024;
 
 /**
  * The append-only change journal and the backups beside it, in one state folder. Each change appends a
- * `begin` record before daemon.json is written and a `commit` or `abort` record after, each flushed to disk,
- * so a crash at any point leaves a pending entry that {@link Journal.recover} can settle from the file's hash.
+ * `begin` record before daemon.json is written and a `commit` or `abort` record after. The begin record (and
+ * an abort) is flushed to disk, so a crash at any point leaves a pending entry that {@link Journal.recover}
+ * can settle from the file's hash; the commit is not, since that settling re-derives it (see commit).
  *
  * The folder is checked before anything in it is read or written (see {@link stateFolder}), every file in it
  * is opened without following symlinks, every record is validated before it is believed, and nothing that the
@@ -104,6 +105,13 @@ export class Journal {
   #checked: Promise<boolean> | undefined;
   /** Set by {@link Journal.settleInMemory}: the hashes pending entries are settled against when read. */
   #settleAgainst: ((file: string) => string | null | undefined) | undefined;
+  /**
+   * The journal's text as this process last read or wrote it, kept from {@link Journal.recover} on: recovery
+   * runs under the lock, so until the change ends no other process writes the journal, and reading it again
+   * (the owned entries, prune) would only read these bytes back. `undefined` until then: without the lock
+   * every read goes to the file.
+   */
+  #held: string | undefined;
 
   constructor(readonly stateDir: string) {
     this.file = path.join(stateDir, 'journal.jsonl');
@@ -165,9 +173,13 @@ export class Journal {
     await this.append({ type: 'begin', entry: toRecord(entry) });
   }
 
-  /** Marks a pending change as landed. */
+  /**
+   * Marks a pending change as landed. The one record not flushed to disk: if a power cut loses it, the entry is
+   * pending again, and {@link Journal.recover} settles it from the files' hashes to what this record says (the
+   * files hold their new bytes, each write was flushed before this), so the flush would buy nothing.
+   */
   async commit(id: string): Promise<void> {
-    await this.append({ type: 'commit', id });
+    await this.append({ type: 'commit', id }, false);
   }
 
   /** Marks a pending change as undone, and drops its backups (the files hold those bytes again). */
@@ -189,7 +201,9 @@ export class Journal {
    */
   async saveLastWritten(bytes: Buffer | undefined): Promise<void> {
     await this.ensureFolder(true);
-    await writeAtomic(path.join(this.stateDir, 'last-written'), bytes ?? Buffer.alloc(0), { mode: 0o600 });
+    // Not flushed: a copy a power cut lost or tore fails readLastWritten's hash check and is not used (a drift
+    // refusal then shows no diff, recovery leaves a reload's `[]` spelling, which means the same), never trusted.
+    await writeAtomic(path.join(this.stateDir, 'last-written'), bytes ?? Buffer.alloc(0), { mode: 0o600, durable: false });
   }
 
   /** The bytes dockmirror last wrote, if the stored copy has hash `sha256`; `null` when unknown. */
@@ -230,7 +244,7 @@ export class Journal {
     respelled?: (current: Buffer, written: Buffer) => boolean,
   ): Promise<void> {
     await this.ensureFolder(true);
-    await this.cutTornLine();
+    this.#held = await this.cutTornLine();
     const { entries, rejected } = await this.read();
     if (rejected.length > 0) await this.setAside(rejected);
     for (const entry of entries.filter((e) => e.status === 'pending')) {
@@ -288,14 +302,14 @@ export class Journal {
     const dropped = [...excess, ...all.filter((e) => e.status === 'aborted')];
     if (dropped.length === 0) return;
     const droppedIds = new Set(dropped.map((e) => e.id));
-    const text = (await this.readStateFile(this.file, MAX_JOURNAL_BYTES))?.toString('utf8') ?? '';
+    const text = await this.journalText();
     // Lines this version cannot read are kept as they are: pruning only removes what it understands.
     const kept = text.split('\n').filter((line) => {
       if (!line) return false;
       const record = parseRecord(line);
       return typeof record === 'string' || !droppedIds.has(record.type === 'begin' ? record.entry.id : record.id);
     });
-    await writeAtomic(this.file, Buffer.from(`${kept.join('\n')}\n`), { mode: 0o600 });
+    await this.rewrite(`${kept.join('\n')}\n`);
     // Only now that no entry names them: a crash in between leaves backups no entry names, which the next
     // recover moves aside, never a committed entry whose backup is gone.
     await Promise.all(dropped.map((e) => this.dropBackups(e.id)));
@@ -303,7 +317,7 @@ export class Journal {
 
   private async read(): Promise<{ entries: JournalEntry[]; rejected: string[] }> {
     if (!(await this.ensureFolder(false))) return { entries: [], rejected: [] };
-    const text = (await this.readStateFile(this.file, MAX_JOURNAL_BYTES))?.toString('utf8') ?? '';
+    const text = await this.journalText();
     const byId = new Map<string, JournalEntry>();
     const rejected: string[] = [];
     const lines = text.split('\n');
@@ -329,9 +343,9 @@ export class Journal {
     const aside = path.join(this.stateDir, 'journal.rejected');
     await this.appendLine(aside, `${rejected.join('\n')}\n`);
     const drop = new Set(rejected);
-    const text = (await this.readStateFile(this.file, MAX_JOURNAL_BYTES))?.toString('utf8') ?? '';
+    const text = await this.journalText();
     const kept = text.split('\n').filter((line) => line !== '' && !drop.has(line));
-    await writeAtomic(this.file, Buffer.from(kept.length ? `${kept.join('\n')}\n` : ''), { mode: 0o600 });
+    await this.rewrite(kept.length ? `${kept.join('\n')}\n` : '');
     this.note(`Moved ${rejected.length} unreadable journal line${rejected.length === 1 ? '' : 's'} to ${aside}.`);
   }
 
@@ -391,13 +405,30 @@ export class Journal {
     }
   }
 
-  private async append(record: Record_): Promise<void> {
+  private async append(record: Record_, flush = true): Promise<void> {
     await this.ensureFolder(true);
-    await this.appendLine(this.file, `${JSON.stringify(record)}\n`);
+    const line = `${JSON.stringify(record)}\n`;
+    await this.appendLine(this.file, line, flush);
+    if (this.#held !== undefined) this.#held += line;
   }
 
-  /** Appends and flushes; a failed append (full disk) is cut back off, so no half record is left to merge with the next. */
-  private async appendLine(file: string, text: string): Promise<void> {
+  /** The journal's text: the one this process holds under the lock (see #held), else read from the file. */
+  private async journalText(): Promise<string> {
+    return this.#held ?? (await this.readStateFile(this.file, MAX_JOURNAL_BYTES))?.toString('utf8') ?? '';
+  }
+
+  /** Replaces the journal atomically (flushed: prune drops backups once no entry names them, only after this). */
+  private async rewrite(text: string): Promise<void> {
+    await writeAtomic(this.file, Buffer.from(text), { mode: 0o600 });
+    if (this.#held !== undefined) this.#held = text;
+  }
+
+  /**
+   * Appends and, with `flush`, flushes: a begin record must be on disk before the file it names is written, so
+   * that a power cut leaves a pending entry to settle. A failed append (full disk) is cut back off, so no half
+   * record is left to merge with the next.
+   */
+  private async appendLine(file: string, text: string, flush = true): Promise<void> {
     let handle;
     try {
       handle = await open(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0), 0o600);
@@ -412,7 +443,7 @@ export class Journal {
         if (bytesWritten === 0) throw Object.assign(new Error('no bytes written'), { code: 'ENOSPC' });
         offset += bytesWritten;
       }
-      await handle.sync();
+      if (flush) await handle.sync();
     } catch (error) {
       await handle.truncate(size).catch(() => undefined);
       throw fsError(error, file, 'write');
@@ -421,15 +452,18 @@ export class Journal {
     }
   }
 
-  private async cutTornLine(): Promise<void> {
+  /** Cuts off a torn last line; returns the journal's text as it is then. */
+  private async cutTornLine(): Promise<string> {
     const text = (await this.readStateFile(this.file, MAX_JOURNAL_BYTES))?.toString('utf8') ?? '';
-    if (!text || text.endsWith('\n')) return;
+    if (!text || text.endsWith('\n')) return text;
+    const kept = text.slice(0, text.lastIndexOf('\n') + 1);
     const handle = await open(this.file, constants.O_WRONLY | (constants.O_NOFOLLOW ?? 0));
     try {
-      await handle.truncate(Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)));
+      await handle.truncate(Buffer.byteLength(kept));
     } finally {
       await handle.close();
     }
+    return kept;
   }
 }
 

@@ -19,6 +19,12 @@ export interface AtomicWriteOptions {
   owner?: { uid: number; gid: number };
   /** Runs once the temp file is complete and checked, just before the rename; throwing cancels the write. */
   beforeRename?: () => Promise<void>;
+  /**
+   * Whether the new bytes and the rename are flushed to disk before this returns (default true). Only for a
+   * file whose loss or tearing in a power cut is detected where it is read (the journal's copy of the last
+   * bytes written is checked against its hash): atomicity against a killed process stays either way.
+   */
+  durable?: boolean;
 }
 
 /**
@@ -45,7 +51,7 @@ export async function writeAtomic(target: string, bytes: Buffer, options: Atomic
       }
       if (options.owner) await keepOwner(handle, target, options.owner);
       await handle.chmod(options.mode);
-      await handle.sync();
+      if (options.durable !== false) await handle.sync();
       await checkReadBack(handle, bytes);
     } finally {
       await handle.close();
@@ -57,7 +63,7 @@ export async function writeAtomic(target: string, bytes: Buffer, options: Atomic
     if (created) await unlink(temp).catch(() => undefined);
     throw fsError(error, target, 'write');
   }
-  await syncFolder(path.dirname(target));
+  if (options.durable !== false) await syncFolder(path.dirname(target));
 }
 
 /**

@@ -1,7 +1,10 @@
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import fc from 'fast-check';
+import { applyEdits, modify } from 'jsonc-parser';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseDaemonConfig } from '../../src/config/document.js';
+import { applyArrayChanges } from '../../src/config/edit.js';
 import { validateMirror } from '../../src/mirror/url.js';
 import { addMirror, listMirrors, removeMirror } from '../../src/operations/mirrors.js';
 import { corpus } from './corpus.js';
@@ -356,6 +359,35 @@ describe('properties', () => {
         expect(rest).toEqual(restBefore);
       }),
       RUNS,
+    );
+  });
+});
+
+describe('removal splices (the strict read\'s nodes, not a second syntax tree)', () => {
+  // An array of 1-5 mirrors with the whitespace a hand edit leaves around items and commas.
+  const ws = fc.constantFrom('', ' ', '\n    ', '\r\n  ', '\t');
+  const file = fc.tuple(fc.array(fc.tuple(ws, fc.webUrl(), ws), { minLength: 1, maxLength: 5 }), ws, fc.boolean()).map(([items, end, other]) => {
+    const list = items.map(([a, url, b]) => `${a}${JSON.stringify(url)}${b}`).join(',');
+    return `{${other ? '"debug": true, ' : ''}"registry-mirrors": [${list}${end}], "z": [1]}`;
+  });
+
+  it('removing any one item leaves the others and every byte outside the array; before the last, the bytes jsonc-parser cuts', () => {
+    fc.assert(
+      fc.property(file, fc.nat(), (text, at) => {
+        const doc = parseDaemonConfig('/etc/docker/daemon.json', Buffer.from(text));
+        const mirrors = doc.mirrors as string[];
+        const index = at % mirrors.length;
+        const out = applyArrayChanges(doc, [{ key: 'registry-mirrors', removeIndex: index }]).toString('utf8');
+        const value = JSON.parse(out) as Record<string, unknown>;
+        expect(value['registry-mirrors']).toEqual(mirrors.filter((_, i) => i !== index));
+        expect(value.z).toEqual([1]);
+        const arrayStart = text.indexOf('[');
+        expect(out.slice(0, arrayStart)).toBe(text.slice(0, arrayStart));
+        expect(out.slice(out.lastIndexOf(']', out.length - 5))).toBe(text.slice(text.lastIndexOf(']', text.length - 5)));
+        // The only item, or one before the last: cut as jsonc-parser's modify cuts it.
+        if (index < mirrors.length - 1 || mirrors.length === 1) expect(out).toBe(applyEdits(text, modify(text, ['registry-mirrors', index], undefined, {})));
+      }),
+      { numRuns: 500 },
     );
   });
 });

@@ -4,7 +4,7 @@ import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { configFileHosts, daemonHosts, distrustPid, dockerdCandidates, hostMatches, scanDockerd } from '../../src/daemon/dockerd-process.js';
+import { callCandidates, configFileHosts, daemonHosts, distrustPid, dockerdCandidates, hostMatches, scanDockerd } from '../../src/daemon/dockerd-process.js';
 import { endpointSockets, unixSocketPath, untrustedUids } from '../../src/daemon/socket-proof.js';
 
 let proc: string;
@@ -151,6 +151,18 @@ describe('one listing of /proc per call', () => {
     expect((await scanDockerd('unix:///tmp/p/docker.sock', proc, 0, [12, 30])).process?.pid).toBe(30);
     // Only the candidates given are looked at: the list is what the call saw, and a scan adds nothing to it.
     expect((await scanDockerd('unix:///tmp/p/docker.sock', proc, 0, [12])).process).toBeUndefined();
+  });
+
+  it('one call lists /proc once: its steps share the listing, another call lists again', async () => {
+    await fakeProcess(30, ['/usr/bin/dockerd', '-H', 'unix:///tmp/p/docker.sock'], [0, 0, 0, 0]);
+    const call = {};
+    expect(callCandidates(call, proc)).toEqual([30]);
+    await fakeProcess(12, ['dockerd'], [0, 0, 0, 0]);
+    // The same call (locating the file, then finding its daemon) sees what it saw: one look at /proc.
+    expect(callCandidates(call, proc)).toEqual([30]);
+    expect(callCandidates({}, proc)).toEqual([12, 30]);
+    // Another /proc is another listing, even for the same call.
+    expect(callCandidates(call, join(proc, 'missing'))).toBeUndefined();
   });
 
   it('a candidate whose pid was reused by another program since the listing is not taken', async () => {

@@ -3,7 +3,7 @@ import { DaemonUnreachableError, PermissionDeniedError } from '../../errors.js';
 import type { CommonOptions } from '../../operations/options.js';
 import { resolveDockerHost, type ResolvedDockerHost } from '../../daemon/endpoint.js';
 import { createEngine, type Engine, type EngineInfo } from '../../daemon/engine.js';
-import { dockerdCandidates } from '../../daemon/dockerd-process.js';
+import { callCandidates } from '../../daemon/dockerd-process.js';
 import { endpointScan, findFileReader, type FileReader } from '../../daemon/file-reader.js';
 import { detectSetup, type DaemonSetup, type DetectSetupOptions } from '../../daemon/setup.js';
 import { unixSocketPath } from '../../daemon/socket-proof.js';
@@ -66,7 +66,7 @@ export async function connectForFile(options: ConnectOptions, file: string, time
   const resolved = await resolveDockerHost(options);
   // One listing of /proc for the whole call: the file's reader and the setup behind the endpoint both use it,
   // and when they look at the same endpoint, the scan that proved it is the setup's too.
-  const candidates = process.platform === 'linux' ? dockerdCandidates() : undefined;
+  const candidates = process.platform === 'linux' ? callCandidates(options) : undefined;
   const reader = await findFileReader(file, { candidates });
   const useReader = resolved.source === 'default' && reader?.endpoint !== undefined;
   const target = useReader ? { endpoint: reader.endpoint as string, source: 'dockerd' as const } : resolved;

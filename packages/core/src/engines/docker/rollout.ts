@@ -9,7 +9,7 @@ import { applyMethodFor, checkMirrorPathSupport, runApply, type ApplyPlan } from
 import { confirmLive } from '../../daemon/confirm.js';
 import { findFlagConflicts } from '../../daemon/conflicts.js';
 import { registryMismatch, type LiveRegistry } from '../../daemon/registry-config.js';
-import { createEngine } from '../../daemon/engine.js';
+import { createEngine, type ReloadWatch } from '../../daemon/engine.js';
 import { findFileReader } from '../../daemon/file-reader.js';
 import { resolveDockerHost } from '../../daemon/endpoint.js';
 import { detectSetup, type DaemonSetup } from '../../daemon/setup.js';
@@ -172,9 +172,12 @@ export async function applyToDaemon(handle: DaemonHandle, context: ApplyContext)
   let told = false;
   // Subscribed before the SIGHUP: dockerd emits `reload` only for a reload it took, so its absence after a short
   // grace, with the live config still not what the file says, is a refusal, known without waiting the timeout.
-  const watch = plan.method === 'reload' ? await connection.engine.watchReloads(timeoutMs + RELOAD_GRACE_MS).catch(() => undefined) : undefined;
+  // The subscription's handshake and the spelled-out write run side by side; both are done before the SIGHUP.
+  const watching = plan.method === 'reload' ? connection.engine.watchReloads(timeoutMs + RELOAD_GRACE_MS).catch(() => undefined) : undefined;
+  let watch: ReloadWatch | undefined;
   try {
     if (spelledOut) await writeConfigFile(context.file, spelledOut);
+    watch = await watching;
     options.onProgress?.(`${plan.method === 'reload' ? 'Reloading' : 'Restarting'} the Docker daemon (${plan.why})`);
     throwIfInterrupted(options.signal);
     const started = Date.now();
@@ -226,7 +229,8 @@ export async function applyToDaemon(handle: DaemonHandle, context: ApplyContext)
     }
     throw asApplyError(error, connection);
   } finally {
-    watch?.close();
+    // A failed spelled-out write leaves the subscription unclaimed: it is closed all the same.
+    (watch ?? (await watching))?.close();
     if (spelledOut) await writeConfigFile(context.file, context.after?.exists ? context.after.bytes : undefined);
   }
 }
