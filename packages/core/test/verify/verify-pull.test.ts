@@ -43,6 +43,15 @@ describe('pull check against a real daemon', () => {
     const r = await checkMirror({ mirror, image: 'alpine:3.16.2', pull: true, engine, live: await engine.liveRegistry() });
     const pull = pullCheck(r.checks);
     expect(pull).toMatchObject({ ok: true, data: { expectedDigest: digest, mirrorDigest: digest, plainDigest: digest } });
+    // What it pulled it removes again, and says so: both names, the mirror's own and the plain one.
+    expect(pull?.data).toMatchObject({
+      mirrorRef: `127.0.0.1:${tb.registryPort}/library/alpine:3.16.2`,
+      plainRef: 'alpine:3.16.2',
+      removedFirst: [],
+      alreadyLocal: [],
+      cleanedUp: [`127.0.0.1:${tb.registryPort}/library/alpine:3.16.2`, 'alpine:3.16.2'],
+    });
+    expect(pull?.data).not.toHaveProperty('cleanupError');
     expect(r.ok).toBe(true);
     expect(await engine.inspectImage('alpine:3.16.2')).toBeUndefined();
     expect(await engine.inspectImage(`127.0.0.1:${tb.registryPort}/library/alpine:3.16.2`)).toBeUndefined();
@@ -92,7 +101,12 @@ describe('pull check against a real daemon', () => {
       // The pull by the mirror's own name already shows the lie, so the plain name is never pulled.
       expect(pull).toMatchObject({ ok: false, data: { expectedDigest: claimed, mirrorDigest: digest } });
       expect(pull?.data).not.toHaveProperty('plainDigest');
-      expect(pull?.why).toContain(`has ${digest}, the mirror serves ${claimed}`);
+      expect(pull?.why).toBe(`127.0.0.1:${(proxy.address() as AddressInfo).port}/library/alpine:3.16.2 has ${digest}, the mirror serves ${claimed} to this machine`);
+      expect(pull).toMatchObject({
+        summary: 'the daemon got a different image from the mirror than the mirror serves here',
+        proof: { proved: 'the daemon and this machine see different images on the mirror', how: 'only this mirror can serve a name that carries its host', basis: 'evidence' },
+        fix: 'The daemon may reach another host by this name (DNS, proxy, Docker Desktop VM): check from where the daemon runs.',
+      });
       expect(r.ok).toBe(false);
     } finally {
       proxy.close();
