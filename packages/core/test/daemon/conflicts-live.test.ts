@@ -7,6 +7,9 @@ import { confirmLive } from '../../src/daemon/confirm.js';
 import { createEngine } from '../../src/daemon/engine.js';
 import { detectSetup } from '../../src/daemon/setup.js';
 import { fakeCommandsDir, startTestbed, type Testbed } from '../support/testbed.js';
+import { addMirror } from '../../src/operations/mirrors.js';
+import { isolated } from '../support/hermetic.js';
+import { readFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
@@ -38,6 +41,18 @@ describe('flag conflicts on a real dockerd', () => {
       (await promisify(execFile)(join(bin, 'systemctl'), ['cat', 'docker'])).stdout;
     const conflicts = await findFlagConflicts(setup, { systemctlCat });
     expect(conflicts.map((c) => c.source)).toEqual(['/lib/systemd/system/docker.service', '/lib/systemd/system/docker.service']);
+  });
+
+  it('a dry run says the real run would refuse, and a real run refuses before writing', async () => {
+    const before = '{"debug": false}\n';
+    await writeFile(tb.configFile, before);
+    const options = { ...isolated(tb.dir), dockerHost: tb.dockerHost, configFile: tb.configFile, stateDir: join(tb.dir, 'dm-state'), mirror: 'http://127.0.0.1:9' };
+    const dry = await addMirror({ ...options, dryRun: true });
+    expect(dry.changed).toBe(true);
+    expect(dry.warnings).toEqual([expect.stringMatching(/^A real run would refuse this: .*--registry-mirror/)]);
+    expect(await readFile(tb.configFile, 'utf8')).toBe(before);
+    await expect(addMirror(options)).rejects.toMatchObject({ code: 'FLAG_CONFLICT' });
+    expect(await readFile(tb.configFile, 'utf8')).toBe(before);
   });
 
   it('shows why: a reload with the same key in the file is rejected and only logged', async () => {

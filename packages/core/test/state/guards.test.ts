@@ -47,6 +47,41 @@ describe('an emptied daemon.json', () => {
   });
 });
 
+describe('a daemon.json caught mid-write (truncated, then written)', () => {
+  it('is waited for: the edit keeps what the other writer wrote', async () => {
+    await writeFile(file, '');
+    // Another program truncated it a moment ago and writes its content 300 ms later (`cat > daemon.json`).
+    const writer = new Promise<void>((resolve) => setTimeout(() => void writeFile(file, '{\n  "debug": true\n}\n').then(resolve), 300));
+    await addMirror({ ...opts(), mirror: 'https://a.example' });
+    await writer;
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ debug: true, 'registry-mirrors': ['https://a.example'] });
+  });
+
+  it('an empty file that stays empty is believed once it has settled, and edited as {}', async () => {
+    await writeFile(file, '');
+    await addMirror({ ...opts(), mirror: 'https://a.example' });
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ 'registry-mirrors': ['https://a.example'] });
+  });
+
+  it('an empty file with a time in the future is not waited for forever', async () => {
+    await writeFile(file, '');
+    const future = new Date(Date.now() + 3_600_000);
+    await utimes(file, future, future);
+    await addMirror({ ...opts(), mirror: 'https://a.example' });
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ 'registry-mirrors': ['https://a.example'] });
+  });
+
+  it('a file with only a BOM and blanks counts as empty: refused where dockmirror last left content', async () => {
+    await writeFile(file, '{\n  "debug": true\n}\n');
+    await addMirror({ ...opts(), mirror: 'https://a.example' });
+    await writeFile(file, '\uFEFF \n');
+    const past = new Date(Date.now() - 60_000);
+    await utimes(file, past, past);
+    await expect(addMirror({ ...opts(), mirror: 'https://b.example' })).rejects.toMatchObject({ code: 'DRIFT', details: { emptied: true } });
+    expect(await readFile(file, 'utf8')).toBe('\uFEFF \n');
+  });
+});
+
 describe('the last check before writing an edit', () => {
   it('refuses an edit that changes a key other than the mirror keys, writes nothing and journals nothing', async () => {
     const bytes = '{\n  "debug": true\n}\n';
