@@ -1,0 +1,149 @@
+// When telling the engine fails after the files were written, the pipeline puts every written file back (last
+// written first), removes the folders the change made, tells the engine again, and says all of it in the error.
+// Driven in-process through the pipeline's own source, with the two-file engine of the crash tests and an apply
+// that fails in each of the ways an engine can.
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runChange } from '../../src/change/pipeline.js';
+import type { EngineTarget, PreparedApply } from '../../src/engines/engine.js';
+import { ApplyError, DaemonError, DockmirrorError } from '../../src/errors.js';
+import { Journal } from '../../src/state/journal.js';
+
+const program = fileURLToPath(new URL('../support/two-file-engine.mjs', import.meta.url));
+let twoFileTarget: (dir: string) => EngineTarget;
+let root: string;
+beforeAll(async () => {
+  ({ twoFileTarget } = (await import(program)) as { twoFileTarget: (dir: string) => EngineTarget });
+  root = await mkdtemp(path.join(tmpdir(), 'dm-restore-files-'));
+});
+afterAll(() => rm(root, { recursive: true, force: true }));
+
+let n = 0;
+/** A fresh folder whose a.json holds counter 1 (b/c.json does not exist yet), and its two-file target. */
+async function fixture(): Promise<{ dir: string; a: string; c: string }> {
+  const dir = path.join(root, String(n++));
+  await mkdir(dir);
+  await writeFile(path.join(dir, 'a.json'), '{"n":1}\n');
+  return { dir, a: path.join(dir, 'a.json'), c: path.join(dir, 'b', 'c.json') };
+}
+
+/** One change of both files (or only a.json) through `runChange`, whose engine's apply is `prepared`. */
+function change(dir: string, prepared: PreparedApply, files: 'both' | 'a' = 'both') {
+  const target = { ...twoFileTarget(dir), prepare: async () => prepared } as EngineTarget;
+  const request = { op: 'increment', args: {}, options: { apply: 'auto' as const }, targets: [target], registry: 'docker.io', stateDir: target.stateDir };
+  return runChange(request, async () => ({
+    writes: target.files('docker.io').slice(0, files === 'both' ? 2 : 1).map((file) => ({ file, bytes: Buffer.from('{"n":2}\n') })),
+    owned: [],
+    newMirrors: [],
+    warnings: [],
+    edit: false,
+  }));
+}
+
+const failing = (error: Error, reapply?: PreparedApply['reapply']): PreparedApply => ({
+  tellsEngine: true,
+  apply: async () => {
+    throw error;
+  },
+  ...(reapply ? { reapply } : {}),
+});
+
+async function failure(promise: Promise<unknown>): Promise<DockmirrorError> {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  expect(error).toBeInstanceOf(DockmirrorError);
+  return error as DockmirrorError;
+}
+
+describe('an apply that fails after both files were written', () => {
+  it('puts both back, removes the folder the change made, tells the engine again, and says so', async () => {
+    const { dir, a, c } = await fixture();
+    const error = await failure(change(dir, failing(new ApplyError('the daemon refused the change.'), async () => ({ method: 'reload', reason: 'again' }))));
+    expect(error.message).toBe(`the daemon refused the change. ${a}, ${c} were restored to their previous bytes, and the daemon is confirmed back on them.`);
+    expect(error.details).toMatchObject({ restored: true, reapplied: { method: 'reload', reason: 'again' } });
+    expect(await readFile(a, 'utf8')).toBe('{"n":1}\n');
+    expect(existsSync(c)).toBe(false);
+    expect(existsSync(path.join(dir, 'b'))).toBe(false);
+    // Restored, so the entry is aborted: nothing to roll back.
+    expect((await new Journal(path.join(dir, 'state')).entries()).map((e) => e.status)).toEqual(['aborted']);
+  });
+
+  it('a daemon that refuses the old files too (no reload event) is said to be running on neither', async () => {
+    const { dir } = await fixture();
+    const refused = Object.assign(new DaemonError('no reload event'), { details: { reloadEvent: false, mismatch: 'the reload was not acted on' } });
+    const error = await failure(change(dir, failing(new ApplyError('apply failed.'), async () => {
+      throw refused;
+    })));
+    expect(error.message).toMatch(/were restored to their previous bytes, but the daemon refused to reload them too \(the reload was not acted on\): its log says why\.$/);
+    expect(error.details).toMatchObject({ restored: true, reapplyFailed: 'the reload was not acted on' });
+  });
+
+  it('a daemon that cannot be told again is said so, with what to check', async () => {
+    const { dir } = await fixture();
+    const error = await failure(change(dir, failing(new ApplyError('apply failed.'), async () => {
+      throw new Error('socket closed');
+    })));
+    expect(error.message).toMatch(/, but the daemon did not take them either \(socket closed\): check that Docker is running\.$/);
+    expect(error.details).toMatchObject({ restored: true, reapplyFailed: 'socket closed' });
+  });
+
+  it('an engine that was not being told: the files are put back, and the message stays the engine\'s own', async () => {
+    const { dir, a } = await fixture();
+    const error = await failure(change(dir, { tellsEngine: false, apply: async () => {
+      throw new ApplyError('the check failed.', { details: { step: 'check' } });
+    } }));
+    expect(error.message).toBe('the check failed.');
+    expect(error.details).toEqual({ step: 'check', restored: true });
+    expect(await readFile(a, 'utf8')).toBe('{"n":1}\n');
+  });
+});
+
+describe('an apply that fails after one file was written', () => {
+  it('says it in the singular', async () => {
+    const { dir, a } = await fixture();
+    const error = await failure(change(dir, failing(new ApplyError('refused.'), async () => ({ method: 'reload', reason: 'again' })), 'a'));
+    expect(error.message).toBe(`refused. ${a} was restored to its previous bytes, and the daemon is confirmed back on them.`);
+  });
+});
+
+describe('when putting the files back fails too', () => {
+  it('names the backup that holds the old bytes, keeps the entry for rollback, and restores the last written first', async () => {
+    const { dir, a, c } = await fixture();
+    const error = await failure(change(dir, {
+      tellsEngine: true,
+      apply: async () => {
+        // The folder b/ is replaced by a file: b/c.json cannot be removed or written any more.
+        await rm(path.join(dir, 'b'), { recursive: true });
+        await writeFile(path.join(dir, 'b'), 'in the way');
+        throw new ApplyError('refused.');
+      },
+    }));
+    const journal = new Journal(path.join(dir, 'state'));
+    const [entry] = await journal.entries();
+    expect(error.message).toMatch(
+      new RegExp(`^refused\\. Restoring ${a.replaceAll('.', '\\.')}, ${c.replaceAll('.', '\\.')} failed too \\(.+\\); its previous bytes are kept in ${journal.backupPath(entry?.id ?? '').replaceAll('.', '\\.')}: run \`dockmirror rollback\` once that is fixed\\.$`),
+    );
+    expect(error.details).toMatchObject({ restoreFailed: expect.any(String) });
+    expect(error.details).not.toHaveProperty('restored');
+    // b/c.json is put back first, and failed: a.json still holds the change, and the entry stays for rollback.
+    expect(await readFile(a, 'utf8')).toBe('{"n":2}\n');
+    expect(entry?.status).toBe('pending');
+  });
+
+  it('says the first file did not exist before when it did not', async () => {
+    const dir = path.join(root, String(n++));
+    await mkdir(dir);
+    const error = await failure(change(dir, {
+      tellsEngine: true,
+      apply: async () => {
+        await rm(path.join(dir, 'b'), { recursive: true });
+        await writeFile(path.join(dir, 'b'), 'in the way');
+        throw new ApplyError('refused.');
+      },
+    }));
+    expect(error.message).toMatch(/failed too \(.+\); it did not exist before: run `dockmirror rollback` once that is fixed\.$/);
+  });
+});
