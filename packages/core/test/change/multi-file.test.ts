@@ -1,7 +1,7 @@
 // A change that writes several files: a crash at any moment leaves every file wholly old or wholly new, the
 // next run's recovery makes them agree again, parallel runs lose no change, and rollback restores every file
 // and removes the folder the change created. The pipeline runs from the built package here, in child
-// processes that are killed at random moments.
+// processes that are killed at random moments, and in this process from its source (recovery included).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -16,12 +16,14 @@ import { Journal, hashBytes, newEntryId } from '../../src/state/journal.js';
 
 const program = fileURLToPath(new URL('../support/two-file-engine.mjs', import.meta.url));
 type TwoFiles = {
-  increment(dir: string, pad?: number): Promise<{ changed: boolean; backup: string | null; engines: { files: string[] }[] }>;
+  incrementWith(pipeline: typeof runChange, dir: string, pad?: number): Promise<{ changed: boolean; backup: string | null; engines: { files: string[] }[] }>;
   counters(dir: string): Promise<[number, number]>;
   twoFileTarget(dir: string): Record<string, unknown>;
 };
 let engine: TwoFiles;
 let root: string;
+/** One change in this process, through the pipeline's source (the child processes run the build). */
+const increment = (dir: string, pad?: number) => engine.incrementWith(runChange, dir, pad);
 beforeAll(async () => {
   engine = (await import(program)) as TwoFiles;
   root = await mkdtemp(path.join(tmpdir(), 'dm-multi-'));
@@ -53,10 +55,10 @@ async function rollbackTwoFiles(dir: string, id?: string): Promise<void> {
 describe('a change of two files', () => {
   it('writes both, backs up both, and rollback restores both and removes the folder it made', async () => {
     const dir = path.join(root, 'rollback');
-    const first = await engine.increment(dir, 10);
+    const first = await increment(dir, 10);
     expect(first.engines[0]?.files).toEqual([path.join(dir, 'a.json'), path.join(dir, 'b', 'c.json')]);
     expect(await engine.counters(dir)).toEqual([1, 1]);
-    await engine.increment(dir, 10);
+    await increment(dir, 10);
     expect(await engine.counters(dir)).toEqual([2, 2]);
     await rollbackTwoFiles(dir);
     expect(await engine.counters(dir)).toEqual([1, 1]);
@@ -68,7 +70,7 @@ describe('a change of two files', () => {
 
   it('killed between its two writes: the next run puts the written file back, so both are wholly old', async () => {
     const dir = path.join(root, 'partial');
-    await engine.increment(dir, 10);
+    await increment(dir, 10);
     const [a, c] = [path.join(dir, 'a.json'), path.join(dir, 'b', 'c.json')];
     const old = await readFile(a);
     const next = Buffer.from('{"n":2}\n');
@@ -87,7 +89,7 @@ describe('a change of two files', () => {
 
   it('SIGKILL at random moments: after the next run, both files always hold the same change, and no temp file is left', async () => {
     const dir = path.join(root, 'crash');
-    await engine.increment(dir);
+    await increment(dir);
     const counts = { kills: 0, split: 0 };
     for (let i = 0; i < 24; i++) {
       const r = await runProgram(dir, 0, 150 + Math.random() * 350);
@@ -99,7 +101,7 @@ describe('a change of two files', () => {
         counts.split += 1;
         expect(a).toBe(b + 1);
       }
-      await engine.increment(dir);
+      await increment(dir);
       const [a2, b2] = await engine.counters(dir);
       expect(a2).toBe(b2);
       const leftovers = [...(await readdir(dir)), ...(await readdir(path.join(dir, 'b')))].filter((n) => /\.\d+$/.test(n));
@@ -110,7 +112,7 @@ describe('a change of two files', () => {
 
   it('four processes at once: every change lands, one after another, and the files agree', async () => {
     const dir = path.join(root, 'parallel');
-    await engine.increment(dir);
+    await increment(dir);
     const runs = await Promise.all([0, 1, 2, 3].map(() => runProgram(dir, 5)));
     for (const r of runs) expect(r.code, r.stderr).toBe(0);
     expect(await engine.counters(dir)).toEqual([21, 21]);

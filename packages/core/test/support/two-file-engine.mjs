@@ -33,6 +33,14 @@ export function twoFileTarget(dir) {
 
 /** One change: both files get the counter plus one (and `pad` bytes, so writes take a moment). */
 export async function increment(dir, pad = 20_000) {
+  return incrementWith(runChange, dir, pad);
+}
+
+/**
+ * {@link increment} through the given pipeline: the tests pass the pipeline's TypeScript source, so that what
+ * they check in-process (recovery after a kill above all) is the code a mutation run changes, not the build.
+ */
+export async function incrementWith(runChange, dir, pad = 20_000) {
   const target = twoFileTarget(dir);
   const request = { op: 'increment', args: {}, options: { apply: 'none', lockTimeoutMs: 60_000 }, targets: [target], registry: 'docker.io', stateDir: target.stateDir };
   return runChange(request, async ({ files }) => {
