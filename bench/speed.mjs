@@ -213,10 +213,10 @@ try {
   }
 
   const categories = ['startup', 'client', 'discovery', 'api', 'read', 'write', 'reload'];
-  const shown = ['startup', 'oclif', ...categories.slice(1)];
+  const shown = ['startup', 'runner', ...categories.slice(1)];
   console.log(`\nWhere dockmirror's time goes (ms, medians of ${tracedRounds} traced runs; bench/trace.mjs adds a little to each)`);
-  console.log('  startup = process start to the first thing the command does, of it oclif = until oclif asks for the command\'s');
-  console.log('  module (the rest loads our modules and parses flags); the others are wall time with at least one such');
+  console.log('  startup = process start to the first thing the command does, of it runner = until the command\'s module is');
+  console.log('  asked for (oclif, or the fast path); the rest loads our modules and parses flags; the others are wall time with at least one such');
   console.log('  call outstanding (async calls overlap, so they need not add up); other = the rest (JS work: parse, plan, print);');
   console.log('  cpu = CPU time of the process, cmd cpu = of it from the command\'s module on (core\'s share and the command\'s).');
   console.log(`  ${'run'.padEnd(26)}${['total', ...shown, 'other', 'cpu', 'cmd cpu'].map((c) => c.padStart(10)).join('')}   /proc scans; fsyncs; journal reads; API calls`);

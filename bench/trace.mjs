@@ -5,8 +5,9 @@
 //
 // Categories (wall ms, overlapping calls of one category counted once):
 //   startup      process start -> the first thing the command does (reads its file, /proc, the endpoint...),
-//                split into oclif (-> the command's module is requested) and modules (loading the command's
-//                modules and core's, parsing flags)
+//                split into runner (-> the command's module is requested: oclif's start-up, or the fast
+//                path's decision for the hot commands) and modules (loading the command's modules and core's,
+//                parsing flags)
 //   client       loading node:http (the Engine client's only dependency beyond what start-up loads)
 //   discovery    /proc reads (the dockerd scan, socket proof), the docker CLI's config and contexts
 //   api          Engine API calls before the daemon is told (ping, version, info; not the /events stream)
@@ -125,12 +126,13 @@ Module._load = function traced(request, ...rest) {
   }
 };
 
-// When oclif asks for the command's module: the end of oclif's own start-up.
+// When the runner asks for the command's module: the end of oclif's own start-up, or of the fast path's decision
+// (apps/cli/src/fast.ts), which loads the command bodies through its fast-run chunk.
 let commandAt;
 let commandCpu;
 Module.registerHooks?.({
   load(url, context, nextLoad) {
-    if (commandAt === undefined && /\/dist\/commands\//.test(url)) {
+    if (commandAt === undefined && /\/dist\/(commands\/|chunks\/fast-run-)/.test(url)) {
       commandAt = now();
       commandCpu = process.cpuUsage();
     }
@@ -184,7 +186,7 @@ process.on('exit', () => {
   const result = {
     total: end,
     startup: firstWork ?? end,
-    oclif: commandAt ?? firstWork ?? end,
+    runner: commandAt ?? firstWork ?? end,
     client: union('client'),
     discovery: union('discovery'),
     api: union('api'),
