@@ -130,6 +130,17 @@ describe('writing a config file', () => {
       expect(await readFile(file, 'utf8')).toBe('{}\n');
     });
 
+    it('a new inode with the same bytes and the same mtime (a copy renamed over it)', async () => {
+      await writeFile(file, '{}\n');
+      const doc = await readDaemonConfig(file);
+      const { mtime } = await stat(file);
+      await writeFile(`${file}.other`, '{}\n');
+      await utimes(`${file}.other`, mtime, mtime);
+      await rename(`${file}.other`, file);
+      await expect(writeConfigFile(file, planned, { expect: doc })).rejects.toBeInstanceOf(DriftError);
+      expect(await readFile(file, 'utf8')).toBe('{}\n');
+    });
+
     it('the same inode and size, another mtime', async () => {
       await writeFile(file, '{}\n');
       const doc = await readDaemonConfig(file);
