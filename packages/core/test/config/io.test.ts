@@ -131,12 +131,15 @@ describe('writing a config file', () => {
     });
 
     it('a new inode with the same bytes and the same mtime (a copy renamed over it)', async () => {
+      // A whole second, which both files can hold exactly: only the inode tells them apart.
+      const when = 1_800_000_000;
       await writeFile(file, '{}\n');
+      await utimes(file, when, when);
       const doc = await readDaemonConfig(file);
-      const { mtime } = await stat(file);
       await writeFile(`${file}.other`, '{}\n');
-      await utimes(`${file}.other`, mtime, mtime);
+      await utimes(`${file}.other`, when, when);
       await rename(`${file}.other`, file);
+      expect((await stat(file)).mtimeMs).toBe(when * 1000);
       await expect(writeConfigFile(file, planned, { expect: doc })).rejects.toBeInstanceOf(DriftError);
       expect(await readFile(file, 'utf8')).toBe('{}\n');
     });
