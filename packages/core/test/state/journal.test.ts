@@ -128,3 +128,41 @@ describe('prune', () => {
     expect(await readdir(journal.backupsDir)).toHaveLength(2);
   });
 });
+
+describe('backups while a change is pending', () => {
+  beforeEach(async () => {
+    await writeFile(file, '{\n  "debug": true\n}\n');
+    await addMirror(opts({ mirror: 'https://a.example' }));
+  });
+
+  it('lists an interrupted change first, as pending, and leaves out a pending entry that wrote nothing new (an apply)', async () => {
+    const [committed] = (await listBackups(opts())).backups;
+    const current = await readFile(file);
+    // An `apply` killed mid-way: its entry is pending, but its bytes are the file's own.
+    const applyEntry = {
+      id: newEntryId(new Date(Date.now() + 1_000)),
+      op: 'apply',
+      args: {},
+      time: new Date().toISOString(),
+      files: [{ file, before: { exists: true, sha256: hashBytes(current), mode: 0o644 }, after: { exists: true, sha256: hashBytes(current) } }],
+      ownedBefore: [],
+      owned: [],
+    };
+    await journal.begin(applyEntry, [current]);
+    const interrupted = await killedAfterBegin(Buffer.from('{"registry-mirrors": ["https://k.example"]}\n'));
+    const { backups } = await listBackups(opts());
+    expect(backups.map((b) => [b.id, b.status, b.op])).toEqual([
+      [interrupted.id, 'pending', 'mirror add'],
+      [committed?.id, 'committed', 'mirror add'],
+    ]);
+    expect(backups[0]).toMatchObject({ file, files: [file], existed: true, path: journal.backupPath(interrupted.id), args: { mirror: 'https://killed.example' } });
+  });
+
+  it('a change that created the file lists no backup path: restoring it removes the file', async () => {
+    await rm(file);
+    await rm(stateDir, { recursive: true });
+    await addMirror(opts({ mirror: 'https://a.example' }));
+    const [created] = (await listBackups(opts())).backups;
+    expect(created).toMatchObject({ existed: false, path: null, status: 'committed' });
+  });
+});
