@@ -109,18 +109,20 @@ describe('an apply that fails after one file was written', () => {
   });
 });
 
+/** An apply that fails after replacing the folder b/ by a file: b/c.json can then be neither removed nor written. */
+const blockedRestore = (dir: string): PreparedApply => ({
+  tellsEngine: true,
+  apply: async () => {
+    await rm(path.join(dir, 'b'), { recursive: true });
+    await writeFile(path.join(dir, 'b'), 'in the way');
+    throw new ApplyError('refused.');
+  },
+});
+
 describe('when putting the files back fails too', () => {
   it('names the backup that holds the old bytes, keeps the entry for rollback, and restores the last written first', async () => {
     const { dir, a, c } = await fixture();
-    const error = await failure(change(dir, {
-      tellsEngine: true,
-      apply: async () => {
-        // The folder b/ is replaced by a file: b/c.json cannot be removed or written any more.
-        await rm(path.join(dir, 'b'), { recursive: true });
-        await writeFile(path.join(dir, 'b'), 'in the way');
-        throw new ApplyError('refused.');
-      },
-    }));
+    const error = await failure(change(dir, blockedRestore(dir)));
     const journal = new Journal(path.join(dir, 'state'));
     const [entry] = await journal.entries();
     expect(error.message).toMatch(
@@ -136,14 +138,7 @@ describe('when putting the files back fails too', () => {
   it('says the first file did not exist before when it did not', async () => {
     const dir = path.join(root, String(n++));
     await mkdir(dir);
-    const error = await failure(change(dir, {
-      tellsEngine: true,
-      apply: async () => {
-        await rm(path.join(dir, 'b'), { recursive: true });
-        await writeFile(path.join(dir, 'b'), 'in the way');
-        throw new ApplyError('refused.');
-      },
-    }));
+    const error = await failure(change(dir, blockedRestore(dir)));
     expect(error.message).toMatch(/failed too \(.+\); it did not exist before: run `dockmirror rollback` once that is fixed\.$/);
   });
 });
