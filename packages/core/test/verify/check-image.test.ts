@@ -141,6 +141,15 @@ describe('the other answers', () => {
     expect(other.check.fix).toBe('A Pyrsia node serves only official images (library/...): pick one of those.');
   });
 
+  it('a manifest body with another status than 200 is no manifest, and an error whose message is not text shows its code', async () => {
+    answer = { status: 500, body: JSON.stringify({ schemaVersion: 2, errors: [{ code: 'BROKEN', message: 5 }] }) };
+    const broken = await checkImage(mirror, alpine, 2_000);
+    expect(broken.digest).toBeUndefined();
+    expect(broken.check).toMatchObject({ ok: false, why: 'GET /v2/library/alpine/manifests/3.16.2 answered 500: BROKEN' });
+    answer = { status: 203, body: manifest };
+    expect((await checkImage(mirror, alpine, 2_000)).check).toMatchObject({ ok: false, summary: 'the mirror failed to serve alpine:3.16.2' });
+  });
+
   it('a mirror that does not answer is named, with why', async () => {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
