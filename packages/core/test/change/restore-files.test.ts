@@ -10,8 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runChange } from '../../src/change/pipeline.js';
 import type { EngineTarget, PreparedApply } from '../../src/engines/engine.js';
-import { ApplyError, DaemonError, DockmirrorError } from '../../src/errors.js';
+import { ApplyError, DaemonError, DockmirrorError, InterruptedError } from '../../src/errors.js';
 import { Journal } from '../../src/state/journal.js';
+import { withLock } from '../../src/state/lock.js';
+import { createPatch } from 'diff';
 
 const program = fileURLToPath(new URL('../support/two-file-engine.mjs', import.meta.url));
 let twoFileTarget: (dir: string) => EngineTarget;
@@ -32,9 +34,9 @@ async function fixture(): Promise<{ dir: string; a: string; c: string }> {
 }
 
 /** One change of both files (or only a.json) through `runChange`, whose engine's apply is `prepared`. */
-function change(dir: string, prepared: PreparedApply, files: 'both' | 'a' = 'both') {
+function change(dir: string, prepared: PreparedApply, files: 'both' | 'a' = 'both', options: { dryRun?: boolean; signal?: AbortSignal } = {}) {
   const target = { ...twoFileTarget(dir), prepare: async () => prepared } as EngineTarget;
-  const request = { op: 'increment', args: {}, options: { apply: 'auto' as const }, targets: [target], registry: 'docker.io', stateDir: target.stateDir };
+  const request = { op: 'increment', args: {}, options: { apply: 'auto' as const, ...options }, targets: [target], registry: 'docker.io', stateDir: target.stateDir };
   return runChange(request, async () => ({
     writes: target.files('docker.io').slice(0, files === 'both' ? 2 : 1).map((file) => ({ file, bytes: Buffer.from('{"n":2}\n') })),
     owned: [],
@@ -140,5 +142,92 @@ describe('when putting the files back fails too', () => {
     await mkdir(dir);
     const error = await failure(change(dir, blockedRestore(dir)));
     expect(error.message).toMatch(/failed too \(.+\); it did not exist before: run `dockmirror rollback` once that is fixed\.$/);
+  });
+});
+
+describe('an apply interrupted (Ctrl-C) after both files were written', () => {
+  it('restores nothing, leaves the entry pending, and says what the files hold and what to run', async () => {
+    const { dir, a, c } = await fixture();
+    const error = await failure(change(dir, { tellsEngine: true, apply: async () => {
+      throw new InterruptedError('Interrupted.');
+    } }));
+    const [entry] = await new Journal(path.join(dir, 'state')).entries();
+    expect(error).toBeInstanceOf(InterruptedError);
+    expect(error.message).toBe(
+      `Interrupted: ${a}, ${c} hold the change (backup ${entry?.id}) and the daemon was not told. Run \`dockmirror apply\` to make the daemon load the file, or \`dockmirror rollback\` to undo it.`,
+    );
+    expect(error.details).toEqual({ file: a, files: [a, c], written: true, backup: entry?.id });
+    expect(entry?.status).toBe('pending');
+    expect(await readFile(a, 'utf8')).toBe('{"n":2}\n');
+    expect(await readFile(c, 'utf8')).toBe('{"n":2}\n');
+  });
+
+  it('names what the daemon was told when the engine says so, in the singular for one file', async () => {
+    const { dir, a } = await fixture();
+    const error = await failure(change(dir, { tellsEngine: true, apply: async () => {
+      throw new InterruptedError('Interrupted.', { details: { daemon: 'got SIGHUP' } });
+    } }, 'a'));
+    expect(error.message).toMatch(new RegExp(`^Interrupted: ${a.replaceAll('.', '\\.')} holds the change \\(backup [^)]+\\) and the daemon got SIGHUP\\. `));
+  });
+});
+
+describe('a dry run of two files', () => {
+  it('shows one diff per file, in order, tells no engine, and writes nothing', async () => {
+    const { dir, a, c } = await fixture();
+    let prepared = false;
+    const result = await change(dir, { tellsEngine: true, apply: async () => {
+      prepared = true;
+      return { method: 'reload', reason: 'told' };
+    } }, 'both', { dryRun: true });
+    expect(result.diff).toBe(createPatch(a, '{"n":1}\n', '{"n":2}\n', 'before', 'after') + createPatch(c, '', '{"n":2}\n', 'before', 'after'));
+    expect(result.apply).toEqual({ method: 'none', reason: 'dry run' });
+    expect(result).toMatchObject({ changed: true, dryRun: true, backup: null });
+    expect(prepared).toBe(false);
+    expect(await readFile(a, 'utf8')).toBe('{"n":1}\n');
+    expect(existsSync(path.join(dir, 'b'))).toBe(false);
+    expect(existsSync(path.join(dir, 'state'))).toBe(false);
+  });
+});
+
+describe('a change that changes nothing', () => {
+  it('writes nothing, journals nothing, and tells no engine', async () => {
+    const { dir, a } = await fixture();
+    await writeFile(path.join(dir, 'a.json'), '{"n":2}\n');
+    await mkdir(path.join(dir, 'b'));
+    await writeFile(path.join(dir, 'b', 'c.json'), '{"n":2}\n');
+    let told = false;
+    const result = await change(dir, { tellsEngine: true, apply: async () => {
+      told = true;
+      return { method: 'reload', reason: 'told' };
+    } });
+    expect(result).toMatchObject({ changed: false, backup: null, apply: { method: 'none', reason: 'nothing changed' } });
+    expect(result.engines.map((e) => e.apply)).toEqual([{ method: 'none', reason: 'nothing changed' }]);
+    expect(told).toBe(false);
+    expect(await new Journal(path.join(dir, 'state')).entries()).toEqual([]);
+    expect(await readFile(a, 'utf8')).toBe('{"n":2}\n');
+  });
+});
+
+describe('waiting for another dockmirror', () => {
+  it('Ctrl-C during the wait for the lock stops at once, having written nothing', async () => {
+    const { dir, a } = await fixture();
+    let release: () => void = () => undefined;
+    let taken: () => void = () => undefined;
+    const lockTaken = new Promise<void>((resolve) => (taken = resolve));
+    // Another dockmirror holds the lock (this process: a live pid, so it is waited for, not taken over).
+    const held = withLock(path.join(dir, 'state'), () => new Promise<void>((resolve) => {
+      release = resolve;
+      taken();
+    }));
+    await lockTaken;
+    const controller = new AbortController();
+    const waiting = change(dir, { tellsEngine: false, apply: async () => ({ method: 'none', reason: 'x' }) }, 'both', { signal: controller.signal });
+    setTimeout(() => controller.abort(), 100);
+    const error = await failure(waiting);
+    expect(error).toBeInstanceOf(InterruptedError);
+    expect(error.message).toBe('Interrupted; nothing was written.');
+    expect(await readFile(a, 'utf8')).toBe('{"n":1}\n');
+    release();
+    await held;
   });
 });
