@@ -231,3 +231,25 @@ describe('waiting for another dockmirror', () => {
     await held;
   });
 });
+
+describe('a change the engine takes', () => {
+  it('is committed under its backup id, with each engine\'s report', async () => {
+    const { dir, a, c } = await fixture();
+    const result = await change(dir, { tellsEngine: true, apply: async () => ({ method: 'reload', reason: 'told' }) });
+    const [entry] = await new Journal(path.join(dir, 'state')).entries();
+    expect(result).toMatchObject({ changed: true, dryRun: false, backup: entry?.id, apply: { method: 'reload', reason: 'told' } });
+    expect(result.engines).toEqual([expect.objectContaining({ files: [a, c], apply: { method: 'reload', reason: 'told' } })]);
+    expect(entry?.status).toBe('committed');
+  });
+
+  it('a plan that writes a file it never read is a bug, caught before anything is written', async () => {
+    const { dir, a } = await fixture();
+    const target = twoFileTarget(dir);
+    const stray = path.join(dir, 'stray.json');
+    const request = { op: 'increment', args: {}, options: { apply: 'none' as const }, targets: [target], registry: 'docker.io', stateDir: target.stateDir };
+    const run = runChange(request, async () => ({ writes: [{ file: stray, bytes: Buffer.from('{}') }], owned: [], newMirrors: [], warnings: [], edit: false }));
+    await expect(run).rejects.toThrow(`the change plans a write to ${stray}, which it did not read`);
+    expect(existsSync(stray)).toBe(false);
+    expect(await readFile(a, 'utf8')).toBe('{"n":1}\n');
+  });
+});

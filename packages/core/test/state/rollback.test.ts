@@ -24,6 +24,19 @@ const opts = <T extends object>(extra: T = {} as T) => ({ ...isolated(dir), conf
 const add = (mirror: string, extra: object = {}) => addMirror(opts({ mirror, ...extra }));
 
 
+describe('rollback --force of a file deleted since', () => {
+  it('recreates it with the mode it had', async () => {
+    await writeFile(file, '{"debug": true}\n', { mode: 0o640 });
+    await chmod(file, 0o640);
+    await add('http://10.1.2.3:5000');
+    await rm(file);
+    await expect(rollback(opts())).rejects.toBeInstanceOf(DriftError);
+    await rollback(opts({ force: true }));
+    expect(await readFile(file, 'utf8')).toBe('{"debug": true}\n');
+    expect((await stat(file)).mode & 0o777).toBe(0o640);
+  });
+});
+
 describe('rollback is byte-exact', () => {
   it.each(Object.entries(ROLLBACK_CORPUS))('%s: add, rollback, rollback of the rollback, rollback <id>', async (_name, text) => {
     const original = Buffer.from(text, 'utf8');
