@@ -74,8 +74,16 @@ describe('nothing to undo', () => {
     await writeFile(file, '{}\n');
     await add('https://a.example');
     const after = await readFile(file, 'utf8');
-    await expect(rollback(opts({ id: '20261126T161143123Z-a1b2c3' }))).rejects.toMatchObject({ code: 'USAGE', message: expect.stringMatching(/^No backup "20261126T161143123Z-a1b2c3" for /) });
-    await expect(rollback(opts({ id: '../../etc/passwd' }))).rejects.toMatchObject({ code: 'USAGE', message: expect.stringMatching(/is not a backup id/) });
+    await expect(rollback(opts({ id: '20261126T161143123Z-a1b2c3' }))).rejects.toMatchObject({
+      code: 'USAGE',
+      message: `No backup "20261126T161143123Z-a1b2c3" for ${file} in ${stateDir}.`,
+      hint: 'Run `dockmirror backups` to see the backups there are.',
+    });
+    await expect(rollback(opts({ id: '../../etc/passwd' }))).rejects.toMatchObject({
+      code: 'USAGE',
+      message: '"../../etc/passwd" is not a backup id (they look like 20261126T161143123Z-a1b2c3).',
+      hint: 'Run `dockmirror backups` to see the ids there are.',
+    });
     expect(await readFile(file, 'utf8')).toBe(after);
   });
 });
@@ -87,6 +95,8 @@ describe('a backup that is gone', () => {
     const after = await readFile(file, 'utf8');
     const [latest] = (await listBackups(opts())).backups;
     await rm(latest!.path!);
+    // A change whose backup is gone is no backup: it is not listed, and rollback says so.
+    expect((await listBackups(opts())).backups).toEqual([]);
     const error = await rollback(opts()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UsageError);
     expect((error as UsageError).message).toBe(`No backup of the latest change (${latest!.id}) for ${file} in ${stateDir}.`);
@@ -130,7 +140,11 @@ describe('drift', () => {
     expect(error).toBeInstanceOf(DriftError);
     const drift = error as DriftError;
     expect(drift.code).toBe('DRIFT');
-    expect(drift.hint).toContain('--force');
+    const [entry] = await new Journal(stateDir).entries();
+    expect(drift.message).toBe(`${file} changed since dockmirror last wrote it (mirror add, ${entry?.time}).`);
+    expect(drift.location).toEqual({ file });
+    expect(drift.details?.lastChange).toBe(entry?.id);
+    expect(drift.hint).toBe('Rolling back would lose that edit. Check the diff; run again with --force to restore anyway.');
     expect(drift.details?.diff).toContain('-  "debug": true,');
     expect(drift.details?.diff).toContain('+  "debug": false,');
     expect(await readFile(file, 'utf8')).toBe(edited);
