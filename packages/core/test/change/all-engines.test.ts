@@ -64,4 +64,21 @@ describe('--engine all', () => {
     expect(existsSync(path.join(root, 'etc', 'containerd', 'certs.d'))).toBe(false);
     expect((await readdir(path.join(root, 'etc', 'containerd'))).sort()).toEqual(['config.toml']);
   });
+
+  it('a change that one engine\'s file needs tells only that engine, and writes only its file', async () => {
+    await addMirror({ ...opts(), mirror: 'http://127.0.0.1:5000' });
+    const docker = await readFile(files.docker!, 'utf8');
+    const hosts = await readFile(hostsToml(), 'utf8');
+    await writeFile(files.podman!, original.podman!);
+    const again = await addMirror({ ...opts(), mirror: 'http://127.0.0.1:5000' });
+    expect(again.changed).toBe(true);
+    expect(again.engines.map((e) => [e.engine, e.files, e.apply.reason])).toEqual([
+      ['docker', [], 'nothing changed'],
+      ['containerd', [], 'nothing changed'],
+      ['podman', [files.podman], expect.not.stringMatching(/^nothing changed$/)],
+    ]);
+    expect(await readFile(files.docker!, 'utf8')).toBe(docker);
+    expect(await readFile(hostsToml(), 'utf8')).toBe(hosts);
+    expect(await readFile(files.podman!, 'utf8')).toContain('location = "127.0.0.1:5000"');
+  });
 });
