@@ -51,7 +51,9 @@ const out = group ? `reports/mutation/${group}` : 'reports/mutation';
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
-  vitest: { configFile: 'vitest.mutate.config.ts' },
+  // Forks, as in `npm test`: a test may change its process's effective uid for a moment (the owner tests of
+  // atomic-write run a chown as nobody), which worker threads do not allow.
+  vitest: { configFile: 'vitest.mutate.config.ts', pool: 'forks' },
   checkers: ['typescript'],
   tsconfigFile: 'packages/core/tsconfig.json',
   typescriptChecker: { prioritizePerformanceOverAccuracy: true },
