@@ -8,10 +8,9 @@
 //          it again with the same flags, `--apply restart --yes` (no live-restore: containers are stopped).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { cli, median, table } from './lib.mjs';
+import { cli, median, socketGet, table } from './lib.mjs';
 
 const runs = Number(process.argv[2] ?? 10);
 const dir = mkdtempSync('/tmp/dmb-');
@@ -27,19 +26,7 @@ const sh = (word) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** GET on the test daemon's socket; resolves to the body, or undefined when it does not answer. */
-function api(pathname, timeoutMs = 2_000) {
-  return new Promise((resolve) => {
-    // No keep-alive: a pooled connection to a dockerd that has since restarted would fail the next request.
-    const req = request({ socketPath: socket, path: pathname, timeout: timeoutMs, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve(res.statusCode === 200 ? body : undefined));
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(undefined));
-    req.end();
-  });
-}
+const api = (pathname, timeoutMs = 2_000) => socketGet(socket, pathname, timeoutMs);
 const docker = (...args) => execFileSync('docker', ['-H', `unix://${socket}`, ...args], { encoding: 'utf8' }).trim();
 async function liveMirrors() {
   const t0 = Date.now();

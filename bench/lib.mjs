@@ -1,5 +1,7 @@
-// Shared helpers of the bench scripts: wall time of whole commands, medians, and a results table.
+// Shared helpers of the bench scripts: wall time of whole commands, medians, a results table, and a GET on a
+// test daemon's socket.
 import { spawnSync } from 'node:child_process';
+import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 
 export const root = fileURLToPath(new URL('..', import.meta.url));
@@ -30,4 +32,22 @@ export function median(values) {
 export function table(title, rows) {
   console.log(`\n${title}`);
   for (const [label, value, note = ''] of rows) console.log(`  ${label.padEnd(44)} ${String(value).padStart(10)}  ${note}`);
+}
+
+/**
+ * GET `pathname` on the Engine API at unix socket `socket`: the body, or undefined when it does not answer 200
+ * within `timeoutMs`. No keep-alive: a pooled connection to a dockerd that has since restarted would fail the
+ * next request.
+ */
+export function socketGet(socket, pathname, timeoutMs = 2_000) {
+  return new Promise((resolve) => {
+    const req = request({ socketPath: socket, path: pathname, timeout: timeoutMs, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve(res.statusCode === 200 ? body : undefined));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(undefined));
+    req.end();
+  });
 }

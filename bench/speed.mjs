@@ -11,10 +11,9 @@
 // polled until the mirror shows (or is gone).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
-import { cli, median, root } from './lib.mjs';
+import { cli, median, root, socketGet } from './lib.mjs';
 
 const rounds = Number(process.argv[2] ?? 15);
 const tracedRounds = Number(process.env.BENCH_TRACED ?? 7);
@@ -28,18 +27,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const hasJq = spawnSync('jq', ['--version']).status === 0;
 
 /** GET on the test daemon's socket: the body, or undefined. */
-function api(pathname) {
-  return new Promise((resolve) => {
-    const req = request({ socketPath: socket, path: pathname, timeout: 10_000, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve(res.statusCode === 200 ? body : undefined));
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(undefined));
-    req.end();
-  });
-}
+const api = (pathname) => socketGet(socket, pathname, 10_000);
 const liveMirrors = async () => JSON.parse((await api('/info')) ?? '{}').RegistryConfig?.Mirrors ?? [];
 
 // The manual way, as a script people write. One edit: jq (or python3 json), then SIGHUP, then poll.
