@@ -3,7 +3,7 @@ import { DaemonUnreachableError, PermissionDeniedError } from '../../errors.js';
 import type { CommonOptions } from '../../operations/options.js';
 import { resolveDockerHost, type ResolvedDockerHost } from '../../daemon/endpoint.js';
 import { createEngine, type Engine, type EngineInfo } from '../../daemon/engine.js';
-import { callCandidates } from '../../daemon/dockerd-process.js';
+import { callCandidates, LISTING_FRESH_MS } from '../../daemon/dockerd-process.js';
 import { endpointScan, findFileReader, type FileReader } from '../../daemon/file-reader.js';
 import { detectSetup, type DaemonSetup, type DetectSetupOptions } from '../../daemon/setup.js';
 import { unixSocketPath } from '../../daemon/socket-proof.js';
@@ -101,13 +101,6 @@ export async function connectForFile(options: ConnectOptions, file: string, time
 /** What this call already found in /proc, for detectSetup: the dockerd pids, and the endpoint's scan if made. */
 type Probe = Pick<DetectSetupOptions, 'candidates' | 'scan'>;
 
-/**
- * How long a look at /proc stays good for the setup detection of the same call. A daemon answers its greeting
- * in milliseconds; one that took longer may have been restarting, with another pid by now. (A SIGHUP checks its
- * pid again anyway, right before it is sent.)
- */
-const PROBE_FRESH_MS = 1_000;
-
 async function greet(
   resolved: { endpoint: string; source: DaemonConnection['endpointSource']; context?: string },
   options: ConnectOptions,
@@ -127,8 +120,9 @@ async function greet(
   }
   const callMs = Math.max(pingMs, 3_000);
   const [version, info] = await untilInterrupted(Promise.all([engine.version(callMs), engine.info(callMs)]), options.signal);
-  // What /proc showed before a slow greeting (a daemon restarting, a loaded machine) may be gone: look again.
-  const fresh = Date.now() - started < PROBE_FRESH_MS ? probe : {};
+  // What /proc showed before a slow greeting (a daemon restarting, a loaded machine) may be gone: look again, by
+  // the same rule as the call's one listing of /proc. (A SIGHUP checks its pid again anyway, right before it goes.)
+  const fresh = Date.now() - started < LISTING_FRESH_MS ? probe : {};
   const setup = await detectSetup({
     endpoint: resolved.endpoint,
     info,
