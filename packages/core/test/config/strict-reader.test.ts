@@ -145,7 +145,9 @@ const documentText = fc
 const broken = fc.tuple(documentText, fc.nat(), fc.constantFrom('', ',', ':', '}', ']', '{', '[', '"', '\\', '// c\n', '/* c */', '01', 'tru', '+1', '.5', '"\u0001"', "'a'", 'NaN', '\u0000')).map(([text, at, insert]) => {
   const i = text.length === 0 ? 0 : at % text.length;
   return insert === '' ? text.slice(0, i) + text.slice(i + 1) : text.slice(0, i) + insert + text.slice(i);
-});
+})
+  // Deleting the `{` of `{\uFEFF…` leaves a leading U+FEFF, which the reader rightly takes as a BOM: not a broken document.
+  .filter((text) => !text.startsWith('\uFEFF'));
 
 describe('the strict reader agrees with a full jsonc tree plus JSON.parse', () => {
   it('on generated documents: accept or refuse, the mirror lists, the error position, the editor nodes', () => {
