@@ -58,6 +58,11 @@ describe('readBounded', () => {
     expect(read?.bytes.toString()).toMatch(/^Name:/);
     expect(read?.bytes.toString()).toContain('\nUid:');
     await expect(readBounded('/proc/self/status', { maxBytes: 10 })).rejects.toBeInstanceOf(BoundedReadError);
+    // Past the first page too: a process's memory map is tens of KB, and it is read whole, to its last line.
+    const maps = (await readBounded('/proc/self/maps', { maxBytes: 1 << 22 }))?.toString() ?? '';
+    expect(maps.length).toBeGreaterThan(4096 * 2);
+    expect(maps.endsWith('\n')).toBe(true);
+    expect(maps.split('\n').slice(0, -1).every((line) => /^[0-9a-f]+-[0-9a-f]+ /.test(line))).toBe(true);
   });
 
   it('gives the identity of what it read', async () => {
