@@ -36,6 +36,10 @@ describe('an emptied daemon.json', () => {
     const error = await addMirror({ ...opts(), mirror: 'https://b.example' }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'DRIFT', location: { file }, details: { emptied: true } });
     expect((error as Error).message).toMatch(new RegExp(`^${file.replaceAll('.', '\\.')} is empty, but dockmirror last left it with content \\(mirror add, .+\\)`));
+    // What to do next: wait for the other writer, get the content back, or say the emptiness is meant.
+    expect((error as { hint?: string }).hint).toBe(
+      'If another program is writing it, run again when it is done. To get the content back: dockmirror rollback --force. If you emptied it on purpose, delete the file (a missing file means no settings) and run again.',
+    );
     expect(await readFile(file, 'utf8')).toBe('');
     expect((await new Journal(stateDir).entries()).map((e) => e.status)).toEqual(['committed']);
   });
