@@ -103,6 +103,12 @@ describe('confirmLive', () => {
     expect(result).toMatchObject({ ok: false, mismatch: `the daemon at ${endpoint} did not answer /_ping within 1500 ms` });
   });
 
+  it('a restarting daemon that refuses for a while and then comes back with the change is confirmed', async () => {
+    const endpoint = await scripted('restarting', { '/_ping': ['reset', 'reset', 'reset', 'ok'], '/info': ['reset', GOOD] });
+    const result = await confirmLive(createEngine(endpoint), WANT, 10_000);
+    expect(result).toMatchObject({ ok: true, live: { mirrors: ['http://127.0.0.1:5000/'] } });
+  });
+
   it('reports the last live settings it read and why they differ', async () => {
     const endpoint = await scripted('old-config', { '/_ping': ['ok'], '/info': [OLD] });
     const ticks: number[] = [];
