@@ -202,9 +202,78 @@ describe('apply', () => {
   it('with no daemon that reads the file and none answering: exit-5 kind of error, not success', async () => {
     const file = join(tb.dir, 'nobody-reads.json');
     await writeFile(file, '{"registry-mirrors": ["http://127.0.0.1:5108"]}\n');
-    const error = await applyConfig(opts({ configFile: file, dockerHost: `unix://${tb.dir}/none.sock`, timeoutMs: 1_000 })).catch((e: unknown) => e);
+    const none = `unix://${tb.dir}/none.sock`;
+    const error = await applyConfig(opts({ configFile: file, dockerHost: none, timeoutMs: 1_000 })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DaemonUnreachableError);
-    expect((error as Error).message).toContain('no running dockerd reads');
+    const reason = `no Docker daemon answered at ${none} and no running dockerd reads ${file}; the change takes effect when Docker starts`;
+    expect(error).toMatchObject({
+      message: `No daemon was told to load ${file}: ${reason}.`,
+      hint: 'Start Docker, or point --docker-host at the daemon that reads this file, then run `dockmirror apply`.',
+      details: { file, reason },
+    });
+  });
+
+  it('--apply none is taken as auto (apply is the telling), and the result describes the file, which is unchanged', async () => {
+    await reset();
+    const edited = '{\n  "labels": ["dm=truth"],\n  "registry-mirrors": ["http://127.0.0.1:5115"],\n  "insecure-registries": ["reg.test:5115"]\n}\n';
+    await writeFile(tb.configFile, edited);
+    const state = opts({ apply: 'none', timeoutMs: 10_000 });
+    const result = await applyConfig(state);
+    const apply = {
+      method: 'reload',
+      reason: `dockerd without a service manager: SIGHUP to pid ${tb.pid}`,
+      endpoint: tb.dockerHost,
+      setup: 'plain',
+      live: { mirrors: ['http://127.0.0.1:5115/'], insecureRegistries: ['reg.test:5115'] },
+      elapsedMs: expect.any(Number),
+    };
+    expect(result).toEqual({
+      changed: false,
+      dryRun: false,
+      engine: 'docker',
+      registry: 'docker.io',
+      configFile: tb.configFile,
+      configSetup: result.configSetup,
+      stateDir: state.stateDir,
+      mirrors: ['http://127.0.0.1:5115'],
+      insecureRegistries: ['reg.test:5115'],
+      backup: null,
+      diff: '',
+      warnings: [],
+      apply,
+      engines: [{ engine: 'docker', configFile: tb.configFile, configSetup: result.configSetup, files: [], apply }],
+    });
+    expect(typeof result.configSetup).toBe('string');
+    expect(await readFile(tb.configFile, 'utf8')).toBe(edited);
+    expect((await listBackups(state)).backups).toEqual([]);
+  });
+
+  it('interrupted before the daemon is told: the file keeps its exact bytes, and the message says what to run', async () => {
+    await reset();
+    // No insecure-registries key: the reload would spell it out as [] for a moment; the interrupt comes then.
+    const edited = '{\n  "labels": ["dm=truth"],\n  "registry-mirrors": ["http://127.0.0.1:5117"]\n}\n';
+    await writeFile(tb.configFile, edited);
+    const controller = new AbortController();
+    const seen: string[] = [];
+    const state = opts({
+      timeoutMs: 10_000,
+      signal: controller.signal,
+      onProgress: (message: string) => {
+        if (message.startsWith('Reloading')) {
+          seen.push(message);
+          controller.abort();
+        }
+      },
+    });
+    const error = await applyConfig(state).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InterruptedError);
+    expect((error as Error).message).toBe(
+      `Interrupted: ${tb.configFile} is unchanged and the daemon was not told. Run \`dockmirror apply\` again to make it load the file.`,
+    );
+    expect(seen).toEqual([`Reloading the Docker daemon (dockerd without a service manager: SIGHUP to pid ${tb.pid})`]);
+    expect(await readFile(tb.configFile, 'utf8')).toBe(edited);
+    expect((await live()).mirrors).toEqual([]);
+    expect((await listBackups(state)).backups).toEqual([]);
   });
 });
 
