@@ -109,6 +109,14 @@ describe('confirmLive', () => {
     expect(result).toMatchObject({ ok: true, live: { mirrors: ['http://127.0.0.1:5000/'] } });
   });
 
+  it('a daemon that goes away late in the wait is waited for only until the deadline, not that long again', async () => {
+    // /info shows the old config after 600 ms, then drops; /_ping refuses six times, then answers. Within the
+    // 300 ms left there is room for three pings at most, so the daemon is reported gone.
+    const endpoint = await scripted('late-gone', { '/_ping': ['reset', 'reset', 'reset', 'reset', 'reset', 'reset', 'ok'], '/info': [`600+${OLD}`, 'reset', GOOD] });
+    const result = await confirmLive(createEngine(endpoint), WANT, 1_000, { intervalMs: 100 });
+    expect(result).toMatchObject({ ok: false, mismatch: `the daemon at ${endpoint} did not answer /_ping within 1000 ms` });
+  });
+
   it('reports the last live settings it read and why they differ', async () => {
     const endpoint = await scripted('old-config', { '/_ping': ['ok'], '/info': [OLD] });
     const ticks: number[] = [];
