@@ -181,6 +181,21 @@ describe('apply', () => {
     expect(error).toBeInstanceOf(ApplyError);
     expect((error as Error).message).toContain('It sent no reload event within 3 s: it refused the reload.');
     expect((error as ApplyError).details).toMatchObject({ reloadEvent: false });
+    // What it saw and what it wanted, and where the daemon's log is (which says why it refused).
+    const { logHint } = await detectSetup({ endpoint: tb.dockerHost, env: {} });
+    expect(logHint).toContain(tb.logFile);
+    expect(error).toMatchObject({
+      message: 'The Docker daemon did not take the file: mirrors: daemon has [], file asks for [http://127.0.0.1:5107]. It sent no reload event within 3 s: it refused the reload.',
+      hint: `Look at the daemon's log: ${logHint}`,
+      details: {
+        live: { mirrors: [], insecureRegistries: [] },
+        expected: { mirrors: ['http://127.0.0.1:5107'], insecureRegistries: [] },
+        mismatch: 'mirrors: daemon has [], file asks for [http://127.0.0.1:5107]',
+        reloadEvent: false,
+        logHint,
+        endpoint: tb.dockerHost,
+      },
+    });
     expect(await readFile(tb.configFile, 'utf8')).toBe(bad);
     expect((await live()).mirrors).toEqual([]);
   });

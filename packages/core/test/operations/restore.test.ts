@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine } from '../../src/daemon/engine.js';
 import { ApplyError, UsageError } from '../../src/errors.js';
 import { addMirror } from '../../src/operations/mirrors.js';
 import { listBackups, rollback } from '../../src/operations/rollback.js';
@@ -160,5 +161,27 @@ describe('a restart that would stop a running container', () => {
     expect((await fakeCalls(tb)).filter((l) => l.includes('restart'))).toEqual([]);
     expect(tb.pid).toBe(pid);
     expect((await tb.docker(['inspect', '--format', '{{.State.Running}}', container])).trim()).toBe('true');
+  });
+
+  it('goes ahead with --yes without asking, asks nothing when nothing runs, and goes ahead when the user says yes', async () => {
+    const questions: string[] = [];
+    const confirm = async (q: string) => (questions.push(q), true);
+    const restarted = async (mirror: string, extra: object) => {
+      const pid = tb.pid;
+      const result = await addMirror({ ...opts({ apply: 'restart', confirm, ...extra }), mirror });
+      expect(result.apply).toMatchObject({ method: 'restart', reason: 'systemd service: restart requested' });
+      expect(tb.pid).not.toBe(pid);
+      expect((await createEngine(tb.dockerHost).liveRegistry(5_000)).mirrors).toContain(`${mirror}/`);
+    };
+    await restarted('http://127.0.0.1:11', { yes: true });
+    expect(questions).toEqual([]);
+    // That restart stopped the container: with nothing running, there is nothing to ask about.
+    expect((await tb.docker(['inspect', '--format', '{{.State.Running}}', container])).trim()).toBe('false');
+    await restarted('http://127.0.0.1:12', {});
+    expect(questions).toEqual([]);
+    await tb.docker(['start', container]);
+    await restarted('http://127.0.0.1:13', {});
+    expect(questions).toEqual(['Applying needs a restart (systemd service: restart requested) that stops 1 running container(s): dm-keeps-running. Continue?']);
+    expect((await fakeCalls(tb)).filter((l) => l === 'systemctl restart docker')).toHaveLength(3);
   });
 });
