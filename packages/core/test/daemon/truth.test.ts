@@ -101,7 +101,8 @@ describe('the dockerd that reads the file', () => {
     const message = (error as Error).message;
     expect(message).toContain(`dockerd (pid ${pid}) reads ${tb.configFile}`);
     expect(message).toContain(tb.dockerHost);
-    expect(message).toContain('Nothing was written.');
+    expect(message).toMatch(/\. Nothing was written\.$/);
+    expect(message.split('Nothing was written').length).toBe(2);
     expect(message).not.toContain('takes effect when Docker starts');
     expect(await readFile(tb.configFile, 'utf8')).toBe(ORIGINAL);
   });
@@ -112,6 +113,7 @@ describe('the dockerd that reads the file', () => {
     const error = await addMirror(opts({ mirror: 'http://127.0.0.1:5103', dockerHost: missing, timeoutMs: 1_000 })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DaemonUnreachableError);
     expect((error as Error).message).toContain(`the endpoint given, ${missing} (from option), does not answer`);
+    expect((error as Error).message.split('Nothing was written').length).toBe(2);
     expect((error as DaemonUnreachableError).hint).toContain(`--docker-host at ${tb.dockerHost}`);
     expect(await readFile(tb.configFile, 'utf8')).toBe(ORIGINAL);
   });
