@@ -163,7 +163,7 @@ beforeAll(async () => {
   await mkdir(bin);
   await writeFile(join(bin, 'docker'), "#!/bin/sh\necho \"docker: '$1' is not a docker command.\" >&2\nexit 1\n");
   await writeFile(join(bin, 'docker2'), '#!/bin/sh\necho "unknown command: docker $1" >&2\nexit 1\n');
-  await writeFile(join(bin, 'powershell'), '#!/bin/sh\necho "Restart-Service : Service cannot be stopped: Access is denied." >&2\nexit 1\n');
+  await writeFile(join(bin, 'powershell'), '#!/bin/sh\necho "Restart-Service : $DM_PS_ERR" >&2\nexit 1\n');
   await writeFile(join(bin, 'other'), '#!/bin/sh\necho "something else" >&2\nexit 4\n');
   for (const name of ['docker', 'docker2', 'powershell', 'other']) await chmod(join(bin, name), 0o755);
 });
@@ -224,9 +224,12 @@ describe('runApply: a command', () => {
     expect((await failure(reload(['docker2', 'desktop', 'restart']), { env })).hint).toContain('older than 4.37');
     // The same words from another subcommand are no Desktop matter.
     expect((await failure(reload(['docker', 'other', 'restart']), { env })).hint).toBeUndefined();
-    expect((await failure(reload(['powershell', '-Command', 'Restart-Service docker']), { env })).hint).toBe(
-      'Restarting a Windows service needs an elevated prompt: run the command again as administrator.',
-    );
+    const powershell = reload(['powershell', '-Command', 'Restart-Service docker']);
+    const elevated = 'Restarting a Windows service needs an elevated prompt: run the command again as administrator.';
+    for (const said of ['Service cannot be stopped: Access is denied.', 'CategoryInfo : PermissionDenied', "Cannot open docker service on computer '.'."]) {
+      expect((await failure(powershell, { env: { ...env, DM_PS_ERR: said } })).hint).toBe(elevated);
+    }
+    expect((await failure(powershell, { env: { ...env, DM_PS_ERR: 'Cannot find any service with service name docker.' } })).hint).toBeUndefined();
     expect((await failure(reload(['other', 'desktop']), { env })).hint).toBeUndefined();
   });
 
