@@ -303,6 +303,32 @@ describe('runApply: a SIGHUP', () => {
     expect(await Promise.race([exited.then(() => 'exited'), new Promise((r) => setTimeout(() => r('running'), 200))])).toBe('running');
   });
 
+  it('a SIGHUP the kernel refuses (EPERM) is an ApplyError whose hint says to run as root', async () => {
+    // The caller is uid 65534 and runs its own (trusted) stand-in dockerd; the signal goes out with another
+    // effective uid, which may not signal it. The effective uid and getuid are changed for the call only.
+    const child = spawn('sleep', ['300'], { argv0: 'dockerd', stdio: 'ignore', uid: 65534, gid: 65534 });
+    children.push(child);
+    await new Promise((r) => child.once('spawn', r));
+    const ended = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_code, signal) => r(signal)));
+    const getuid = process.getuid;
+    process.getuid = () => 65534;
+    process.seteuid?.(4242);
+    let error: unknown;
+    try {
+      error = await runApply(hup({ pid: child.pid ?? -1 })).catch((e: unknown) => e);
+    } finally {
+      process.seteuid?.(0);
+      process.getuid = getuid;
+    }
+    expect(error).toBeInstanceOf(ApplyError);
+    expect(error).toMatchObject({
+      message: `Could not send SIGHUP to dockerd (pid ${child.pid}): EPERM.`,
+      hint: 'Run dockmirror as root (sudo).',
+      details: { pid: child.pid, pidFile: undefined },
+    });
+    expect(await Promise.race([ended, new Promise((r) => setTimeout(() => r('running'), 300))])).toBe('running');
+  });
+
   it('skips pids that cannot be a process: zero, negative, fractional', async () => {
     for (const pid of [0, -1, 1.5]) {
       await expect(runApply(hup({ pid }))).rejects.toThrow(`No trusted dockerd found to reload (pid file none, pid ${pid}): .`);
