@@ -165,11 +165,15 @@ describe('parseSystemctlCat', () => {
     expect(parseSystemctlCat('# /etc/x.conf  \nExecStart=/usr/bin/dockerd')?.source).toBe('/etc/x.conf');
     expect(parseSystemctlCat('# /etc/x.conf\n# not a path\n#/etc/y.conf\nExecStart=/usr/bin/dockerd')?.source).toBe('/etc/x.conf');
     expect(parseSystemctlCat('x # /etc/z.conf\nExecStart=/usr/bin/dockerd')?.source).toBe('docker.service');
+    // A comment that starts like a path but goes on is a comment, not a file header.
+    expect(parseSystemctlCat('# /etc/x.conf\n# /usr/bin/dockerd is started with flags\nExecStart=/usr/bin/dockerd')?.source).toBe('/etc/x.conf');
   });
 
   it('joins CRLF continuation lines, and ExecStartPre or a commented ExecStart is not ExecStart', () => {
     const exec = parseSystemctlCat('# /a\r\nExecStart=/usr/bin/dockerd \\\r\n  --registry-mirror=https://m\r\nExecStartPre=/bin/true\r\n#ExecStart=/bin/false\r\n');
     expect(exec).toEqual({ source: '/a', args: ['/usr/bin/dockerd', '--registry-mirror=https://m'] });
+    // A continuation joins as a word break even with no space around the backslash.
+    expect(parseSystemctlCat('ExecStart=/usr/bin/dockerd\\\n--registry-mirror=https://m')?.args).toEqual(['/usr/bin/dockerd', '--registry-mirror=https://m']);
     expect(parseSystemctlCat('')).toBeUndefined();
   });
 });
