@@ -158,6 +158,8 @@ describe('parseSystemctlCat', () => {
     expect(parseSystemctlCat('ExecStart=-/usr/bin/dockerd -H fd://')?.args).toEqual(['/usr/bin/dockerd', '-H', 'fd://']);
     expect(parseSystemctlCat('ExecStart=@+!:/usr/bin/dockerd')?.args).toEqual(['/usr/bin/dockerd']);
     expect(parseSystemctlCat('  ExecStart =  /usr/bin/dockerd  ')?.args).toEqual(['/usr/bin/dockerd']);
+    // A prefix with no command is still the empty ExecStart= that resets the list.
+    expect(parseSystemctlCat('ExecStart=/usr/bin/dockerd --registry-mirror=https://m\nExecStart=-  ')).toBeUndefined();
   });
 
   it('names docker.service when no file header came first, and takes only `# /path` lines as headers', () => {
