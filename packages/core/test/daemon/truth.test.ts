@@ -1,7 +1,8 @@
 // Issue 10, the daemon half, on a real dockerd 20.10: the daemon that reads the file is the one told, a change it
 // cannot be told is refused before writing, `apply` makes it load the file, a rejected reload is known from the
 // missing reload event, and an interrupted change leaves a journal that rollback (and its dry run) settles.
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerdCandidates } from '../../src/daemon/dockerd-process.js';
@@ -157,6 +158,20 @@ describe('apply', () => {
     expect(await readFile(tb.configFile, 'utf8')).toBe(ORIGINAL);
     // The apply left nothing to roll back.
     expect((await listBackups(state)).backups).toEqual([]);
+  });
+
+  it('after the file was deleted by hand: the live settings are cleared and the file stays absent', async () => {
+    await reset('{\n  "registry-mirrors": ["http://127.0.0.1:5118"]\n}\n');
+    await rm(tb.configFile);
+    try {
+      const result = await applyConfig(opts({ timeoutMs: 10_000 }));
+      expect(result.apply).toMatchObject({ method: 'reload', live: { mirrors: [], insecureRegistries: [] } });
+      expect(await live()).toEqual({ mirrors: [], insecureRegistries: [] });
+      // The reload saw the keys spelled out as []; afterwards there is no file again, not an empty one.
+      expect(existsSync(tb.configFile)).toBe(false);
+    } finally {
+      await writeFile(tb.configFile, ORIGINAL);
+    }
   });
 
   it('add --apply reload of a mirror the file already has applies it when the live config differs', async () => {
