@@ -141,6 +141,7 @@ describe('DOCKER_OPTS', () => {
       '--insecure-registry r:1',
     ]);
     expect(await optsFrom('DOCKER_OPTS=--registry-mirror=https://bare\r\nOTHER=1\r\n')).toEqual(['--registry-mirror https://bare']);
+    expect(await optsFrom('export \t DOCKER_OPTS="--registry-mirror=https://spaced"\n')).toEqual(['--registry-mirror https://spaced']);
   });
 
   it('ignores commented and other variables, an empty value, and a file too large to be a defaults file', async () => {
