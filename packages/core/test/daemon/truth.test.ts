@@ -13,6 +13,7 @@ import { ApplyError, DaemonUnreachableError, InterruptedError, InvalidMirrorErro
 import { applyConfig } from '../../src/operations/apply-config.js';
 import { addMirror } from '../../src/operations/mirrors.js';
 import { listBackups, rollback } from '../../src/operations/rollback.js';
+import { Journal } from '../../src/state/journal.js';
 import { getStatus } from '../../src/operations/status.js';
 import { runDoctor } from '../../src/operations/doctor.js';
 import { startTestbed, type Testbed } from '../support/testbed.js';
@@ -156,8 +157,23 @@ describe('apply', () => {
     expect(result.apply.live?.mirrors).toEqual([]);
     expect(await live()).toEqual({ mirrors: [], insecureRegistries: [] });
     expect(await readFile(tb.configFile, 'utf8')).toBe(ORIGINAL);
-    // The apply left nothing to roll back.
+    // The apply left nothing to roll back: its journal entry, same bytes before and after, is closed.
     expect((await listBackups(state)).backups).toEqual([]);
+    const entries = await new Journal(state.stateDir).entries();
+    expect(entries.map((e) => [e.op, e.status])).toEqual([['apply', 'aborted']]);
+    expect(entries[0]?.files[0]?.before.sha256).toBe(entries[0]?.files[0]?.after.sha256);
+    // Now the daemon has what the file (no mirror keys at all) means: nothing more to do.
+    expect((await applyConfig(opts({ timeoutMs: 10_000 }))).apply).toMatchObject({ method: 'none', reason: 'the daemon already uses what the file says' });
+  });
+
+  it('an insecure registry live that the file no longer lists is a difference too, and is cleared', async () => {
+    await reset('{\n  "registry-mirrors": ["http://127.0.0.1:5119"],\n  "insecure-registries": ["reg.test:5119"]\n}\n');
+    await expect.poll(async () => (await live()).insecureRegistries, { timeout: 5_000 }).toEqual(['reg.test:5119']);
+    const bytes = '{\n  "registry-mirrors": ["http://127.0.0.1:5119"]\n}\n';
+    await writeFile(tb.configFile, bytes);
+    const result = await applyConfig(opts({ timeoutMs: 10_000 }));
+    expect(result.apply).toMatchObject({ method: 'reload', live: { mirrors: ['http://127.0.0.1:5119/'], insecureRegistries: [] } });
+    expect(await readFile(tb.configFile, 'utf8')).toBe(bytes);
   });
 
   it('after the file was deleted by hand: the live settings are cleared and the file stays absent', async () => {

@@ -121,3 +121,18 @@ describe('no daemon answering', () => {
     expect(await new Journal(stateDir).entries()).toEqual([]);
   });
 });
+
+describe('an endpoint dockmirror cannot use', () => {
+  it('is refused before writing, and the refusal says that nothing was written', async () => {
+    await writeFile(file, '{}\n');
+    for (const [dockerHost, why] of [
+      ['ssh://build-host', 'uses a scheme dockmirror cannot speak'],
+      ['tcp://', 'names no host'],
+    ] as const) {
+      const error = await addMirror({ ...opts(), apply: 'auto', dockerHost, mirror: 'https://a.example' }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'USAGE', message: `Docker endpoint "${dockerHost}" ${why}. Nothing was written.` });
+    }
+    expect(await readFile(file, 'utf8')).toBe('{}\n');
+    expect(await new Journal(stateDir).entries()).toEqual([]);
+  });
+});
