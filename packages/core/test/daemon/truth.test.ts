@@ -2,7 +2,7 @@
 // cannot be told is refused before writing, `apply` makes it load the file, a rejected reload is known from the
 // missing reload event, and an interrupted change leaves a journal that rollback (and its dry run) settles.
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerdCandidates } from '../../src/daemon/dockerd-process.js';
@@ -128,7 +128,7 @@ describe('the dockerd that reads the file', () => {
     expect(await readFile(tb.configFile, 'utf8')).toBe(ORIGINAL);
     // A plain host is fine with --apply none, and the daemon is left alone.
     const ok = await addMirror(opts({ mirror: 'https://mirror.example.com', apply: 'none' }));
-    expect(ok.apply.method).toBe('none');
+    expect(ok.apply).toEqual({ method: 'none', reason: '--apply none: the daemon was not told' });
     expect((await live()).mirrors).toEqual([]);
   });
 });
@@ -162,6 +162,8 @@ describe('apply', () => {
     const entries = await new Journal(state.stateDir).entries();
     expect(entries.map((e) => [e.op, e.status])).toEqual([['apply', 'aborted']]);
     expect(entries[0]?.files[0]?.before.sha256).toBe(entries[0]?.files[0]?.after.sha256);
+    // The mode is recorded too, so a recovery would put the file back as it was.
+    expect(entries[0]?.files[0]?.before.mode).toBe((await stat(tb.configFile)).mode & 0o7777);
     // Now the daemon has what the file (no mirror keys at all) means: nothing more to do.
     expect((await applyConfig(opts({ timeoutMs: 10_000 }))).apply).toMatchObject({ method: 'none', reason: 'the daemon already uses what the file says' });
   });

@@ -116,6 +116,7 @@ describe('no daemon answering', () => {
     expect(error).toMatchObject({
       code: 'DAEMON_UNREACHABLE',
       message: `No Docker daemon answers: no Docker daemon answered at unix:///nonexistent/dockmirror-test.sock and no running dockerd reads ${file}. Nothing was written.`,
+      hint: 'Start Docker, or point --docker-host / DOCKER_HOST at the running daemon, or pass --apply none.',
     });
     expect(await readFile(file, 'utf8')).toBe('{}\n');
     expect(await new Journal(stateDir).entries()).toEqual([]);
