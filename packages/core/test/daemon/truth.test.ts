@@ -120,6 +120,18 @@ describe('the dockerd that reads the file', () => {
     expect(await readFile(tb.configFile, 'utf8')).toBe(ORIGINAL);
   });
 
+  it('a path mirror its 20.10 would reject is refused before writing, the version named', async () => {
+    await reset();
+    const { Version } = await createEngine(tb.dockerHost).version(5_000);
+    for (const apply of ['auto', 'reload'] as const) {
+      const error = await addMirror(opts({ mirror: 'https://mirror.example.com/prefix', apply })).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidMirrorError);
+      expect((error as Error).message).toBe(`Docker ${Version} does not accept a mirror URL with a path: https://mirror.example.com/prefix`);
+    }
+    expect(await readFile(tb.configFile, 'utf8')).toBe(ORIGINAL);
+    expect((await live()).mirrors).toEqual([]);
+  });
+
   it('--apply none still refuses a path mirror its 20.10 would reject', async () => {
     await reset();
     const error = await addMirror(opts({ mirror: 'https://mirror.example.com/prefix', apply: 'none' })).catch((e: unknown) => e);

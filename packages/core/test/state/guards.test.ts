@@ -137,3 +137,12 @@ describe('an endpoint dockmirror cannot use', () => {
     expect(await new Journal(stateDir).entries()).toEqual([]);
   });
 });
+
+describe('a path mirror with --apply none', () => {
+  it('is written when no running dockerd reads the file: there is no version to hold it against', async () => {
+    await writeFile(file, '{}\n');
+    const result = await addMirror({ ...opts(), mirror: 'https://m.example/prefix' });
+    expect(result.apply).toEqual({ method: 'none', reason: '--apply none: the daemon was not told' });
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ 'registry-mirrors': ['https://m.example/prefix'] });
+  });
+});
