@@ -7,7 +7,7 @@ import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/daemon/engine.js';
-import { ApplyError, UsageError } from '../../src/errors.js';
+import { ApplyError, InterruptedError, UsageError } from '../../src/errors.js';
 import { addMirror } from '../../src/operations/mirrors.js';
 import { listBackups, rollback } from '../../src/operations/rollback.js';
 import { Journal } from '../../src/state/journal.js';
@@ -122,6 +122,40 @@ describe('a reload the daemon never acts on', () => {
   }, 30_000);
 });
 
+describe('an interrupt after the daemon was told', () => {
+  it('says the daemon was sent the reload but not yet seen to take it, and leaves the change to settle', async () => {
+    // A reload the daemon never acts on keeps the apply waiting for its event; Ctrl-C comes during that wait.
+    const systemctl = path.join(bin, 'systemctl');
+    const fake = await readFile(systemctl, 'utf8');
+    await writeFile(`${systemctl}.usual`, fake, { mode: 0o755 });
+    await writeFile(systemctl, `#!/bin/bash\nif [ "$1" = reload ]; then exit 0; fi\nexec ${JSON.stringify(`${systemctl}.usual`)} "$@"\n`);
+    const controller = new AbortController();
+    const base = opts({ apply: 'reload' });
+    let error: unknown;
+    try {
+      const options = {
+        ...base,
+        signal: controller.signal,
+        onProgress: (message: string) => {
+          if (message.startsWith('Reloading')) setTimeout(() => controller.abort(), 300);
+        },
+      };
+      error = await addMirror({ ...options, mirror: 'http://127.0.0.1:8' }).catch((e: unknown) => e);
+    } finally {
+      await writeFile(systemctl, fake);
+    }
+    expect(error).toBeInstanceOf(InterruptedError);
+    const [entry] = await new Journal(base.stateDir).entries();
+    expect((error as Error).message).toBe(
+      `Interrupted: ${tb.configFile} holds the change (backup ${entry?.id}) and the daemon was sent a reload but not yet seen to take it. Run \`dockmirror apply\` to make the daemon load the file, or \`dockmirror rollback\` to undo it.`,
+    );
+    expect(entry?.status).toBe('pending');
+    expect(JSON.parse(await readFile(tb.configFile, 'utf8'))).toMatchObject({ 'registry-mirrors': ['http://127.0.0.1:8'] });
+    await rollback({ ...base, apply: 'none' });
+    expect(await readFile(tb.configFile, 'utf8')).toBe(ORIGINAL);
+  });
+});
+
 describe('a daemon that reads another daemon.json', () => {
   it('is not told about a change to this one with --apply auto, and --apply reload refuses before writing', async () => {
     const other = path.join(tb.dir, 'other.json');
@@ -168,8 +202,10 @@ describe('a restart that would stop a running container', () => {
     const confirm = async (q: string) => (questions.push(q), true);
     const restarted = async (mirror: string, extra: object) => {
       const pid = tb.pid;
-      const result = await addMirror({ ...opts({ apply: 'restart', confirm, ...extra }), mirror });
+      const progress: string[] = [];
+      const result = await addMirror({ ...opts({ apply: 'restart', confirm, onProgress: (m: string) => progress.push(m), ...extra }), mirror });
       expect(result.apply).toMatchObject({ method: 'restart', reason: 'systemd service: restart requested' });
+      expect(progress).toContain('Restarting the Docker daemon (systemd service: restart requested)');
       expect(tb.pid).not.toBe(pid);
       expect((await createEngine(tb.dockerHost).liveRegistry(5_000)).mirrors).toContain(`${mirror}/`);
     };
