@@ -164,7 +164,7 @@ beforeAll(async () => {
   await writeFile(join(bin, 'docker'), "#!/bin/sh\necho \"docker: '$1' is not a docker command.\" >&2\nexit 1\n");
   await writeFile(join(bin, 'docker2'), '#!/bin/sh\necho "unknown command: docker $1" >&2\nexit 1\n');
   await writeFile(join(bin, 'powershell'), '#!/bin/sh\necho "Restart-Service : $DM_PS_ERR" >&2\nexit 1\n');
-  await writeFile(join(bin, 'other'), '#!/bin/sh\necho "something else" >&2\nexit 4\n');
+  await writeFile(join(bin, 'other'), '#!/bin/sh\necho "${DM_ERR:-something else}" >&2\nexit 4\n');
   for (const name of ['docker', 'docker2', 'powershell', 'other']) await chmod(join(bin, name), 0o755);
 });
 afterAll(async () => {
@@ -231,6 +231,8 @@ describe('runApply: a command', () => {
     }
     expect((await failure(powershell, { env: { ...env, DM_PS_ERR: 'Cannot find any service with service name docker.' } })).hint).toBeUndefined();
     expect((await failure(reload(['other', 'desktop']), { env })).hint).toBeUndefined();
+    // The elevation hint is for the Windows service only, whoever else says "access is denied".
+    expect((await failure(reload(['other', 'restart']), { env: { ...env, DM_ERR: 'Access is denied.' } })).hint).toBeUndefined();
   });
 
   it('an empty command is a bug, said so', async () => {
