@@ -122,6 +122,49 @@ describe('a reload the daemon never acts on', () => {
   }, 30_000);
 });
 
+/** Runs `work` with the fake systemctl's `verb` replaced by `body` (bash); every other verb goes to the usual fake. */
+async function withSystemctl<T>(verb: string, body: string, work: () => Promise<T>): Promise<T> {
+  const systemctl = path.join(bin, 'systemctl');
+  const fake = await readFile(systemctl, 'utf8');
+  await writeFile(`${systemctl}.usual`, fake, { mode: 0o755 });
+  await writeFile(systemctl, `#!/bin/bash\nif [ "$1" = ${verb} ]; then ${body}; fi\nexec ${JSON.stringify(`${systemctl}.usual`)} "$@"\n`);
+  try {
+    return await work();
+  } finally {
+    await writeFile(systemctl, fake);
+  }
+}
+
+describe('a restart the daemon never acts on', () => {
+  it('is not taken for success: the wait for the change ends at the timeout, and says what the daemon showed', async () => {
+    const progress: string[] = [];
+    const options = opts({ apply: 'restart', yes: true, timeoutMs: 1_500, onProgress: (m: string) => progress.push(m) });
+    const error = await withSystemctl('restart', 'exit 0', () => addMirror({ ...options, mirror: 'http://127.0.0.1:8' }).catch((e: unknown) => e));
+    expect(error).toBeInstanceOf(ApplyError);
+    expect((error as ApplyError).message).toMatch(/^The Docker daemon did not take the change: mirrors: daemon has \[\], file asks for \[http:\/\/127\.0\.0\.1:8\]\./);
+    expect((error as ApplyError).details).toMatchObject({
+      live: { mirrors: [], insecureRegistries: [] },
+      expected: { mirrors: ['http://127.0.0.1:8'], insecureRegistries: ['127.0.0.1:8'] },
+      mismatch: 'mirrors: daemon has [], file asks for [http://127.0.0.1:8]',
+    });
+    // While it waited, it said so, counting seconds.
+    expect(progress.filter((m) => m.startsWith('Waiting')).length).toBeGreaterThan(0);
+    for (const m of progress.filter((line) => line.startsWith('Waiting'))) expect(m).toMatch(/^Waiting for the daemon to show the change \([0-2] s\)$/);
+    expect(await readFile(tb.configFile, 'utf8')).toBe(ORIGINAL);
+  });
+});
+
+describe('a reload verb that restarts the daemon', () => {
+  it('is waited for while the daemon is down after it, and counts once the daemon is back with the change', async () => {
+    // Some init scripts restart on reload: the daemon is gone when the command returns and comes back a second later.
+    const body = '"$(dirname "$0")/../ctl.sh" stop; ( sleep 1; "$(dirname "$0")/../ctl.sh" start ) >/dev/null 2>&1 & exit 0';
+    const pid = tb.pid;
+    const result = await withSystemctl('reload', body, () => addMirror({ ...opts({ apply: 'reload' }), mirror: 'http://127.0.0.1:14' }));
+    expect(result.apply).toMatchObject({ method: 'reload', live: { mirrors: ['http://127.0.0.1:14/'] } });
+    expect(tb.pid).not.toBe(pid);
+  });
+});
+
 describe('an interrupt after the daemon was told', () => {
   it('says the daemon was sent the reload but not yet seen to take it, and leaves the change to settle', async () => {
     // A reload the daemon never acts on keeps the apply waiting for its event; Ctrl-C comes during that wait.
