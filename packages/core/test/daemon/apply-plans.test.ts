@@ -8,9 +8,9 @@ import { chmod, chown, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyMethodFor, runApply, type ApplyPlan, type SignalCommand } from '../../src/daemon/service.js';
+import { applyMethodFor, checkMirrorPathSupport, runApply, type ApplyPlan, type SignalCommand } from '../../src/daemon/service.js';
 import type { DaemonSetup, SetupKind } from '../../src/daemon/setup.js';
-import { ApplyError, UsageError } from '../../src/errors.js';
+import { ApplyError, InvalidMirrorError, UsageError } from '../../src/errors.js';
 
 const setup = (kind: SetupKind, extra: Partial<DaemonSetup> = {}): DaemonSetup => ({
   kind,
@@ -244,7 +244,8 @@ describe('runApply: a SIGHUP', () => {
   it('goes to the pid in a trusted pid file first, and reports it', async () => {
     const [fromFile, fromScan] = [await standIn(), await standIn()];
     const pidFile = join(dir, 'good.pid');
-    await writeFile(pidFile, ` ${fromFile.pid}\n`);
+    // As dockerd writes it: the pid, then a newline (blank lines around it are tolerated).
+    await writeFile(pidFile, `${fromFile.pid}\n\n`);
     expect(await runApply(hup({ pid: fromScan.pid, pidFile }))).toEqual({ ran: ['kill', '-HUP', String(fromFile.pid)], stdout: '', stderr: '' });
     expect(await fromFile.signalled()).toBe('SIGHUP');
     expect(await fromScan.signalled()).toBeNull();
@@ -260,6 +261,7 @@ describe('runApply: a SIGHUP', () => {
         await chown(join(dir, 'nobody.pid'), 65534, 65534);
       }, 'belongs to uid 65534'],
       ['junk.pid', async () => writeFile(join(dir, 'junk.pid'), 'pid=12\n'), 'holds no pid'],
+      ['two.pid', async () => writeFile(join(dir, 'two.pid'), '12 34\n'), 'holds no pid'],
     ];
     for (const [name, make, why] of cases) {
       await make();
@@ -335,5 +337,22 @@ describe('runApply: a SIGHUP', () => {
     for (const pid of [0, -1, 1.5]) {
       await expect(runApply(hup({ pid }))).rejects.toThrow(`No trusted dockerd found to reload (pid file none, pid ${pid}): .`);
     }
+  });
+});
+
+describe('checkMirrorPathSupport', () => {
+  it('says what to do instead, and what it judged', () => {
+    let error: unknown;
+    try {
+      checkMirrorPathSupport('24.0.9', 'https://m.example/prefix');
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(InvalidMirrorError);
+    expect(error).toMatchObject({
+      message: 'Docker 24.0.9 does not accept a mirror URL with a path: https://m.example/prefix',
+      hint: 'Use the mirror host without a path, or upgrade Docker Engine to 25.0 or later.',
+      details: { serverVersion: '24.0.9', mirrorUrl: 'https://m.example/prefix', path: '/prefix' },
+    });
   });
 });

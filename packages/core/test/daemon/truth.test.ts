@@ -173,6 +173,7 @@ describe('apply', () => {
     expect((await listBackups(state)).backups).toEqual([]);
     const entries = await new Journal(state.stateDir).entries();
     expect(entries.map((e) => [e.op, e.status])).toEqual([['apply', 'aborted']]);
+    expect(await readFile(join(state.stateDir, 'journal.jsonl'), 'utf8')).toContain('"reason":"apply: daemon.json unchanged"');
     expect(entries[0]?.files[0]?.before.sha256).toBe(entries[0]?.files[0]?.after.sha256);
     // The mode is recorded too, so a recovery would put the file back as it was.
     expect(entries[0]?.files[0]?.before.mode).toBe((await stat(tb.configFile)).mode & 0o7777);
