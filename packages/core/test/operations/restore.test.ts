@@ -135,6 +135,18 @@ async function withSystemctl<T>(verb: string, body: string, work: () => Promise<
   }
 }
 
+describe('an apply command that is not installed', () => {
+  it('fails the apply with a hint that says to install it, and where the daemon log is; the file is put back', async () => {
+    // OrbStack's `orb` is not on this machine: the restart cannot even start.
+    const error = await addMirror({ ...opts({ apply: 'restart', yes: true, env: { DOCKMIRROR_SETUP: 'orbstack' } }), mirror: 'http://127.0.0.1:8' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApplyError);
+    expect((error as ApplyError).message).toMatch(/^`orb restart docker` failed \(command not found\)/);
+    expect((error as ApplyError).hint).toBe("Install orb or choose another apply method. Look at the daemon's log: OrbStack: orb logs docker");
+    expect((error as ApplyError).details).toMatchObject({ endpoint: tb.dockerHost, logHint: 'OrbStack: orb logs docker' });
+    expect(await readFile(tb.configFile, 'utf8')).toBe(ORIGINAL);
+  });
+});
+
 describe('a restart the daemon never acts on', () => {
   it('is not taken for success: the wait for the change ends at the timeout, and says what the daemon showed', async () => {
     const progress: string[] = [];
