@@ -18,6 +18,7 @@ import { addMirror } from '../../src/operations/mirrors.js';
 import { locateTarget } from '../../src/operations/options.js';
 import { getStatus } from '../../src/operations/status.js';
 import { startTestbed, type Testbed } from '../support/testbed.js';
+import { startStandInEngine } from '../engines/docker/stand-in-engine.js';
 
 const run = promisify(execFile);
 const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
@@ -293,6 +294,24 @@ describe('a file one trusted dockerd reads, and an endpoint another one serves',
       expect(existsSync(other.marker)).toBe(false);
     } finally {
       process.kill(-other.pid, 'SIGKILL');
+    }
+  });
+});
+
+describe('a file a trusted dockerd reads, and an endpoint whose daemon cannot be seen from here', () => {
+  it('is not taken for another daemon: the endpoint gets the benefit of the doubt (and its own refusal)', async () => {
+    // A stand-in Engine: it answers the API, but no dockerd process serves its socket, so its pid is unknown.
+    const standIn = await startStandInEngine('info-20.10-vfs.json');
+    try {
+      const bytes = await readFile(tb.configFile, 'utf8');
+      const options = { configFile: tb.configFile, dockerHost: standIn.endpoint, stateDir: join(tb.dir, 'st-unseen'), env: {}, homedir: tb.dir, timeoutMs: 10_000 };
+      const error = await addMirror({ ...options, mirror: 'http://127.0.0.1:4' }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(UsageError);
+      expect((error as Error).message).not.toContain('is another daemon');
+      expect((error as Error).message).toMatch(/^Cannot (reload|apply changes to) this Docker daemon/);
+      expect(await readFile(tb.configFile, 'utf8')).toBe(bytes);
+    } finally {
+      await standIn.stop();
     }
   });
 });
