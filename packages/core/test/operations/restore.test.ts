@@ -221,6 +221,7 @@ describe('a daemon that reads another daemon.json', () => {
     const error = await addMirror({ ...opts({ configFile: other, apply: 'reload' }), mirror: 'http://127.0.0.1:9' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UsageError);
     expect((error as UsageError).message).toBe(`The daemon at ${tb.dockerHost} reads ${tb.configFile}, not ${other}. Nothing was written.`);
+    expect((error as UsageError).hint).toBe(`Edit the daemon's file with --config-file ${tb.configFile}, or pass --apply none.`);
     expect(JSON.parse(await readFile(other, 'utf8'))['registry-mirrors']).toEqual(['http://127.0.0.1:8']);
     expect((await fakeCalls(tb)).filter((l) => l.startsWith('systemctl reload'))).toEqual([]);
   });
@@ -249,6 +250,14 @@ describe('a restart that would stop a running container', () => {
     expect(await readFile(tb.configFile, 'utf8')).toBe(ORIGINAL);
     expect((await fakeCalls(tb)).filter((l) => l.includes('restart'))).toEqual([]);
     expect(tb.pid).toBe(pid);
+    expect((await tb.docker(['inspect', '--format', '{{.State.Running}}', container])).trim()).toBe('true');
+  });
+
+  it('a reload is not asked about: it keeps the container running', async () => {
+    const questions: string[] = [];
+    const result = await addMirror({ ...opts({ apply: 'reload', confirm: async (q: string) => (questions.push(q), false) }), mirror: 'http://127.0.0.1:10' });
+    expect(result.apply.method).toBe('reload');
+    expect(questions).toEqual([]);
     expect((await tb.docker(['inspect', '--format', '{{.State.Running}}', container])).trim()).toBe('true');
   });
 
