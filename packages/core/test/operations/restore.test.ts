@@ -159,6 +159,8 @@ describe('a restart the daemon never acts on', () => {
       expected: { mirrors: ['http://127.0.0.1:8'], insecureRegistries: ['127.0.0.1:8'] },
       mismatch: 'mirrors: daemon has [], file asks for [http://127.0.0.1:8]',
     });
+    // A restart sends no reload event, and none was waited for.
+    expect((error as ApplyError).message).not.toContain('reload event');
     // While it waited, it said so, counting seconds.
     expect(progress.filter((m) => m.startsWith('Waiting')).length).toBeGreaterThan(0);
     for (const m of progress.filter((line) => line.startsWith('Waiting'))) expect(m).toMatch(/^Waiting for the daemon to show the change \([0-2] s\)$/);
