@@ -13,11 +13,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runApply } from '../../src/daemon/service.js';
 import { distrustPid, scanDockerd } from '../../src/daemon/dockerd-process.js';
 import { detectSetup } from '../../src/daemon/setup.js';
-import { ApplyError } from '../../src/errors.js';
+import { ApplyError, UsageError } from '../../src/errors.js';
 import { addMirror } from '../../src/operations/mirrors.js';
 import { locateTarget } from '../../src/operations/options.js';
 import { getStatus } from '../../src/operations/status.js';
 import { startTestbed, type Testbed } from '../support/testbed.js';
+import { startStandInEngine } from '../engines/docker/stand-in-engine.js';
 
 const run = promisify(execFile);
 const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
@@ -270,5 +271,47 @@ describe('a fake dockerd of another user serving a socket of its own', () => {
     expect(alive(engineFake.pid)).toBe(true);
     expect(existsSync(engineFake.marker)).toBe(false);
     expect(await snapshot()).toEqual(before);
+  });
+});
+
+describe('a file one trusted dockerd reads, and an endpoint another one serves', () => {
+  it('a change to the file through the other endpoint is refused before writing, naming both pids and the socket to use', async () => {
+    // A root "dockerd" with an Engine API on a socket of its own: trusted, and proven to serve that socket.
+    const socket = join(tb.dir, 'other-engine.sock');
+    const other = await startFake('/usr/bin/python3', join(attacker, 'engine.py'), ['-H', `unix://${socket}`], 'other-engine', true);
+    for (let i = 0; i < 100 && !existsSync(socket); i++) await sleep(50);
+    const bytes = await readFile(tb.configFile, 'utf8');
+    const options = { configFile: tb.configFile, dockerHost: `unix://${socket}`, stateDir: join(tb.dir, 'st-two'), env: {}, homedir: tb.dir, timeoutMs: 10_000 };
+    const error = await addMirror({ ...options, mirror: 'http://127.0.0.1:4' }).catch((e: unknown) => e);
+    try {
+      expect(error).toBeInstanceOf(UsageError);
+      expect(error).toMatchObject({
+        message: `dockerd (pid ${tb.pid}) reads ${tb.configFile}, but unix://${socket} is another daemon (pid ${other.pid}). Nothing was written.`,
+        hint: `Tell the daemon that reads the file: --docker-host ${tb.dockerHost}.`,
+        details: { pid: tb.pid, endpoint: `unix://${socket}`, otherPid: other.pid },
+      });
+      expect(await readFile(tb.configFile, 'utf8')).toBe(bytes);
+      expect(existsSync(other.marker)).toBe(false);
+    } finally {
+      process.kill(-other.pid, 'SIGKILL');
+    }
+  });
+});
+
+describe('a file a trusted dockerd reads, and an endpoint whose daemon cannot be seen from here', () => {
+  it('is not taken for another daemon: the endpoint gets the benefit of the doubt (and its own refusal)', async () => {
+    // A stand-in Engine: it answers the API, but no dockerd process serves its socket, so its pid is unknown.
+    const standIn = await startStandInEngine('info-20.10-vfs.json');
+    try {
+      const bytes = await readFile(tb.configFile, 'utf8');
+      const options = { configFile: tb.configFile, dockerHost: standIn.endpoint, stateDir: join(tb.dir, 'st-unseen'), env: {}, homedir: tb.dir, timeoutMs: 10_000 };
+      const error = await addMirror({ ...options, mirror: 'http://127.0.0.1:4' }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(UsageError);
+      expect((error as Error).message).not.toContain('is another daemon');
+      expect((error as Error).message).toMatch(/^Cannot (reload|apply changes to) this Docker daemon/);
+      expect(await readFile(tb.configFile, 'utf8')).toBe(bytes);
+    } finally {
+      await standIn.stop();
+    }
   });
 });

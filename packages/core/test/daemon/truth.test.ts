@@ -1,7 +1,8 @@
 // Issue 10, the daemon half, on a real dockerd 20.10: the daemon that reads the file is the one told, a change it
 // cannot be told is refused before writing, `apply` makes it load the file, a rejected reload is known from the
 // missing reload event, and an interrupted change leaves a journal that rollback (and its dry run) settles.
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerdCandidates } from '../../src/daemon/dockerd-process.js';
@@ -12,6 +13,7 @@ import { ApplyError, DaemonUnreachableError, InterruptedError, InvalidMirrorErro
 import { applyConfig } from '../../src/operations/apply-config.js';
 import { addMirror } from '../../src/operations/mirrors.js';
 import { listBackups, rollback } from '../../src/operations/rollback.js';
+import { Journal } from '../../src/state/journal.js';
 import { getStatus } from '../../src/operations/status.js';
 import { runDoctor } from '../../src/operations/doctor.js';
 import { startTestbed, type Testbed } from '../support/testbed.js';
@@ -101,7 +103,8 @@ describe('the dockerd that reads the file', () => {
     const message = (error as Error).message;
     expect(message).toContain(`dockerd (pid ${pid}) reads ${tb.configFile}`);
     expect(message).toContain(tb.dockerHost);
-    expect(message).toContain('Nothing was written.');
+    expect(message).toMatch(/\. Nothing was written\.$/);
+    expect(message.split('Nothing was written').length).toBe(2);
     expect(message).not.toContain('takes effect when Docker starts');
     expect(await readFile(tb.configFile, 'utf8')).toBe(ORIGINAL);
   });
@@ -112,8 +115,21 @@ describe('the dockerd that reads the file', () => {
     const error = await addMirror(opts({ mirror: 'http://127.0.0.1:5103', dockerHost: missing, timeoutMs: 1_000 })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DaemonUnreachableError);
     expect((error as Error).message).toContain(`the endpoint given, ${missing} (from option), does not answer`);
+    expect((error as Error).message.split('Nothing was written').length).toBe(2);
     expect((error as DaemonUnreachableError).hint).toContain(`--docker-host at ${tb.dockerHost}`);
     expect(await readFile(tb.configFile, 'utf8')).toBe(ORIGINAL);
+  });
+
+  it('a path mirror its 20.10 would reject is refused before writing, the version named', async () => {
+    await reset();
+    const { Version } = await createEngine(tb.dockerHost).version(5_000);
+    for (const apply of ['auto', 'reload'] as const) {
+      const error = await addMirror(opts({ mirror: 'https://mirror.example.com/prefix', apply })).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidMirrorError);
+      expect((error as Error).message).toBe(`Docker ${Version} does not accept a mirror URL with a path: https://mirror.example.com/prefix`);
+    }
+    expect(await readFile(tb.configFile, 'utf8')).toBe(ORIGINAL);
+    expect((await live()).mirrors).toEqual([]);
   });
 
   it('--apply none still refuses a path mirror its 20.10 would reject', async () => {
@@ -124,7 +140,7 @@ describe('the dockerd that reads the file', () => {
     expect(await readFile(tb.configFile, 'utf8')).toBe(ORIGINAL);
     // A plain host is fine with --apply none, and the daemon is left alone.
     const ok = await addMirror(opts({ mirror: 'https://mirror.example.com', apply: 'none' }));
-    expect(ok.apply.method).toBe('none');
+    expect(ok.apply).toEqual({ method: 'none', reason: '--apply none: the daemon was not told' });
     expect((await live()).mirrors).toEqual([]);
   });
 });
@@ -153,8 +169,40 @@ describe('apply', () => {
     expect(result.apply.live?.mirrors).toEqual([]);
     expect(await live()).toEqual({ mirrors: [], insecureRegistries: [] });
     expect(await readFile(tb.configFile, 'utf8')).toBe(ORIGINAL);
-    // The apply left nothing to roll back.
+    // The apply left nothing to roll back: its journal entry, same bytes before and after, is closed.
     expect((await listBackups(state)).backups).toEqual([]);
+    const entries = await new Journal(state.stateDir).entries();
+    expect(entries.map((e) => [e.op, e.status])).toEqual([['apply', 'aborted']]);
+    expect(await readFile(join(state.stateDir, 'journal.jsonl'), 'utf8')).toContain('"reason":"apply: daemon.json unchanged"');
+    expect(entries[0]?.files[0]?.before.sha256).toBe(entries[0]?.files[0]?.after.sha256);
+    // The mode is recorded too, so a recovery would put the file back as it was.
+    expect(entries[0]?.files[0]?.before.mode).toBe((await stat(tb.configFile)).mode & 0o7777);
+    // Now the daemon has what the file (no mirror keys at all) means: nothing more to do.
+    expect((await applyConfig(opts({ timeoutMs: 10_000 }))).apply).toMatchObject({ method: 'none', reason: 'the daemon already uses what the file says' });
+  });
+
+  it('an insecure registry live that the file no longer lists is a difference too, and is cleared', async () => {
+    await reset('{\n  "registry-mirrors": ["http://127.0.0.1:5119"],\n  "insecure-registries": ["reg.test:5119"]\n}\n');
+    await expect.poll(async () => (await live()).insecureRegistries, { timeout: 5_000 }).toEqual(['reg.test:5119']);
+    const bytes = '{\n  "registry-mirrors": ["http://127.0.0.1:5119"]\n}\n';
+    await writeFile(tb.configFile, bytes);
+    const result = await applyConfig(opts({ timeoutMs: 10_000 }));
+    expect(result.apply).toMatchObject({ method: 'reload', live: { mirrors: ['http://127.0.0.1:5119/'], insecureRegistries: [] } });
+    expect(await readFile(tb.configFile, 'utf8')).toBe(bytes);
+  });
+
+  it('after the file was deleted by hand: the live settings are cleared and the file stays absent', async () => {
+    await reset('{\n  "registry-mirrors": ["http://127.0.0.1:5118"]\n}\n');
+    await rm(tb.configFile);
+    try {
+      const result = await applyConfig(opts({ timeoutMs: 10_000 }));
+      expect(result.apply).toMatchObject({ method: 'reload', live: { mirrors: [], insecureRegistries: [] } });
+      expect(await live()).toEqual({ mirrors: [], insecureRegistries: [] });
+      // The reload saw the keys spelled out as []; afterwards there is no file again, not an empty one.
+      expect(existsSync(tb.configFile)).toBe(false);
+    } finally {
+      await writeFile(tb.configFile, ORIGINAL);
+    }
   });
 
   it('add --apply reload of a mirror the file already has applies it when the live config differs', async () => {
@@ -181,6 +229,21 @@ describe('apply', () => {
     expect(error).toBeInstanceOf(ApplyError);
     expect((error as Error).message).toContain('It sent no reload event within 3 s: it refused the reload.');
     expect((error as ApplyError).details).toMatchObject({ reloadEvent: false });
+    // What it saw and what it wanted, and where the daemon's log is (which says why it refused).
+    const { logHint } = await detectSetup({ endpoint: tb.dockerHost, env: {} });
+    expect(logHint).toContain(tb.logFile);
+    expect(error).toMatchObject({
+      message: 'The Docker daemon did not take the file: mirrors: daemon has [], file asks for [http://127.0.0.1:5107]. It sent no reload event within 3 s: it refused the reload.',
+      hint: `Look at the daemon's log: ${logHint}`,
+      details: {
+        live: { mirrors: [], insecureRegistries: [] },
+        expected: { mirrors: ['http://127.0.0.1:5107'], insecureRegistries: [] },
+        mismatch: 'mirrors: daemon has [], file asks for [http://127.0.0.1:5107]',
+        reloadEvent: false,
+        logHint,
+        endpoint: tb.dockerHost,
+      },
+    });
     expect(await readFile(tb.configFile, 'utf8')).toBe(bad);
     expect((await live()).mirrors).toEqual([]);
   });
@@ -202,9 +265,81 @@ describe('apply', () => {
   it('with no daemon that reads the file and none answering: exit-5 kind of error, not success', async () => {
     const file = join(tb.dir, 'nobody-reads.json');
     await writeFile(file, '{"registry-mirrors": ["http://127.0.0.1:5108"]}\n');
-    const error = await applyConfig(opts({ configFile: file, dockerHost: `unix://${tb.dir}/none.sock`, timeoutMs: 1_000 })).catch((e: unknown) => e);
+    const none = `unix://${tb.dir}/none.sock`;
+    const error = await applyConfig(opts({ configFile: file, dockerHost: none, timeoutMs: 1_000 })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DaemonUnreachableError);
-    expect((error as Error).message).toContain('no running dockerd reads');
+    const reason = `no Docker daemon answered at ${none} and no running dockerd reads ${file}; the change takes effect when Docker starts`;
+    expect(error).toMatchObject({
+      message: `No daemon was told to load ${file}: ${reason}.`,
+      hint: 'Start Docker, or point --docker-host at the daemon that reads this file, then run `dockmirror apply`.',
+      details: { file, reason },
+    });
+  });
+
+  it('--apply none is taken as auto (apply is the telling), and the result describes the file, which is unchanged', async () => {
+    await reset();
+    const edited = '{\n  "labels": ["dm=truth"],\n  "registry-mirrors": ["http://127.0.0.1:5115"],\n  "insecure-registries": ["reg.test:5115"]\n}\n';
+    await writeFile(tb.configFile, edited);
+    const state = opts({ apply: 'none', timeoutMs: 10_000 });
+    const started = performance.now();
+    const result = await applyConfig(state);
+    // The wait it reports is its own, measured inside the call: never more than the call took from outside.
+    expect(result.apply.elapsedMs).toBeLessThanOrEqual(Math.ceil(performance.now() - started));
+    const apply = {
+      method: 'reload',
+      reason: `dockerd without a service manager: SIGHUP to pid ${tb.pid}`,
+      endpoint: tb.dockerHost,
+      setup: 'plain',
+      live: { mirrors: ['http://127.0.0.1:5115/'], insecureRegistries: ['reg.test:5115'] },
+      elapsedMs: expect.any(Number),
+    };
+    expect(result).toEqual({
+      changed: false,
+      dryRun: false,
+      engine: 'docker',
+      registry: 'docker.io',
+      configFile: tb.configFile,
+      configSetup: result.configSetup,
+      stateDir: state.stateDir,
+      mirrors: ['http://127.0.0.1:5115'],
+      insecureRegistries: ['reg.test:5115'],
+      backup: null,
+      diff: '',
+      warnings: [],
+      apply,
+      engines: [{ engine: 'docker', configFile: tb.configFile, configSetup: result.configSetup, files: [], apply }],
+    });
+    expect(typeof result.configSetup).toBe('string');
+    expect(await readFile(tb.configFile, 'utf8')).toBe(edited);
+    expect((await listBackups(state)).backups).toEqual([]);
+  });
+
+  it('interrupted before the daemon is told: the file keeps its exact bytes, and the message says what to run', async () => {
+    await reset();
+    // No insecure-registries key: the reload would spell it out as [] for a moment; the interrupt comes then.
+    const edited = '{\n  "labels": ["dm=truth"],\n  "registry-mirrors": ["http://127.0.0.1:5117"]\n}\n';
+    await writeFile(tb.configFile, edited);
+    const controller = new AbortController();
+    const seen: string[] = [];
+    const state = opts({
+      timeoutMs: 10_000,
+      signal: controller.signal,
+      onProgress: (message: string) => {
+        if (message.startsWith('Reloading')) {
+          seen.push(message);
+          controller.abort();
+        }
+      },
+    });
+    const error = await applyConfig(state).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InterruptedError);
+    expect((error as Error).message).toBe(
+      `Interrupted: ${tb.configFile} is unchanged and the daemon was not told. Run \`dockmirror apply\` again to make it load the file.`,
+    );
+    expect(seen).toEqual([`Reloading the Docker daemon (dockerd without a service manager: SIGHUP to pid ${tb.pid})`]);
+    expect(await readFile(tb.configFile, 'utf8')).toBe(edited);
+    expect((await live()).mirrors).toEqual([]);
+    expect((await listBackups(state)).backups).toEqual([]);
   });
 });
 

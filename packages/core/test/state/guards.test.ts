@@ -120,8 +120,33 @@ describe('no daemon answering', () => {
     expect(error).toMatchObject({
       code: 'DAEMON_UNREACHABLE',
       message: `No Docker daemon answers: no Docker daemon answered at unix:///nonexistent/dockmirror-test.sock and no running dockerd reads ${file}. Nothing was written.`,
+      hint: 'Start Docker, or point --docker-host / DOCKER_HOST at the running daemon, or pass --apply none.',
     });
     expect(await readFile(file, 'utf8')).toBe('{}\n');
     expect(await new Journal(stateDir).entries()).toEqual([]);
+  });
+});
+
+describe('an endpoint dockmirror cannot use', () => {
+  it('is refused before writing, and the refusal says that nothing was written', async () => {
+    await writeFile(file, '{}\n');
+    for (const [dockerHost, why] of [
+      ['ssh://build-host', 'uses a scheme dockmirror cannot speak'],
+      ['tcp://', 'names no host'],
+    ] as const) {
+      const error = await addMirror({ ...opts(), apply: 'auto', dockerHost, mirror: 'https://a.example' }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'USAGE', message: `Docker endpoint "${dockerHost}" ${why}. Nothing was written.` });
+    }
+    expect(await readFile(file, 'utf8')).toBe('{}\n');
+    expect(await new Journal(stateDir).entries()).toEqual([]);
+  });
+});
+
+describe('a path mirror with --apply none', () => {
+  it('is written when no running dockerd reads the file: there is no version to hold it against', async () => {
+    await writeFile(file, '{}\n');
+    const result = await addMirror({ ...opts(), mirror: 'https://m.example/prefix' });
+    expect(result.apply).toEqual({ method: 'none', reason: '--apply none: the daemon was not told' });
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ 'registry-mirrors': ['https://m.example/prefix'] });
   });
 });
