@@ -5,7 +5,7 @@ import { chown, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { scanDockerd } from '../../src/daemon/dockerd-process.js';
+import { hostMatches, scanDockerd } from '../../src/daemon/dockerd-process.js';
 import { endpointSockets, folderWarning, holdsSocket, processUids, readSmall, trustedUids, untrustedUids } from '../../src/daemon/socket-proof.js';
 
 const NOBODY = 65534;
@@ -147,5 +147,19 @@ describe('readSmall', () => {
     expect(readSmall(file, 150_000)?.length).toBe(150_000);
     expect(readSmall(file, 1_000_000)?.length).toBe(200_000);
     expect(readSmall(join(proc, 'missing'), 100)).toBeUndefined();
+  });
+});
+
+describe('what a -H claims (hostMatches)', () => {
+  it('only a tcp:// or http:// at the start makes a TCP claim: a pipe or socket path that holds one elsewhere is compared as it is', () => {
+    expect(hostMatches('npipe:////./pipe/http://x', 'tcp://127.0.0.1:2375')).toBe(false);
+    expect(hostMatches('tcp://0.0.0.0:2375', 'npipe:////./pipe/http://x')).toBe(false);
+    expect(hostMatches('npipe:////./pipe/dm', 'npipe:////./pipe/dm')).toBe(true);
+  });
+
+  it('tcp: is read as http: at the start only, so a host named tcp is that host', () => {
+    expect(hostMatches('http://tcp:2375', 'tcp://tcp:2375')).toBe(true);
+    expect(hostMatches('tcp://tcp:2375', 'http://tcp:2375')).toBe(true);
+    expect(hostMatches('tcp://tcp:2375', 'tcp://other:2375')).toBe(false);
   });
 });
