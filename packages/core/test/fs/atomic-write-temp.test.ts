@@ -1,6 +1,10 @@
 // writeAtomic's temp file when something is already at its name: someone who can write the folder planted a file
 // or a symlink there. The name is random (`<target>.<10 digits>`), so to plant at it this file fixes the digits:
-// node:crypto's randomInt answers one number here, the only thing faked; the file system is real.
+// node:crypto's randomInt answers one number here, the only thing faked; the file system is real. The read-back
+// check is shown by a second writer that appends to the temp file as soon as inotify reports it created (fs.watch
+// in this process, whose callback runs before the write's later steps complete), as a device that did not store
+// what was written would leave it.
+import { closeSync, openSync, watch, writeSync } from 'node:fs';
 import { lstat, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -48,5 +52,35 @@ describe('a file already at the temp name', () => {
     await writeAtomic(target, Buffer.from('new'), { mode: 0o644 });
     expect(await readFile(target, 'utf8')).toBe('new');
     expect(await readdir(dir)).toEqual(['daemon.json']);
+  });
+});
+
+describe('the read-back before the rename', () => {
+  it('a temp file that does not hold exactly the bytes written is never renamed into place', async () => {
+    const junk = Buffer.alloc(64, 'j');
+    let appended: string | undefined;
+    const watcher = watch(dir, (_event, name) => {
+      if (appended !== undefined || name !== `daemon.json.${DIGITS}`) return;
+      appended = 'too late';
+      // Not created if it is gone: then the write got past its read-back before this ran, and the test says so.
+      const fd = openSync(path.join(dir, name), 'r+');
+      try {
+        writeSync(fd, junk, 0, junk.length, 1_000);
+        appended = 'appended';
+      } finally {
+        closeSync(fd);
+      }
+    });
+    try {
+      const error = await failure(writeAtomic(target, Buffer.from('{"new": true}\n'), { mode: 0o644 }));
+      expect(appended).toBe('appended');
+      expect(error).toBeInstanceOf(DockmirrorError);
+      expect((error as DockmirrorError).code).toBe('WRITE_FAILED');
+      expect((error as DockmirrorError).message).toBe(`Cannot write ${target}: the disk reported an I/O error (EIO); nothing was changed.`);
+      expect(await readFile(target, 'utf8')).toBe('old');
+      expect(await readdir(dir)).toEqual(['daemon.json']);
+    } finally {
+      watcher.close();
+    }
   });
 });
