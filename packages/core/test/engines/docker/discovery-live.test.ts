@@ -51,6 +51,11 @@ describe('the daemon greeted', () => {
     expect(found.connection?.setup).toMatchObject({ kind: 'plain', pid: tb.pid, configFile: tb.configFile });
   });
 
+  it("detects the setup with the caller's environment, not the process's (DOCKMIRROR_SETUP forces the kind)", async () => {
+    const found = await connectForFile(opts({ env: { DOCKER_CONFIG: join(home, '.docker'), DOCKMIRROR_SETUP: 'openrc' } }), tb.configFile, 5_000);
+    expect(found.connection?.setup.kind).toBe('openrc');
+  });
+
   it('with an endpoint given, is that endpoint, and the reader is still named', async () => {
     const found = await connectForFile(opts({ dockerHost: tb.dockerHost }), tb.configFile, 5_000);
     expect(found.connection).toMatchObject({ endpoint: tb.dockerHost, endpointSource: 'option' });
