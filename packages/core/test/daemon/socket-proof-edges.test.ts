@@ -101,6 +101,19 @@ describe('TCP listeners', () => {
     expect(inodes('tcp://localhost:2376')).toEqual([701]);
   });
 
+  it('an IPv6 address is compared in one spelling, however the endpoint writes it', async () => {
+    await writeFile(join(proc, 'net', 'tcp6'), TCP_HEAD + tcpLine('00000000000000000000000001000000:0948', 701));
+    expect(inodes('tcp://[::0:1]:2376')).toEqual([701]);
+    expect(inodes('tcp://[0:0:0:0:0:0:0:1]:2376')).toEqual([701]);
+  });
+
+  it('an endpoint that is not exactly tcp://host[:port][/] names no listener to prove', async () => {
+    await writeFile(join(proc, 'net', 'tcp'), TCP_HEAD + tcpLine('0100007F:0947', 700));
+    expect(inodes('tcp://127.0.0.1:2375/')).toEqual([700]);
+    expect(endpointSockets('ssh://tcp://127.0.0.1:2375', join(proc, 'net'))).toBeUndefined();
+    expect(endpointSockets('tcp://127.0.0.1:2375/v1.41', join(proc, 'net'))).toBeUndefined();
+  });
+
   it('an IPv4 address listened on through IPv6 (::ffff:127.0.0.1) is that IPv4 address', async () => {
     await writeFile(join(proc, 'net', 'tcp6'), TCP_HEAD + tcpLine('0000000000000000FFFF00000100007F:0947', 700));
     expect(inodes('tcp://127.0.0.1:2375')).toEqual([700]);
@@ -115,6 +128,19 @@ describe('TCP listeners', () => {
 });
 
 describe('unix sockets', () => {
+  it('reads the kernel\'s lines as it prints them: the inode padded to five columns', async () => {
+    await writeFile(join(proc, 'net', 'unix'), `${UNIX_HEAD}0000000000000000: 00000002 00000000 00010000 0001 01   900 /tmp/p/docker.sock\n`);
+    expect(inodes('unix:///tmp/p/docker.sock')).toEqual([900]);
+  });
+
+  it('a socket path that holds a whole line (no newline needed) forges nothing: a path must start the field', async () => {
+    const forged = `x ${unixLine(800, '/tmp/p/docker.sock').trimEnd()}`;
+    await writeFile(join(proc, 'net', 'unix'), `${UNIX_HEAD}0000000000000000: 00000002 00000000 00010000 0001 01 900 ${forged}\n`);
+    expect(inodes('unix:///tmp/p/docker.sock')).toEqual([]);
+    await fakeProcess(20, ['dockerd', '-H', 'unix:///tmp/p/docker.sock'], [0, 0, 0, 0], ['socket:[800]']);
+    expect((await scanDockerd('unix:///tmp/p/docker.sock', proc, 0)).process).toBeUndefined();
+  });
+
   it('a socket whose folder cannot be resolved is compared by its spelling, /var/run being /run', async () => {
     await writeFile(
       join(proc, 'net', 'unix'),
