@@ -1,14 +1,15 @@
 // trustedFolder where the ssh rule does not apply or cannot make a folder: on Windows, where ownership works
 // differently, it only resolves and creates (Windows cannot run here, so process.platform answers win32 for the
 // call: trustedFolder reads nothing else of the platform); and a folder that cannot be created because the file
-// system is read-only (a real read-only tmpfs, as /etc is on an immutable host) is said to be so, not "missing".
+// system is read-only (a real read-only tmpfs, as /etc is on an immutable host) is said to be so, not "missing";
+// and symlink chains are followed as far as Linux follows them (40 hops), relative links from where they are.
 import { spawnSync } from 'node:child_process';
-import { chmod, chown, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DockmirrorError, PermissionDeniedError } from '../../src/errors.js';
-import { trustedFolder } from '../../src/support/trusted-path.js';
+import { trustedFolder, trustedPath } from '../../src/support/trusted-path.js';
 
 const NOBODY = 65534;
 let dir: string;
@@ -75,5 +76,46 @@ describe('a folder that cannot be created', () => {
     } finally {
       spawnSync('umount', [ro]);
     }
+  });
+});
+
+/** A chain of `length` relative symlinks in `dir`, hop-1 -> hop-2 -> ... -> `end`; returns the first link. */
+async function chain(length: number, end: string): Promise<string> {
+  for (let i = length; i >= 1; i--) await symlink(i === length ? end : `hop-${i + 1}`, path.join(dir, `hop-${i}`));
+  return path.join(dir, 'hop-1');
+}
+
+describe('symlink chains', () => {
+  it('a folder reached through 40 relative symlinks (as many as Linux follows) is used; through 41 it is refused', async () => {
+    await mkdir(path.join(dir, 'real'));
+    await expect(trustedFolder(await chain(40, 'real'), { what: 'test folder' })).resolves.toBe(path.join(dir, 'real'));
+    await rm(path.join(dir, 'hop-1'));
+    await symlink('hop-0', path.join(dir, 'hop-1'));
+    await symlink('hop-2', path.join(dir, 'hop-0'));
+    const error = await failure(trustedFolder(path.join(dir, 'hop-1'), { what: 'test folder' }));
+    expect((error as DockmirrorError).details).toEqual({ path: expect.stringMatching(/hop-\d+$/), reason: 'is part of a symlink loop' });
+  });
+
+  it('a file reached through 40 relative symlinks is found; through 41 it is refused', async () => {
+    await writeFile(path.join(dir, 'real.json'), '{}');
+    const found = await trustedPath(await chain(40, 'real.json'), { what: 'test folder' });
+    expect(found.path).toBe(path.join(dir, 'real.json'));
+    await rm(path.join(dir, 'hop-1'));
+    await symlink('hop-0', path.join(dir, 'hop-1'));
+    await symlink('hop-2', path.join(dir, 'hop-0'));
+    const error = await failure(trustedPath(path.join(dir, 'hop-1'), { what: 'test folder' }));
+    expect((error as DockmirrorError).details).toEqual({ path: expect.stringMatching(/hop-\d+$/), reason: 'is part of a symlink loop' });
+  });
+});
+
+describe('a name the file system cannot hold', () => {
+  it('is an error naming it, not a missing folder (and nothing is created)', async () => {
+    const long = path.join(dir, 'x'.repeat(300));
+    for (const create of [undefined, 0o700]) {
+      const error = await failure(trustedFolder(long, { what: 'test folder', ...(create === undefined ? {} : { create }) }));
+      expect(error).toBeInstanceOf(DockmirrorError);
+      expect((error as DockmirrorError).message).toMatch(new RegExp(`^Cannot read ${long}: .*ENAMETOOLONG`));
+    }
+    expect(await readdir(dir)).toEqual([]);
   });
 });
