@@ -1,19 +1,26 @@
 // connectForFile on a real dockerd 20.10: the daemon that reads the file is the one greeted when no endpoint is
 // given; a given endpoint is used as it is; and when the file's dockerd runs but nothing answers, the refusal
 // names the pid, the socket, the file and the timeout exactly. An endpoint that answers the ping and then hangs
-// (a daemon stopped between two calls) is a small server on a unix socket: a real dockerd cannot be made to.
+// (a daemon stopped between two calls) is a small server on a unix socket: a real dockerd cannot be made to. So
+// are an Engine API answering at another socket than the reader's, and a socket that never answers at all.
 import { createServer, type Server } from 'node:http';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectForFile } from '../../../src/engines/docker/discovery.js';
-import { DaemonUnreachableError } from '../../../src/errors.js';
+import { connectDaemon, connectForFile } from '../../../src/engines/docker/discovery.js';
+import { DaemonUnreachableError, InterruptedError } from '../../../src/errors.js';
 import { startTestbed, type Testbed } from '../../support/testbed.js';
 
 let tb: Testbed;
 let home: string;
 let hanging: Server;
 let hangingSocket: string;
+let other: Server;
+let otherSocket: string;
+let silent: NetServer;
+let silentSocket: string;
+const held: Socket[] = [];
 
 /** Options as a user with no DOCKER_HOST and no docker context would have them. */
 const opts = (extra: Record<string, unknown> = {}) => ({ env: { DOCKER_CONFIG: join(home, '.docker') }, homedir: home, ...extra });
@@ -27,8 +34,25 @@ beforeAll(async () => {
     if (req.url?.endsWith('/_ping')) res.end('OK');
   });
   await new Promise<void>((resolve) => hanging.listen(hangingSocket, resolve));
+  // Another Engine API, on a socket no dockerd holds.
+  otherSocket = join(tb.dir, 'other.sock');
+  other = createServer((req, res) => {
+    if (req.url?.endsWith('/_ping')) return void res.end('OK');
+    res.setHeader('content-type', 'application/json');
+    if (req.url?.endsWith('/version')) return void res.end(JSON.stringify({ Version: '20.10.99-other', ApiVersion: '1.41', Os: 'linux' }));
+    res.end(JSON.stringify({ ServerVersion: '20.10.99-other', OperatingSystem: 'Other', SecurityOptions: [] }));
+  });
+  await new Promise<void>((resolve) => other.listen(otherSocket, resolve));
+  // Accepts connections and never says a word.
+  silentSocket = join(tb.dir, 'silent.sock');
+  silent = createNetServer((c) => void held.push(c));
+  await new Promise<void>((resolve) => silent.listen(silentSocket, resolve));
 });
 afterAll(async () => {
+  for (const c of held) c.destroy();
+  await new Promise((resolve) => silent?.close(resolve));
+  other?.closeAllConnections();
+  await new Promise((resolve) => other?.close(resolve));
   hanging?.closeAllConnections();
   await new Promise((resolve) => hanging?.close(resolve));
   try {
@@ -60,6 +84,15 @@ describe('the daemon greeted', () => {
     const found = await connectForFile(opts({ dockerHost: tb.dockerHost }), tb.configFile, 5_000);
     expect(found.connection).toMatchObject({ endpoint: tb.dockerHost, endpointSource: 'option' });
     expect(found.reader?.pid).toBe(tb.pid);
+  });
+
+  it("at another endpoint given, the reader's proof is not taken for it: the setup found names no pid of the reader's", async () => {
+    const endpoint = `unix://${otherSocket}`;
+    const found = await connectForFile(opts({ dockerHost: endpoint }), tb.configFile, 5_000);
+    expect(found.reader?.pid).toBe(tb.pid);
+    expect(found.connection).toMatchObject({ endpoint, endpointSource: 'option', version: '20.10.99-other' });
+    // Nothing shows a dockerd holding that socket: no pid to signal, and certainly not the reader's.
+    expect(found.connection?.setup.pid).toBeUndefined();
   });
 
   it('for a file no dockerd reads, is the endpoint given, and no reader is named', async () => {
@@ -121,5 +154,34 @@ describe('the file\'s dockerd runs, but nothing answers', () => {
       `Is it stopped or hung (kill -CONT ${pid}; see its log)? Run again once \`docker -H ${tb.dockerHost} info\` answers, or raise --timeout.`,
     );
     expect((error as DaemonUnreachableError).details).toEqual({ endpoint: tb.dockerHost, pid, socket: tb.dockerHost, file: tb.configFile });
+  });
+});
+
+describe('connectDaemon', () => {
+  it('a socket where nothing speaks the Engine API is "no daemon", said before any other call is tried', async () => {
+    const endpoint = `unix://${otherSocket.replace('other.sock', 'nothing.sock')}`;
+    const closing = createNetServer((c) => c.destroy());
+    await new Promise<void>((resolve) => closing.listen(endpoint.slice('unix://'.length), resolve));
+    try {
+      const error = await failure(connectDaemon(opts({ dockerHost: endpoint }), false));
+      expect(error).toBeInstanceOf(DaemonUnreachableError);
+      expect((error as DaemonUnreachableError).message).toBe(`No Docker daemon answers at ${endpoint} (from option).`);
+    } finally {
+      await new Promise((resolve) => closing.close(resolve));
+    }
+  });
+
+  it('Ctrl-C ends the wait for the ping at once', async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 200);
+    const error = await failure(connectDaemon(opts({ dockerHost: `unix://${silentSocket}`, signal: controller.signal }), false));
+    expect(error).toBeInstanceOf(InterruptedError);
+  });
+
+  it('Ctrl-C ends the wait for a daemon that answered the ping and then hangs', async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 500);
+    const error = await failure(connectDaemon(opts({ dockerHost: `unix://${hangingSocket}`, signal: controller.signal }), false));
+    expect(error).toBeInstanceOf(InterruptedError);
   });
 });
