@@ -91,8 +91,8 @@ const failure = (work: Promise<unknown>): Promise<unknown> => work.then(() => un
 
 describe('a target another program holds (rename fails with EBUSY)', () => {
   it('on Linux is reported at once, not waited for: the target keeps its bytes and no temp file is left', async () => {
-    // Released after half a second: a write that waited for it would succeed, and that would be wrong here.
-    const released = hold(target, 500);
+    // Released after two seconds: a write that waited for it would succeed, and that would be wrong here.
+    const released = hold(target, 2_000);
     const error = await failure(writeAtomic(target, Buffer.from('new'), { mode: 0o644 }));
     await released;
     expect(error).toBeInstanceOf(PermissionDeniedError);
@@ -150,7 +150,7 @@ describe('on Windows, which rename failures are waited for', () => {
       await rm(target);
       await mkdir(target);
       await writeFile(path.join(target, 'inside'), 'x');
-      released = new Promise((resolve) => setTimeout(() => void rm(target, { recursive: true }).then(() => resolve()), 500));
+      released = new Promise((resolve) => setTimeout(() => void rm(target, { recursive: true }).then(() => resolve()), 2_000));
     };
     const error = await onWindows(() => failure(writeAtomic(target, Buffer.from('new'), { mode: 0o644, beforeRename })));
     await released;
