@@ -108,6 +108,17 @@ describe('symlink chains', () => {
   });
 });
 
+describe("another user's symlink on the way to a folder", () => {
+  it('is refused, naming it and its owner', async () => {
+    await mkdir(path.join(dir, 'real'));
+    await symlink(path.join(dir, 'real'), path.join(dir, 'theirs'));
+    spawnSync('chown', ['-h', `${NOBODY}:${NOBODY}`, path.join(dir, 'theirs')]);
+    const error = await failure(trustedFolder(path.join(dir, 'theirs', 'sub'), { what: 'test folder', create: 0o700 }));
+    expect((error as DockmirrorError).details).toEqual({ path: path.join(dir, 'theirs'), reason: `is a symlink owned by uid ${NOBODY}` });
+    expect(await readdir(path.join(dir, 'real'))).toEqual([]);
+  });
+});
+
 describe('a name the file system cannot hold', () => {
   it('is an error naming it, not a missing folder (and nothing is created)', async () => {
     const long = path.join(dir, 'x'.repeat(300));
