@@ -65,6 +65,17 @@ describe('the dockerd that reads the file', () => {
     expect(await findFileReader(join(tb.dir, 'other.json'))).toBeUndefined();
   });
 
+  it('is not looked for off Linux, where /proc is not the kernel\'s (unless a /proc is given)', async () => {
+    const platform = Object.getOwnPropertyDescriptor(process, 'platform') as PropertyDescriptor;
+    Object.defineProperty(process, 'platform', { ...platform, value: 'darwin' });
+    try {
+      expect(await findFileReader(tb.configFile)).toBeUndefined();
+      expect((await findFileReader(tb.configFile, { procRoot: '/proc' }))?.pid).toBe(tb.pid);
+    } finally {
+      Object.defineProperty(process, 'platform', platform);
+    }
+  });
+
   it("hands the scan that proved its socket to the call's setup detection, which then reads no /proc of its own", async () => {
     const candidates = dockerdCandidates();
     expect(candidates).toContain(tb.pid);

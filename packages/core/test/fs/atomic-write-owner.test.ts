@@ -84,4 +84,10 @@ describe('root', () => {
     const info = await stat(target);
     expect([info.uid, info.gid, info.mode & 0o777]).toEqual([NOBODY, 4242, 0o600]);
   });
+
+  it("keeps another uid's ownership of a file in root's own group (gid 0)", async () => {
+    await writeAtomic(target, Buffer.from('new'), { mode: 0o644, owner: { uid: NOBODY, gid: 0 } });
+    const info = await stat(target);
+    expect([info.uid, info.gid]).toEqual([NOBODY, 0]);
+  });
 });

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectDaemon, socketMissing } from '../../../src/engines/docker/discovery.js';
+import { connectDaemon, refuseForbiddenSocket, socketMissing } from '../../../src/engines/docker/discovery.js';
 import { DaemonUnreachableError } from '../../../src/errors.js';
 import { isolated } from '../../support/hermetic.js';
 
@@ -37,5 +37,13 @@ describe('socketMissing', () => {
     expect(socketMissing(`unix://${present}`)).toBe(false);
     expect(socketMissing('tcp://127.0.0.1:1')).toBe(false);
     expect(socketMissing('npipe:////./pipe/docker_engine')).toBe(false);
+  });
+});
+
+describe('refuseForbiddenSocket', () => {
+  it('refuses nothing it cannot call forbidden: a missing socket (said elsewhere), a TCP endpoint, systemd\'s fd://', () => {
+    expect(() => refuseForbiddenSocket(`unix://${dir}/absent.sock`)).not.toThrow();
+    expect(() => refuseForbiddenSocket('tcp://127.0.0.1:1')).not.toThrow();
+    expect(() => refuseForbiddenSocket('fd://')).not.toThrow();
   });
 });
