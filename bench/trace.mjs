@@ -127,12 +127,12 @@ Module._load = function traced(request, ...rest) {
 };
 
 // When the runner asks for the command's module: the end of oclif's own start-up, or of the fast path's decision
-// (apps/cli/src/fast.ts), which loads the command bodies through its fast-run chunk.
+// (apps/cli/src/fast.ts), which loads the command bodies through dist/fast-run.js (its own build).
 let commandAt;
 let commandCpu;
 Module.registerHooks?.({
   load(url, context, nextLoad) {
-    if (commandAt === undefined && /\/dist\/(commands\/|chunks\/fast-run-)/.test(url)) {
+    if (commandAt === undefined && /\/dist\/(commands\/|fast-run\.js$)/.test(url)) {
       commandAt = now();
       commandCpu = process.cpuUsage();
     }
