@@ -83,6 +83,16 @@ describe('withLock', () => {
     expect(await readFile(path.join(dir, 'lock'), 'utf8')).toBe(bytes);
   }, 10_000);
 
+  it('a lock deleted by hand while its holder works (as the timeout hint allows) does not turn the work into a failure', async () => {
+    const lock = path.join(dir, 'lock');
+    const result = await withLock(dir, async () => {
+      await rm(lock);
+      return 'ran';
+    });
+    expect(result).toBe('ran');
+    expect(await readdir(dir)).toEqual([]);
+  });
+
   it('a lock from another host is never judged by pid: it is waited out, not taken over', async () => {
     const bytes = JSON.stringify({ pid: deadPid(), host: `not-${hostname()}`, time: new Date().toISOString() });
     await writeFile(path.join(dir, 'lock'), bytes);
