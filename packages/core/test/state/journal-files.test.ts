@@ -1,7 +1,8 @@
 // The journal's own files as evidence that may have been tampered with: a backup id that dockmirror never made, a
 // backup changed since it was taken, and a journal that is not a plain file of a sane size are all refused with a
 // message that names the file and a hint that says what to do, and daemon.json is left as it was.
-import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -63,6 +64,18 @@ describe('backups', () => {
 });
 
 describe('the journal file', () => {
+  it('reading a journal that is not there yet (list, status, backups) creates no state folder and no backups folder', async () => {
+    const journal = new Journal(stateDir);
+    expect(await journal.entries()).toEqual([]);
+    expect(await journal.committed(file)).toEqual([]);
+    expect(existsSync(stateDir)).toBe(false);
+    // A state folder with a journal but no backups yet: reading it adds nothing to it.
+    await mkdir(stateDir, { mode: 0o700 });
+    await writeFile(path.join(stateDir, 'journal.jsonl'), '', { mode: 0o600 });
+    expect(await new Journal(stateDir).entries()).toEqual([]);
+    expect(await readdir(stateDir)).toEqual(['journal.jsonl']);
+  });
+
   it('a journal that is not a regular file is refused, and no change is made', async () => {
     await writeFile(file, '{}\n');
     await mkdir(path.join(stateDir, 'journal.jsonl'), { recursive: true });
