@@ -35,6 +35,10 @@ describe('backups', () => {
     expect(error).toBeInstanceOf(UnsafePathError);
     expect((error as UnsafePathError).message).toBe('Refusing the backup id "../../etc/shadow": it is not one dockmirror makes.');
     expect((error as UnsafePathError).hint).toBe('Run `dockmirror backups` to see the ids there are.');
+    // An id is the whole name: one that only ends like an id would climb out of the backups folder.
+    for (const forged of ['../20261201T120000000Z-abcdef', 'x20261201T120000000Z-abcdef', '20261201T120000000Z-abcdef/..', '20261201T120000000Z-abcdeg']) {
+      expect(() => journal.backupPath(forged), forged).toThrow(UnsafePathError);
+    }
     expect(() => journal.backupPath('20261201T120000000Z-abcdef', -1)).toThrow(RangeError);
     expect(() => journal.backupPath('20261201T120000000Z-abcdef', 0.5)).toThrow(RangeError);
     expect(journal.backupPath('20261201T120000000Z-abcdef', 0)).toBe(path.join(stateDir, 'backups', '20261201T120000000Z-abcdef.bak'));
