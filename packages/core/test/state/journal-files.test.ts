@@ -68,6 +68,25 @@ describe('backups', () => {
 });
 
 describe('the journal file', () => {
+  it('a torn last line (an append a kill cut short) is no damage: it is neither an entry nor a warning', async () => {
+    await writeFile(file, '{}\n');
+    await addMirror({ ...opts(), mirror: 'https://a.example' });
+    const journalFile = path.join(stateDir, 'journal.jsonl');
+    const good = await readFile(journalFile, 'utf8');
+    await writeFile(journalFile, `${good}{"type":"begin","entry":{"id":"2026`);
+    const journal = new Journal(stateDir);
+    expect((await journal.entries()).map((e) => e.status)).toEqual(['committed']);
+    expect(journal.warnings).toEqual([]);
+  });
+
+  it('a change with no file, or a before-state missing for one, is a bug: refused before anything is written', async () => {
+    const journal = new Journal(stateDir);
+    const entry = { id: '20261201T120000000Z-abcdef', op: 'mirror add', args: {}, time: new Date().toISOString(), ownedBefore: [], owned: [] };
+    const one = { file, before: { exists: true, sha256: 'x' }, after: { exists: true, sha256: 'y' } };
+    await expect(journal.begin({ ...entry, files: [] }, [])).rejects.toThrow(new RangeError('a change needs one before-state per file'));
+    await expect(journal.begin({ ...entry, files: [one] }, [])).rejects.toThrow(new RangeError('a change needs one before-state per file'));
+    expect(existsSync(stateDir)).toBe(false);
+  });
   it('reading a journal that is not there yet (list, status, backups) creates no state folder and no backups folder', async () => {
     const journal = new Journal(stateDir);
     expect(await journal.entries()).toEqual([]);
