@@ -62,8 +62,7 @@ describe('backups', () => {
     // A missing backup is a read error that names it, not "the file did not exist".
     await rm(backup);
     const missing = await journal.readBackup(entry!).catch((e: unknown) => e);
-    expect(missing).toMatchObject({ location: { file: backup } });
-    expect(String((missing as Error).message)).toContain(backup);
+    expect(missing).toMatchObject({ message: `Cannot read ${backup}: missing`, location: { file: backup }, hint: 'Check the path and the disk, then try again.' });
   });
 });
 
