@@ -9,16 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyMethodFor, checkMirrorPathSupport, runApply, type ApplyPlan, type SignalCommand } from '../../src/daemon/service.js';
-import type { DaemonSetup, SetupKind } from '../../src/daemon/setup.js';
+import type { DaemonSetup } from '../../src/daemon/setup.js';
 import { ApplyError, InvalidMirrorError, UsageError } from '../../src/errors.js';
+import { setup } from '../support/daemon-setup.js';
 
-const setup = (kind: SetupKind, extra: Partial<DaemonSetup> = {}): DaemonSetup => ({
-  kind,
-  logHint: '',
-  restartStopsContainers: true,
-  canReload: true,
-  ...extra,
-});
 
 /** The UsageError `applyMethodFor` throws, as the user sees it. */
 function refusal(s: DaemonSetup, requested: 'auto' | 'reload' | 'restart'): { message: string; hint?: string; details?: unknown } {

@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyMethodFor, checkMirrorPathSupport, runApply } from '../../src/daemon/service.js';
-import type { DaemonSetup, SetupKind } from '../../src/daemon/setup.js';
 import { ApplyError, InvalidMirrorError, UsageError } from '../../src/errors.js';
-
-const setup = (kind: SetupKind, extra: Partial<DaemonSetup> = {}): DaemonSetup => ({
-  kind,
-  logHint: '',
-  restartStopsContainers: true,
-  canReload: true,
-  ...extra,
-});
+import { setup } from '../support/daemon-setup.js';
 
 describe('applyMethodFor', () => {
   it.each([

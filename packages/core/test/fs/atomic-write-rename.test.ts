@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DockmirrorError, PermissionDeniedError } from '../../src/errors.js';
 import { RENAME_RETRY_MS, writeAtomic } from '../../src/support/atomic-write.js';
+import { onWindows } from '../support/platform.js';
 
 const NOBODY = 65534;
 let dir: string;
@@ -45,17 +46,6 @@ function hold(file: string, ms: number): Promise<void> {
       resolve();
     }, ms);
   });
-}
-
-/** Runs `work` with process.platform answering win32. */
-async function onWindows<T>(work: () => Promise<T>): Promise<T> {
-  const platform = Object.getOwnPropertyDescriptor(process, 'platform') as PropertyDescriptor;
-  Object.defineProperty(process, 'platform', { ...platform, value: 'win32' });
-  try {
-    return await work();
-  } finally {
-    Object.defineProperty(process, 'platform', platform);
-  }
 }
 
 /** Runs `work` as uid nobody: process.getuid answers it and the effective uid really is it. */

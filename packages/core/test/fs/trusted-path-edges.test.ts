@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DockmirrorError, PermissionDeniedError } from '../../src/errors.js';
 import { trustedFolder, trustedPath } from '../../src/support/trusted-path.js';
+import { onWindows } from '../support/platform.js';
 
 const NOBODY = 65534;
 let dir: string;
@@ -17,16 +18,6 @@ beforeEach(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'dm-trust-edges-'));
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
-
-async function onWindows<T>(work: () => Promise<T>): Promise<T> {
-  const platform = Object.getOwnPropertyDescriptor(process, 'platform') as PropertyDescriptor;
-  Object.defineProperty(process, 'platform', { ...platform, value: 'win32' });
-  try {
-    return await work();
-  } finally {
-    Object.defineProperty(process, 'platform', platform);
-  }
-}
 
 const failure = (work: Promise<unknown>): Promise<unknown> => work.then(() => undefined, (e: unknown) => e);
 
