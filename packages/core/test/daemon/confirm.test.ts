@@ -3,12 +3,12 @@
 // asserted is what the apply acts on: confirmed or not, and the reason it gives. The real dockerd's side is in
 // live.test.ts.
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
+import type { Server, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { confirmLive } from '../../src/daemon/confirm.js';
 import { createEngine } from '../../src/daemon/engine.js';
 import { DaemonError } from '../../src/errors.js';
+import { answer, serve } from '../support/hostile-server.js';
 
 /**
  * What the endpoint does with the n-th request to a path: `reset` drops the connection (ECONNRESET, as a
@@ -19,10 +19,6 @@ type Step = string;
 
 let dir: string;
 const servers: Server[] = [];
-
-function answer(socket: Socket, status: string, body: string): void {
-  socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-}
 
 function act(step: Step, socket: Socket): void {
   const delayed = /^(\d+)\+(.*)$/.exec(step);
@@ -44,24 +40,13 @@ function act(step: Step, socket: Socket): void {
 
 /** An endpoint that plays `script[path]` one step per request; the last step repeats. */
 async function scripted(name: string, script: Record<'/_ping' | '/info', Step[]>): Promise<string> {
-  const path = join(dir, `${name}.sock`);
   const count: Record<string, number> = {};
-  const server = createServer((socket) => {
-    let head = '';
-    socket.on('error', () => undefined);
-    socket.on('data', (data) => {
-      if (head.includes('\r\n\r\n')) return;
-      head += data.toString('latin1');
-      if (!head.includes('\r\n\r\n')) return;
-      const target = (head.split(' ')[1] ?? '/').split('?')[0] as '/_ping' | '/info';
-      const steps = script[target] ?? ['500'];
-      const n = (count[target] = (count[target] ?? 0) + 1);
-      act(steps[Math.min(n, steps.length) - 1] ?? '500', socket);
-    });
+  return serve(dir, servers, name, (path, socket) => {
+    const target = path.split('?')[0] as '/_ping' | '/info';
+    const steps = script[target] ?? ['500'];
+    const n = (count[target] = (count[target] ?? 0) + 1);
+    act(steps[Math.min(n, steps.length) - 1] ?? '500', socket);
   });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(path, r));
-  return `unix://${path}`;
 }
 
 beforeAll(async () => {

@@ -3,18 +3,16 @@
 // documented error (DAEMON_ERROR / DAEMON_UNREACHABLE, exit 5), and the CLI must leave daemon.json as it was.
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/daemon/engine.js';
 import { DaemonError, DaemonUnreachableError, DockmirrorError } from '../../src/errors.js';
-import { forever } from '../support/hostile-server.js';
+import { answer, forever, serve, type Behaviour } from '../support/hostile-server.js';
 
 const BIN = resolve(fileURLToPath(import.meta.url), '../../../../../apps/cli/bin/run.js');
 const MiB = 1024 * 1024;
-
-type Behaviour = (path: string, socket: Socket) => void;
 
 let dir: string;
 const servers: Server[] = [];
@@ -23,26 +21,8 @@ const sent: Record<string, number> = {};
 
 const HEAD = 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n';
 
-function answer(socket: Socket, status: string, body: string): void {
-  socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-}
-
-/** A unix-socket server that reads one request head and hands its path to `behaviour`. */
-async function serve(name: string, behaviour: Behaviour): Promise<string> {
-  const path = join(dir, `${name}.sock`);
-  const server = createServer((socket) => {
-    let head = '';
-    socket.on('error', () => undefined);
-    socket.on('data', (data) => {
-      if (head.includes('\r\n\r\n')) return;
-      head += data.toString('latin1');
-      if (head.includes('\r\n\r\n')) behaviour(head.split(' ')[1] ?? '/', socket);
-    });
-  });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(path, r));
-  return `unix://${path}`;
-}
+/** One of this file's endpoints (see the support module's serve). */
+const listen = (name: string, behaviour: Behaviour): Promise<string> => serve(dir, servers, name, behaviour);
 
 const endpoints: Record<string, string> = {};
 
@@ -54,29 +34,29 @@ beforeAll(async () => {
     return true;
   };
   // Pings like a daemon, then sends every other body forever: the attack that took `status` to 8 GB.
-  endpoints.endless = await serve('endless', (path, socket) => {
+  endpoints.endless = await listen('endless', (path, socket) => {
     if (!ping(path, socket)) {
       socket.write(HEAD);
       forever(sent, path.startsWith('/images/create') ? 'pull' : 'endless', socket, Buffer.alloc(64 * 1024, '['));
     }
   });
-  endpoints.endlessPing = await serve('endless-ping', (_path, socket) => {
+  endpoints.endlessPing = await listen('endless-ping', (_path, socket) => {
     socket.write(HEAD);
     forever(sent, 'endlessPing', socket, Buffer.alloc(64 * 1024, 'O'));
   });
   // Accepts, reads the request, and never says a word.
-  endpoints.silent = await serve('silent', () => undefined);
-  endpoints.headers = await serve('headers', (_path, socket) => {
+  endpoints.silent = await listen('silent', () => undefined);
+  endpoints.headers = await listen('headers', (_path, socket) => {
     socket.write('HTTP/1.1 200 OK\r\n');
     forever(sent, 'headers', socket, Buffer.from(`X-Flood: ${'a'.repeat(1000)}\r\n`));
   });
   // A pull stream of well-formed progress lines that never ends.
-  endpoints.progress = await serve('progress', (path, socket) => {
+  endpoints.progress = await listen('progress', (path, socket) => {
     if (ping(path, socket)) return;
     socket.write(HEAD);
     forever(sent, 'progress', socket, Buffer.from('{"status":"Downloading","progress":"[=>   ]"}\n'.repeat(1000)));
   });
-  endpoints.notDocker = await serve('not-docker', (path, socket) => {
+  endpoints.notDocker = await listen('not-docker', (path, socket) => {
     if (path === '/info') answer(socket, '200 OK', '<html>hello</html>');
     else if (path.startsWith('/images/')) answer(socket, '404 Not Found', '{"message":"no such image"}');
     else answer(socket, '500 Internal Server Error', '{"message":"boom"}');
