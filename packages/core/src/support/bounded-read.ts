@@ -58,7 +58,7 @@ export async function readBoundedWithStat(file: string, options: BoundedReadOpti
     if (info.size > options.maxBytes) throw new BoundedReadError('too-large', file, options.maxBytes);
     // Sized from fstat, grown only if the file grows while it is read, never past the bound. A file of /proc says
     // size 0: it starts at a page, not at one byte doubled read by read (nine reads for /proc/version).
-    let buffer = Buffer.alloc(Math.min(options.maxBytes + 1, Math.max(info.size + 1, info.size === 0 ? 4096 : 0)));
+    let buffer = Buffer.alloc(Math.min(options.maxBytes + 1, info.size === 0 ? 4096 : info.size + 1));
     let length = 0;
     for (;;) {
       if (length === buffer.length) buffer = Buffer.concat([buffer, Buffer.alloc(Math.min(buffer.length, options.maxBytes + 1 - length))]);

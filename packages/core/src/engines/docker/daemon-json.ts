@@ -104,17 +104,17 @@ export function sameMeaningBesidesEmptyKeys(current: Buffer, written: Buffer): b
  * stack rather than recursion, so a file's depth is never the call stack's.
  */
 export function sameJson(a: unknown, b: unknown): boolean {
-  const pending: [unknown, unknown][] = [[a, b]];
+  // Pairs of objects still to compare; `same` settles primitives at once and queues the rest.
+  const pending: [object, object][] = [];
   const same = (x: unknown, y: unknown): boolean => {
     if (Object.is(x, y)) return true;
     if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
     pending.push([x, y]);
     return true;
   };
+  if (!same(a, b)) return false;
   for (let pair = pending.pop(); pair; pair = pending.pop()) {
-    const [x, y] = pair as [object, object];
-    if (Object.is(x, y)) continue;
-    if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
+    const [x, y] = pair;
     if (Array.isArray(x) !== Array.isArray(y)) return false;
     if (Array.isArray(x)) {
       const other = y as unknown[];
