@@ -256,6 +256,33 @@ describe('applyToDaemon: the live check right after a reload without an event', 
   });
 });
 
+describe('applyToDaemon: a restart', () => {
+  it('is confirmed by waiting for the daemon to show the file, not judged by a reload event', async () => {
+    // The restart command returns while the old daemon still answers; the restarted one shows the file 4 s later.
+    Object.assign(behaviour, { event: false, takeLagMs: 4_000 });
+    const report = await applyToDaemon(await handle({ method: 'restart', stopsContainers: true, why: 'test: restart' }, { timeoutMs: 10_000 }), {
+      file,
+      after: await readDaemonConfig(file),
+    });
+    expect(report).toMatchObject({ method: 'restart', reason: 'test: restart', live: { mirrors: [`${MIRROR}/`], insecureRegistries: [] } });
+    expect(eventsOpened).toBe(0);
+  });
+
+  it('writes nothing: a file without mirror keys, in a folder dockmirror will not write to, is restarted on as it is', async () => {
+    // A folder other users can write: dockmirror refuses to write there, but a restart needs no write.
+    const open = path.join(dir, `open-${n}`);
+    await mkdir(open);
+    await chmod(open, 0o777);
+    const bare = path.join(open, 'daemon.json');
+    await writeFile(bare, '{"labels": ["dm=restart"]}\n');
+    const after = await readDaemonConfig(bare);
+    const plan = { method: 'restart' as const, command: ['true'], stopsContainers: true, why: 'test: restart' };
+    const report = await applyToDaemon(await handle(plan, { timeoutMs: 1_000 }), { file: bare, after });
+    expect(report).toMatchObject({ method: 'restart', live: { mirrors: [], insecureRegistries: [] } });
+    expect(await readFile(bare, 'utf8')).toBe('{"labels": ["dm=restart"]}\n');
+  });
+});
+
 describe('applyToDaemon: failures around the command', () => {
   it('a failed spelled-out write closes the reload subscription and tells the daemon nothing', async () => {
     // A file with no mirror keys, under a path whose folder is a regular file: the brief `[]` write cannot be made.
