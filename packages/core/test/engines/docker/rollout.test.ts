@@ -12,7 +12,10 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { readDaemonConfig } from '../../../src/config/io.js';
 import type { ApplyPlan } from '../../../src/daemon/service.js';
 import { createEngine } from '../../../src/daemon/engine.js';
-import { ApplyError, DaemonError, FlagConflictError, InterruptedError, UsageError } from '../../../src/errors.js';
+import { ApplyError, DaemonError, DaemonUnreachableError, FlagConflictError, InterruptedError, LockTimeoutError, UsageError } from '../../../src/errors.js';
+import { applyConfig } from '../../../src/operations/apply-config.js';
+import { addMirror } from '../../../src/operations/mirrors.js';
+import { withLock } from '../../../src/state/lock.js';
 import type { DaemonConnection } from '../../../src/engines/docker/discovery.js';
 import {
   applyToDaemon,
@@ -130,7 +133,7 @@ beforeAll(async () => {
     `#!/bin/sh
 echo "systemctl $*" >> ${JSON.stringify(path.join(dir, 'calls.log'))}
 case "$*" in
-  *reload*) exec ${curlReload().map((w) => `'${w}'`).join(' ')} ;;
+  *reload*|*restart*) exec ${curlReload().map((w) => `'${w}'`).join(' ')} ;;
   *cat*) [ -f ${JSON.stringify(path.join(dir, 'unit.txt'))} ] && cat ${JSON.stringify(path.join(dir, 'unit.txt'))} ;;
 esac
 exit 0
@@ -406,6 +409,122 @@ describe('refuseConflictsWithoutClient', () => {
       refuseConflictsWithoutClient({ platform: 'linux', homedir: home, env: { ...env, DOCKER_CONTEXT: 'gone' } }, { file: rootlessFile, after }),
     ).resolves.toBeUndefined();
     expect(await readFile(rootlessFile, 'utf8')).toContain(MIRROR);
+  });
+});
+
+describe('applyConfig', () => {
+  const options = (extra: Record<string, unknown> = {}) => ({
+    ...isolated(dir),
+    dockerHost: endpoint,
+    env: { DOCKMIRROR_SETUP: 'systemd' },
+    configFile: file,
+    stateDir: path.join(dir, `state-${n}`),
+    timeoutMs: 5_000,
+    ...extra,
+  });
+
+  it('--apply none is taken as auto; the result describes the file, with what reading the journal met', async () => {
+    const stateDir = path.join(dir, `state-${n}`);
+    await mkdir(stateDir, { recursive: true, mode: 0o700 });
+    await writeFile(path.join(stateDir, 'journal.jsonl'), 'not a journal line\n');
+    const result = await applyConfig(options({ apply: 'none' }));
+    const apply = {
+      method: 'reload',
+      reason: 'systemd service: reload sends SIGHUP to dockerd',
+      endpoint,
+      setup: 'systemd',
+      live: { mirrors: [`${MIRROR}/`], insecureRegistries: [] },
+      elapsedMs: expect.any(Number),
+    };
+    expect(result).toEqual({
+      changed: false,
+      dryRun: false,
+      engine: 'docker',
+      registry: 'docker.io',
+      configFile: file,
+      configSetup: 'custom',
+      stateDir,
+      mirrors: [MIRROR],
+      insecureRegistries: [],
+      backup: null,
+      diff: '',
+      warnings: [
+        `${path.join(stateDir, 'journal.jsonl')} line 1 was skipped: it is not JSON.`,
+        `Moved 1 unreadable journal line to ${path.join(stateDir, 'journal.rejected')}.`,
+      ],
+      apply,
+      engines: [{ engine: 'docker', configFile: file, configSetup: 'custom', files: [], apply }],
+    });
+    expect(live.mirrors).toEqual([`${MIRROR}/`]);
+  });
+
+  it('a file without the keys: the result lists none, and the live settings are cleared', async () => {
+    await writeFile(file, '{"labels": ["dm=apply"]}\n');
+    live = { mirrors: ['http://127.0.0.1:5298/'], insecure: ['reg.test:5298'] };
+    const result = await applyConfig(options());
+    expect(result).toMatchObject({ mirrors: [], insecureRegistries: [], apply: { method: 'reload', live: { mirrors: [], insecureRegistries: [] } } });
+    expect(await readFile(file, 'utf8')).toBe('{"labels": ["dm=apply"]}\n');
+  });
+
+  it('with no daemon to tell, --apply none and no --apply both say the file was not loaded by any', async () => {
+    const none = `unix://${dir}/none.sock`;
+    for (const apply of ['none', undefined]) {
+      const error = await applyConfig(options({ dockerHost: none, ...(apply ? { apply } : {}) })).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DaemonUnreachableError);
+      const reason = `no Docker daemon answered at ${none} and no running dockerd reads ${file}; the change takes effect when Docker starts`;
+      expect((error as Error).message).toBe(`No daemon was told to load ${file}: ${reason}.`);
+    }
+  });
+
+  it('--apply restart is kept: the daemon is restarted, not reloaded', async () => {
+    const result = await applyConfig(options({ apply: 'restart', yes: true }));
+    expect(result.apply).toMatchObject({ method: 'restart', reason: 'systemd service: restart requested', live: { mirrors: [`${MIRROR}/`] } });
+    expect(await readFile(path.join(dir, 'calls.log'), 'utf8')).toContain('systemctl restart docker\n');
+  });
+
+  it('first settles a change killed while the file had its brief reload spelling: the exact bytes are back, and applied', async () => {
+    // A change stopped as the daemon was about to be told leaves its journal entry pending.
+    const bytes = '{\n  "labels": ["dm=apply"]\n}\n';
+    await writeFile(file, bytes);
+    const controller = new AbortController();
+    const stopped = await addMirror({
+      ...options({ signal: controller.signal, onProgress: (m: string) => m.startsWith('Reloading') && controller.abort() }),
+      mirror: MIRROR,
+      insecure: false,
+    }).catch((e: unknown) => e);
+    expect(stopped).toBeInstanceOf(InterruptedError);
+    const changed = await readFile(file, 'utf8');
+    expect(changed).toContain(MIRROR);
+    // As a kill at that moment would leave it: the absent key spelled out as [] for the reload.
+    const spelled = JSON.stringify({ ...JSON.parse(changed), 'insecure-registries': [] });
+    await writeFile(file, spelled);
+    const result = await applyConfig(options());
+    expect(await readFile(file, 'utf8')).toBe(changed);
+    expect(result).toMatchObject({ mirrors: [MIRROR], insecureRegistries: [], apply: { method: 'reload', live: { mirrors: [`${MIRROR}/`] } } });
+  });
+
+  it('waits for the lock only as long as it was told, and stops waiting at Ctrl-C', async () => {
+    const stateDir = path.join(dir, `state-${n}`);
+    let release = (): void => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    let holding = (): void => undefined;
+    const locked = new Promise<void>((r) => (holding = r));
+    const holder = withLock(stateDir, async () => {
+      holding();
+      await held;
+    });
+    await locked;
+    try {
+      await expect(applyConfig(options({ lockTimeoutMs: 300 }))).rejects.toBeInstanceOf(LockTimeoutError);
+      const controller = new AbortController();
+      const waiting = applyConfig(options({ lockTimeoutMs: 20_000, signal: controller.signal })).then(() => undefined, (e: unknown) => e);
+      setTimeout(() => controller.abort(), 200);
+      expect(await waiting).toBeInstanceOf(InterruptedError);
+    } finally {
+      release();
+      await holder;
+    }
+    expect(requests.filter((r) => r.endsWith('/dm/reload'))).toEqual([]);
   });
 });
 
