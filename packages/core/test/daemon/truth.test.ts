@@ -120,6 +120,27 @@ describe('the dockerd that reads the file', () => {
     expect(await readFile(tb.configFile, 'utf8')).toBe(ORIGINAL);
   });
 
+  it('--apply none waits for a stopped dockerd no longer than --timeout: the version check it cannot make is skipped', async () => {
+    await reset();
+    const pid = tb.pid;
+    process.kill(pid, 'SIGSTOP');
+    // Resumed 3 s later: past this call's 2 s, within the 5 s a probe may take at most, and before a second
+    // call started after the 2 s could give up.
+    const resume = setTimeout(() => process.kill(pid, 'SIGCONT'), 3_000);
+    let result: Awaited<ReturnType<typeof addMirror>>;
+    try {
+      await expect.poll(async () => (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.[0], { timeout: 5_000 }).toBe('T');
+      result = await addMirror(opts({ mirror: 'https://mirror.example.com/prefix', apply: 'none', timeoutMs: 2_000 }));
+    } finally {
+      clearTimeout(resume);
+      process.kill(pid, 'SIGCONT');
+    }
+    // Written without the check (its daemon would refuse this path mirror at its next reload or start).
+    expect(result.apply).toEqual({ method: 'none', reason: '--apply none: the daemon was not told' });
+    expect(await readFile(tb.configFile, 'utf8')).toContain('https://mirror.example.com/prefix');
+    await writeFile(tb.configFile, ORIGINAL);
+  });
+
   it('a --docker-host socket that is not there, while it runs: refused before writing, pointing at its socket', async () => {
     await reset();
     const missing = `unix://${tb.dir}/missing.sock`;

@@ -1,0 +1,165 @@
+/**
+ * A Docker Engine on a unix socket whose behaviour a test scripts, for what a real dockerd will not do on demand:
+ * `/events` headers that come late, a reload taken without its event or shown in `/info` only later, an `/info`
+ * that fails or hangs right after a reload, a list of running containers. It is "reloaded" the way a service
+ * manager tells a daemon: a real `curl` to its socket ({@link ScriptedEngine.reloadCommand}, also run by the fake
+ * `systemctl` of {@link writeFakeSystemctl}), and it then reads its daemon.json as dockerd would. One per test
+ * file; {@link ScriptedEngine.reset} before each test, {@link ScriptedEngine.stop} in afterAll.
+ */
+import { readFileSync } from 'node:fs';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import type { Server, Socket } from 'node:net';
+import path from 'node:path';
+import { answer, serve } from './hostile-server.js';
+
+/** What the engine does; {@link ScriptedEngine.reset} puts back a well-behaved daemon. */
+export interface EngineScript {
+  /** Delay before the `/events` response headers. */
+  eventsDelayMs: number;
+  /** Whether a reload sends the `reload` event. */
+  event: boolean;
+  /** Whether a reload takes the file (its mirror keys become /info's), and how long after the event. */
+  take: boolean;
+  takeLagMs: number;
+  /** Answers for the next `/info` requests, first one first; an empty queue answers the live settings. */
+  infoQueue: ((socket: Socket) => void)[];
+  /** The `/containers/json` body; undefined answers 404. */
+  containers: string | undefined;
+}
+
+/** A running scripted engine. */
+export interface ScriptedEngine {
+  /** `unix://<socket>`. */
+  endpoint: string;
+  /** The argv that reloads it, as a plan's command: a real curl to its socket. */
+  reloadCommand: string[];
+  /** This test's script. */
+  script: EngineScript;
+  /** Its live registry settings, as `/info` shows them. */
+  live: { mirrors: string[]; insecure: string[] };
+  /** Every request's path, in order. */
+  requests: string[];
+  /** Open `/events` subscriptions. */
+  events: Set<Socket>;
+  /** How many `/events` subscriptions were ever opened. */
+  eventsOpened: number;
+  /** The `/info` body for the live settings. */
+  info(): string;
+  /** Runs `work` after `ms`, unless {@link reset} or {@link stop} comes first. */
+  later(ms: number, work: () => void): void;
+  /** A well-behaved daemon with no mirrors, reading `file` on reload; drops pending work and subscriptions. */
+  reset(file: string): void;
+  /** Closes its socket and every subscription. */
+  stop(): Promise<void>;
+}
+
+/** Starts a scripted engine at `<dir>/<name>.sock`. */
+export async function startScriptedEngine(dir: string, name = 'engine'): Promise<ScriptedEngine> {
+  const servers: Server[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  let file = '';
+  const engine: ScriptedEngine = {
+    endpoint: '',
+    reloadCommand: [],
+    script: wellBehaved(),
+    live: { mirrors: [], insecure: [] },
+    requests: [],
+    events: new Set<Socket>(),
+    eventsOpened: 0,
+    info: () =>
+      JSON.stringify({
+        ServerVersion: '20.10.24',
+        RegistryConfig: {
+          Mirrors: engine.live.mirrors,
+          IndexConfigs: Object.fromEntries(engine.live.insecure.map((h) => [h, { Name: h, Secure: false, Official: false }])),
+          InsecureRegistryCIDRs: ['127.0.0.0/8'],
+        },
+      }),
+    later(ms, work) {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        work();
+      }, ms);
+      timers.add(timer);
+    },
+    reset(next) {
+      file = next;
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      for (const s of engine.events) s.destroy();
+      Object.assign(engine, { script: wellBehaved(), live: { mirrors: [], insecure: [] }, requests: [], eventsOpened: 0 });
+    },
+    async stop() {
+      engine.reset('');
+      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    },
+  };
+
+  /** A reload as dockerd takes it: the file's mirror keys, when present, become the live ones. */
+  const reload = (): void => {
+    const json = JSON.parse(readFileSync(file, 'utf8')) as { 'registry-mirrors'?: string[]; 'insecure-registries'?: string[] };
+    const take = (): void => {
+      if (json['registry-mirrors']) engine.live.mirrors = json['registry-mirrors'].map((m) => `${m.replace(/\/+$/, '')}/`);
+      if (json['insecure-registries']) engine.live.insecure = json['insecure-registries'];
+    };
+    const { script } = engine;
+    if (script.take && script.takeLagMs === 0) take();
+    if (script.event) for (const s of engine.events) s.write('{"Type":"daemon","Action":"reload","Actor":{"ID":"x"}}\n');
+    if (script.take && script.takeLagMs > 0) engine.later(script.takeLagMs, take);
+  };
+
+  engine.endpoint = await serve(dir, servers, name, (url, socket) => {
+    engine.requests.push(url);
+    const { script } = engine;
+    if (/\/_ping$/.test(url)) return void socket.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK');
+    if (/\/version$/.test(url)) return answer(socket, '200 OK', JSON.stringify({ Version: '20.10.24', ApiVersion: '1.41', MinAPIVersion: '1.12', Os: 'linux' }));
+    if (/\/info$/.test(url)) {
+      const next = script.infoQueue.shift();
+      return next ? next(socket) : answer(socket, '200 OK', engine.info());
+    }
+    if (/\/events\?/.test(url)) {
+      return engine.later(script.eventsDelayMs, () => {
+        if (socket.destroyed) return;
+        engine.eventsOpened += 1;
+        engine.events.add(socket);
+        socket.once('close', () => engine.events.delete(socket));
+        socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n');
+      });
+    }
+    if (/\/containers\/json/.test(url) && script.containers !== undefined) return answer(socket, '200 OK', script.containers);
+    if (/\/dm\/reload$/.test(url)) {
+      reload();
+      return answer(socket, '200 OK', '{}');
+    }
+    answer(socket, '404 Not Found', '{"message":"not in the scripted engine"}');
+  });
+  engine.reloadCommand = ['curl', '-sf', '--unix-socket', engine.endpoint.slice('unix://'.length), 'http://docker/dm/reload'];
+  return engine;
+}
+
+function wellBehaved(): EngineScript {
+  return { eventsDelayMs: 0, event: true, take: true, takeLagMs: 0, infoQueue: [], containers: '[]' };
+}
+
+/**
+ * A fake `systemctl` in `<dir>/bin`: every call is appended to `<dir>/calls.log`; `reload` and `restart` reload
+ * `engine`; `cat` prints `<dir>/unit.txt` when there is one. Returns the folder to put first on PATH.
+ */
+export async function writeFakeSystemctl(dir: string, engine: ScriptedEngine): Promise<string> {
+  const bin = path.join(dir, 'bin');
+  await mkdir(bin, { recursive: true });
+  const unit = JSON.stringify(path.join(dir, 'unit.txt'));
+  await writeFile(
+    path.join(bin, 'systemctl'),
+    `#!/bin/sh
+echo "systemctl $*" >> ${JSON.stringify(path.join(dir, 'calls.log'))}
+case "$*" in
+  *reload*|*restart*) exec ${engine.reloadCommand.map((w) => `'${w}'`).join(' ')} ;;
+  *cat*) [ -f ${unit} ] && cat ${unit} ;;
+esac
+exit 0
+`,
+  );
+  await chmod(path.join(bin, 'systemctl'), 0o755);
+  return bin;
+}
