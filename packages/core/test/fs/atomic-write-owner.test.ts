@@ -78,6 +78,25 @@ describe('a caller that is not root', () => {
   });
 });
 
+describe('a platform without uids (Windows: no process.getuid or getgid)', () => {
+  it('neither refuses the owner asked for nor gives the file to it: the write goes through as is', async () => {
+    const { getuid, getgid } = process;
+    process.getuid = undefined;
+    process.getgid = undefined;
+    try {
+      await writeAtomic(target, Buffer.from('new'), { mode: 0o644, owner: { uid: 4242, gid: 4242 } });
+    } finally {
+      process.getuid = getuid;
+      process.getgid = getgid;
+    }
+    expect(await readFile(target, 'utf8')).toBe('new');
+    // There is no chown to make there: the file keeps the writer's own owner (root here), not uid 4242.
+    const info = await stat(target);
+    expect([info.uid, info.gid]).toEqual([0, 0]);
+    expect(await readdir(dir)).toEqual(['daemon.json']);
+  });
+});
+
 describe('root', () => {
   it('gives the new file the old one\'s owner and group', async () => {
     await writeAtomic(target, Buffer.from('new'), { mode: 0o600, owner: { uid: NOBODY, gid: 4242 } });

@@ -83,4 +83,30 @@ describe('the read-back before the rename', () => {
       watcher.close();
     }
   });
+
+  it('nor is one of the right length whose bytes differ', async () => {
+    // On the first change to the temp file (its write), one byte is overwritten in place: the length stays.
+    let overwritten: string | undefined;
+    const watcher = watch(dir, (event, name) => {
+      if (overwritten !== undefined || event !== 'change' || name !== `daemon.json.${DIGITS}`) return;
+      overwritten = 'too late';
+      const fd = openSync(path.join(dir, name), 'r+');
+      try {
+        writeSync(fd, Buffer.from('X'), 0, 1, 0);
+        overwritten = 'overwritten';
+      } finally {
+        closeSync(fd);
+      }
+    });
+    try {
+      const error = await failure(writeAtomic(target, Buffer.from('{"new": true}\n'), { mode: 0o644 }));
+      expect(overwritten).toBe('overwritten');
+      expect((error as DockmirrorError).code).toBe('WRITE_FAILED');
+      expect((error as DockmirrorError).message).toBe(`Cannot write ${target}: the disk reported an I/O error (EIO); nothing was changed.`);
+      expect(await readFile(target, 'utf8')).toBe('old');
+      expect(await readdir(dir)).toEqual(['daemon.json']);
+    } finally {
+      watcher.close();
+    }
+  });
 });
