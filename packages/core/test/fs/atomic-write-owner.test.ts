@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PermissionDeniedError } from '../../src/errors.js';
 import { writeAtomic } from '../../src/support/atomic-write.js';
+import { withoutUids } from '../support/platform.js';
 
 const NOBODY = 65534;
 let dir: string;
@@ -80,15 +81,7 @@ describe('a caller that is not root', () => {
 
 describe('a platform without uids (Windows: no process.getuid or getgid)', () => {
   it('neither refuses the owner asked for nor gives the file to it: the write goes through as is', async () => {
-    const { getuid, getgid } = process;
-    process.getuid = undefined;
-    process.getgid = undefined;
-    try {
-      await writeAtomic(target, Buffer.from('new'), { mode: 0o644, owner: { uid: 4242, gid: 4242 } });
-    } finally {
-      process.getuid = getuid;
-      process.getgid = getgid;
-    }
+    await withoutUids(() => writeAtomic(target, Buffer.from('new'), { mode: 0o644, owner: { uid: 4242, gid: 4242 } }));
     expect(await readFile(target, 'utf8')).toBe('new');
     // There is no chown to make there: the file keeps the writer's own owner (root here), not uid 4242.
     const info = await stat(target);
