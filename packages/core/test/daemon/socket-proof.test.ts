@@ -222,6 +222,7 @@ describe('distrustPid: the check right before a SIGHUP', () => {
 describe('what an endpoint names', () => {
   it('fd:// is systemd\'s /run/docker.sock and unix:// alone the default socket', () => {
     expect(unixSocketPath('fd://')).toBe('/run/docker.sock');
+    expect(unixSocketPath('fd://3')).toBe('/run/docker.sock'); // one of systemd's sockets, by number
     expect(unixSocketPath('unix://')).toBe('/var/run/docker.sock');
     expect(unixSocketPath('unix:///tmp/a.sock')).toBe('/tmp/a.sock');
     expect(unixSocketPath('tcp://127.0.0.1:2375')).toBeUndefined();
