@@ -1,12 +1,18 @@
 // Greeting the daemon when none answers: a strict connection names the endpoint and where it came from, a
 // lenient one gives nothing, and a unix endpoint with no socket behind it is known missing without a connect.
+// And what a greeting keeps: the docker context an endpoint came from (a stand-in Engine answers there), and the
+// sockets a file's dockerd claims when it is proven on none of them (a process of ours whose argv[0] is dockerd:
+// the real /proc is read, and nothing holds the sockets it names).
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectDaemon, refuseForbiddenSocket, socketMissing } from '../../../src/engines/docker/discovery.js';
+import { connectDaemon, connectForFile, refuseForbiddenSocket, socketMissing } from '../../../src/engines/docker/discovery.js';
 import { DaemonUnreachableError } from '../../../src/errors.js';
+import { writeContext } from '../../support/docker-context.js';
 import { isolated } from '../../support/hermetic.js';
+import { startStandInEngine } from './stand-in-engine.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -45,5 +51,42 @@ describe('refuseForbiddenSocket', () => {
     expect(() => refuseForbiddenSocket(`unix://${dir}/absent.sock`)).not.toThrow();
     expect(() => refuseForbiddenSocket('tcp://127.0.0.1:1')).not.toThrow();
     expect(() => refuseForbiddenSocket('fd://')).not.toThrow();
+  });
+});
+
+describe('what the greeting keeps', () => {
+  it('the docker context the endpoint came from decides the setup (orbstack), when nothing else names it', async () => {
+    const engine = await startStandInEngine('info-28-overlay2.json');
+    try {
+      const config = path.join(dir, 'context-docker');
+      await writeContext(config, 'orbstack', engine.endpoint);
+      const connection = await connectDaemon({ ...isolated(dir), dockerHost: undefined, env: { DOCKER_CONFIG: config, DOCKER_CONTEXT: 'orbstack' } }, false);
+      expect(connection).toMatchObject({ endpoint: engine.endpoint, endpointSource: 'context' });
+      expect(connection?.setup.kind).toBe('orbstack');
+    } finally {
+      await engine.stop();
+    }
+  });
+
+  it("a file's dockerd proven on none of the sockets it claims is refused naming them all", async () => {
+    const file = path.join(dir, 'claims.json');
+    await writeFile(file, '{}\n');
+    const [a, b] = [`unix://${dir}/a.sock`, `unix://${dir}/b.sock`];
+    const child: ChildProcess = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)', '--', '--config-file', file, '-H', a, '-H', b], {
+      argv0: 'dockerd',
+      stdio: 'ignore',
+    });
+    try {
+      await new Promise<void>((resolve, reject) => child.once('spawn', resolve).once('error', reject));
+      const missing = `unix://${dir}/missing.sock`;
+      const error = await connectForFile({ ...isolated(dir), dockerHost: missing }, file, 1_000).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DaemonUnreachableError);
+      expect((error as DaemonUnreachableError).message).toBe(
+        `dockerd (pid ${child.pid}) reads ${file} and listens on ${a}, ${b}, but the endpoint given, ${missing} (from option), does not answer within 1 s. Nothing was written.`,
+      );
+      expect((error as DaemonUnreachableError).details).toEqual({ endpoint: missing, pid: child.pid, socket: `${a}, ${b}`, file });
+    } finally {
+      child.kill();
+    }
   });
 });
