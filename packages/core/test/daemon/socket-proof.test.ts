@@ -99,6 +99,9 @@ describe('which dockerd is trusted', () => {
     // With the sticky bit (as /tmp) nobody can replace root's socket: no warning.
     await chmod(open, 0o1777);
     expect((await scanDockerd(`unix://${path}`, proc)).warning).toBeUndefined();
+    // Nor in a folder only its owner can write, sticky or not.
+    await chmod(open, 0o755);
+    expect((await scanDockerd(`unix://${path}`, proc)).warning).toBeUndefined();
   });
 
   it("a rootless dockerd (the caller's own) is proven inside its own network namespace", async () => {
