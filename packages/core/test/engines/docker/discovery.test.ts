@@ -1,8 +1,8 @@
 // Greeting the daemon when none answers: a strict connection names the endpoint and where it came from, a
 // lenient one gives nothing, and a unix endpoint with no socket behind it is known missing without a connect.
-// And what a greeting keeps: the docker context an endpoint came from (a stand-in Engine answers there), and the
-// sockets a file's dockerd claims when it is proven on none of them (a process of ours whose argv[0] is dockerd:
-// the real /proc is read, and nothing holds the sockets it names).
+// And what a greeting keeps: the docker context an endpoint came from and the platform asked for (a stand-in
+// Engine answers there), and the sockets a file's dockerd claims when it is proven on none of them (a process of
+// ours whose argv[0] is dockerd: the real /proc is read, and nothing holds the sockets it names).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -68,25 +68,40 @@ describe('what the greeting keeps', () => {
     }
   });
 
-  it("a file's dockerd proven on none of the sockets it claims is refused naming them all", async () => {
-    const file = path.join(dir, 'claims.json');
-    await writeFile(file, '{}\n');
-    const [a, b] = [`unix://${dir}/a.sock`, `unix://${dir}/b.sock`];
-    const child: ChildProcess = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)', '--', '--config-file', file, '-H', a, '-H', b], {
-      argv0: 'dockerd',
-      stdio: 'ignore',
-    });
+  it('the platform asked for decides the setup, not the one this runs on', async () => {
+    const engine = await startStandInEngine('info-28-overlay2.json');
     try {
-      await new Promise<void>((resolve, reject) => child.once('spawn', resolve).once('error', reject));
-      const missing = `unix://${dir}/missing.sock`;
-      const error = await connectForFile({ ...isolated(dir), dockerHost: missing }, file, 1_000).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(DaemonUnreachableError);
-      expect((error as DaemonUnreachableError).message).toBe(
-        `dockerd (pid ${child.pid}) reads ${file} and listens on ${a}, ${b}, but the endpoint given, ${missing} (from option), does not answer within 1 s. Nothing was written.`,
-      );
-      expect((error as DaemonUnreachableError).details).toEqual({ endpoint: missing, pid: child.pid, socket: `${a}, ${b}`, file });
+      const connection = await connectDaemon({ ...isolated(dir), dockerHost: engine.endpoint, platform: 'win32' }, false);
+      expect(connection?.setup.kind).toBe('windows-engine');
     } finally {
-      child.kill();
+      await engine.stop();
     }
+  });
+});
+
+describe("a file's dockerd that is proven on none of the sockets it claims", () => {
+  let child: ChildProcess;
+  let file: string;
+  let a: string;
+  let b: string;
+  beforeAll(async () => {
+    file = path.join(dir, 'claims.json');
+    await writeFile(file, '{}\n');
+    [a, b] = [`unix://${dir}/a.sock`, `unix://${dir}/b.sock`];
+    child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)', '--', '--config-file', file, '-H', a, '-H', b], { argv0: 'dockerd', stdio: 'ignore' });
+    await new Promise<void>((resolve, reject) => child.once('spawn', resolve).once('error', reject));
+  });
+  afterAll(() => {
+    child?.kill();
+  });
+
+  it('is refused naming them all', async () => {
+    const missing = `unix://${dir}/missing.sock`;
+    const error = await connectForFile({ ...isolated(dir), dockerHost: missing }, file, 1_000).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DaemonUnreachableError);
+    expect((error as DaemonUnreachableError).message).toBe(
+      `dockerd (pid ${child.pid}) reads ${file} and listens on ${a}, ${b}, but the endpoint given, ${missing} (from option), does not answer within 1 s. Nothing was written.`,
+    );
+    expect((error as DaemonUnreachableError).details).toEqual({ endpoint: missing, pid: child.pid, socket: `${a}, ${b}`, file });
   });
 });
