@@ -4,6 +4,7 @@
 // not write or read comes from dropping the effective uid to nobody for a moment (this file runs in its own
 // process; root is restored at once). Windows itself cannot run here, so its retry is driven with
 // process.platform set to win32 for the call: the retry is the only thing in writeAtomic that reads it.
+// A folder flushed is let go of at once: a disk of its own (a tiny tmpfs) unmounts right after the write.
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -1,9 +1,9 @@
 // writeAtomic's temp file when something is already at its name: someone who can write the folder planted a file
 // or a symlink there. The name is random (`<target>.<10 digits>`), so to plant at it this file fixes the digits:
 // node:crypto's randomInt answers one number here, the only thing faked; the file system is real. The read-back
-// check is shown by a second writer that appends to the temp file as soon as inotify reports it created (fs.watch
-// in this process, whose callback runs before the write's later steps complete), as a device that did not store
-// what was written would leave it.
+// check is shown by a second writer that appends to the temp file as soon as inotify reports it created, or
+// overwrites one byte of it once its write is reported (fs.watch in this process, whose callback runs before the
+// write's later steps complete), as a device that did not store what was written would leave it.
 import { closeSync, openSync, watch, writeSync } from 'node:fs';
 import { lstat, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -1,8 +1,9 @@
 // trustedFolder where the ssh rule does not apply or cannot make a folder: on Windows, where ownership works
 // differently, it only resolves and creates (Windows cannot run here, so process.platform answers win32 for the
-// call: trustedFolder reads nothing else of the platform); and a folder that cannot be created because the file
-// system is read-only (a real read-only tmpfs, as /etc is on an immutable host) is said to be so, not "missing";
-// and symlink chains are followed as far as Linux follows them (40 hops), relative links from where they are.
+// call: trustedFolder reads nothing else of the platform), and so on a platform with no uids (no process.getuid);
+// a folder that cannot be created because the file system is read-only (a real read-only tmpfs, as /etc is on an
+// immutable host) is said to be so, not "missing"; and symlink chains are followed as far as Linux follows them
+// (40 hops), relative links from where they are.
 import { spawnSync } from 'node:child_process';
 import { chmod, chown, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
