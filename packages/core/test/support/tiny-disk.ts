@@ -20,7 +20,7 @@ export async function mountTinyDisk(): Promise<{ dir: string; unmount: () => Pro
 
 /**
  * A disk whose device stops taking writes on demand: ext4 on a loop device over a sparse 64 MiB image that lies in
- * an 8 MiB tmpfs. After `fail()` that tmpfs is full, so every block the device has not stored yet fails to be
+ * a 2 MiB tmpfs. After `fail()` that tmpfs is full, so every block the device has not stored yet fails to be
  * written (a file's data with ENOSPC, a journal commit with EIO), while a write that only reaches the page cache
  * still succeeds: only a flush finds out, as with a failing disk. Needs root, as the suite runs.
  */
@@ -32,7 +32,7 @@ export async function mountFailingDisk(): Promise<{ dir: string; fail: () => Pro
     expect(r.status, `${argv.join(' ')} (needs root): ${r.stderr}`).toBe(0);
     return r.stdout.trim();
   };
-  run('mount', '-t', 'tmpfs', '-o', 'size=8m,mode=0755', 'tmpfs', back);
+  run('mount', '-t', 'tmpfs', '-o', 'size=2m,mode=0755', 'tmpfs', back);
   const image = path.join(back, 'image');
   run('truncate', '-s', '64M', image);
   const device = run('losetup', '--find', '--show', image);
