@@ -2,12 +2,15 @@
 // lenient one gives nothing, and a unix endpoint with no socket behind it is known missing without a connect.
 // And what a greeting keeps: the docker context an endpoint came from and the platform asked for (a stand-in
 // Engine answers there), and the sockets a file's dockerd claims when it is proven on none of them (a process of
-// ours whose argv[0] is dockerd: the real /proc is read, and nothing holds the sockets it names).
+// ours whose argv[0] is dockerd: the real /proc is read, and nothing holds the sockets it names); and a greeting
+// slow enough that /proc is looked at again, by such a process that stops listening while it answers.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LISTING_FRESH_MS } from '../../../src/daemon/dockerd-process.js';
 import { connectDaemon, connectForFile, refuseForbiddenSocket, socketMissing } from '../../../src/engines/docker/discovery.js';
 import { DaemonUnreachableError } from '../../../src/errors.js';
 import { writeContext } from '../../support/docker-context.js';
@@ -103,5 +106,38 @@ describe("a file's dockerd that is proven on none of the sockets it claims", () 
       `dockerd (pid ${child.pid}) reads ${file} and listens on ${a}, ${b}, but the endpoint given, ${missing} (from option), does not answer within 1 s. Nothing was written.`,
     );
     expect((error as DaemonUnreachableError).details).toEqual({ endpoint: missing, pid: child.pid, socket: `${a}, ${b}`, file });
+  });
+});
+
+describe('a greeting slower than one listing of /proc stays good for', () => {
+  // A dockerd of ours (argv[0] dockerd) on its own socket: it answers the ping and /version at once, and /info
+  // only after it has stopped listening and LISTING_FRESH_MS has gone by, as a daemon going away during the call.
+  const script = `
+    const http = require('node:http');
+    const socket = process.argv.at(-1).slice('unix://'.length);
+    const server = http.createServer((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      if (req.url.endsWith('/_ping')) return void res.end('OK');
+      if (req.url.endsWith('/version')) return void res.end(JSON.stringify({ Version: '20.10.99', ApiVersion: '1.41', Os: 'linux' }));
+      server.close();
+      setTimeout(() => res.end(JSON.stringify({ ServerVersion: '20.10.99', OperatingSystem: 'Stand-in', SecurityOptions: [] })), ${LISTING_FRESH_MS} + 300);
+    });
+    server.listen(socket, () => process.stdout.write('ready\\n'));`;
+
+  it('is followed by a fresh look: the dockerd no longer listening is not the setup\'s pid', async () => {
+    const file = path.join(dir, 'slow.json');
+    await writeFile(file, '{}\n');
+    const endpoint = `unix://${dir}/slow.sock`;
+    const child = spawn(process.execPath, ['-e', script, '--', '--config-file', file, '-H', endpoint], { argv0: 'dockerd', stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await once(child.stdout as NodeJS.ReadableStream, 'data');
+      const found = await connectForFile({ ...isolated(dir), dockerHost: endpoint }, file, 5_000);
+      // Before the greeting, /proc showed this pid holding the socket: the reader is proven on it.
+      expect(found.reader).toMatchObject({ pid: child.pid, endpoint });
+      expect(found.connection?.version).toBe('20.10.99');
+      expect(found.connection?.setup.pid).toBeUndefined();
+    } finally {
+      child.kill();
+    }
   });
 });
