@@ -72,7 +72,6 @@ export async function connectForFile(options: ConnectOptions, file: string, time
   const useReader = resolved.source === 'default' && reader?.endpoint !== undefined;
   const target = useReader ? { endpoint: reader.endpoint as string, source: 'dockerd' as const } : resolved;
   const proof = reader?.endpoint === target.endpoint ? endpointScan(reader) : undefined;
-  // Stryker disable next-line ObjectLiteral: detectSetup would list and scan the same /proc again: timing only
   const probe: Probe = { candidates, ...(proof ? { scan: proof } : {}) };
   // A daemon that answers the ping and then hangs (stopped between two calls) is the same as one that does not.
   const connection = await greet(target, options, true, timeoutMs, probe).catch((error: unknown) => {

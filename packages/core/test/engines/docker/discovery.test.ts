@@ -3,7 +3,7 @@
 // And what a greeting keeps: the docker context an endpoint came from and the platform asked for (a stand-in
 // Engine answers there), and the sockets a file's dockerd claims when it is proven on none of them (a process of
 // ours whose argv[0] is dockerd: the real /proc is read, and nothing holds the sockets it names); and a greeting
-// slow enough that /proc is looked at again, by such a process that stops listening while it answers.
+// within one listing of /proc or slower, to such a process that stops listening while it answers.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -109,35 +109,56 @@ describe("a file's dockerd that is proven on none of the sockets it claims", () 
   });
 });
 
-describe('a greeting slower than one listing of /proc stays good for', () => {
-  // A dockerd of ours (argv[0] dockerd) on its own socket: it answers the ping and /version at once, and /info
-  // only after it has stopped listening and LISTING_FRESH_MS has gone by, as a daemon going away during the call.
+describe('one listing of /proc for the call, while it is fresh', () => {
+  // A dockerd of ours (argv[0] dockerd) on its own socket, going away during the call: it answers the ping at
+  // once; once both /version and /info are asked, it stops listening, and answers them after DELAY ms.
   const script = `
     const http = require('node:http');
     const socket = process.argv.at(-1).slice('unix://'.length);
+    const asked = [];
     const server = http.createServer((req, res) => {
       res.setHeader('content-type', 'application/json');
       if (req.url.endsWith('/_ping')) return void res.end('OK');
-      if (req.url.endsWith('/version')) return void res.end(JSON.stringify({ Version: '20.10.99', ApiVersion: '1.41', Os: 'linux' }));
+      asked.push([req.url, res]);
+      if (asked.length < 2) return;
       server.close();
-      setTimeout(() => res.end(JSON.stringify({ ServerVersion: '20.10.99', OperatingSystem: 'Stand-in', SecurityOptions: [] })), ${LISTING_FRESH_MS} + 300);
+      setTimeout(() => {
+        for (const [url, r] of asked) r.end(JSON.stringify(url.endsWith('/version')
+          ? { Version: '20.10.99', ApiVersion: '1.41', Os: 'linux' }
+          : { ServerVersion: '20.10.99', OperatingSystem: 'Stand-in', SecurityOptions: [] }));
+      }, Number(process.env.DELAY));
     });
     server.listen(socket, () => process.stdout.write('ready\\n'));`;
 
-  it('is followed by a fresh look: the dockerd no longer listening is not the setup\'s pid', async () => {
-    const file = path.join(dir, 'slow.json');
+  /** connectForFile to such a dockerd, reading `name`, that answers after `delay` ms. */
+  async function greetGoing(name: string, delay: number): Promise<{ pid: number | undefined; found: Awaited<ReturnType<typeof connectForFile>> }> {
+    const file = path.join(dir, `${name}.json`);
     await writeFile(file, '{}\n');
-    const endpoint = `unix://${dir}/slow.sock`;
-    const child = spawn(process.execPath, ['-e', script, '--', '--config-file', file, '-H', endpoint], { argv0: 'dockerd', stdio: ['ignore', 'pipe', 'inherit'] });
+    const endpoint = `unix://${dir}/${name}.sock`;
+    const child = spawn(process.execPath, ['-e', script, '--', '--config-file', file, '-H', endpoint], {
+      argv0: 'dockerd',
+      env: { ...process.env, DELAY: String(delay) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     try {
       await once(child.stdout as NodeJS.ReadableStream, 'data');
       const found = await connectForFile({ ...isolated(dir), dockerHost: endpoint }, file, 5_000);
       // Before the greeting, /proc showed this pid holding the socket: the reader is proven on it.
       expect(found.reader).toMatchObject({ pid: child.pid, endpoint });
       expect(found.connection?.version).toBe('20.10.99');
-      expect(found.connection?.setup.pid).toBeUndefined();
+      return { pid: child.pid, found };
     } finally {
       child.kill();
     }
+  }
+
+  it('a quick greeting keeps what the call saw: the setup is the dockerd proven on the socket', async () => {
+    const { pid, found } = await greetGoing('quick', 0);
+    expect(found.connection?.setup.pid).toBe(pid);
+  });
+
+  it('a greeting slower than that is followed by a fresh look: the dockerd no longer listening is not the setup\'s', async () => {
+    const { found } = await greetGoing('slow', LISTING_FRESH_MS + 300);
+    expect(found.connection?.setup.pid).toBeUndefined();
   });
 });
