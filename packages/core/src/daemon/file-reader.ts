@@ -91,6 +91,7 @@ function daemonConfigFile(procRoot: string, pid: number, cmdline: string[], uid:
   if (isAbsolute(flagged)) return flagged;
   try {
     return resolve(readlinkSync(join(procRoot, String(pid), 'cwd')), flagged);
+    // Stryker disable next-line BlockStatement: an empty catch returns undefined all the same
   } catch {
     return undefined; // Its working folder cannot be seen: which file it reads is unknown.
   }

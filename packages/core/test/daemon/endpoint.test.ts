@@ -7,16 +7,10 @@ import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resolveDockerHost } from '../../src/daemon/endpoint.js';
 import { UsageError } from '../../src/errors.js';
+import { writeContext } from '../support/docker-context.js';
 
 const run = promisify(execFile);
 let home: string;
-
-/** Write a docker CLI context the way `docker context create` stores it. */
-async function writeContext(configDir: string, name: string, host: string): Promise<void> {
-  const dir = join(configDir, 'contexts', 'meta', createHash('sha256').update(name).digest('hex'));
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'meta.json'), JSON.stringify({ Name: name, Metadata: {}, Endpoints: { docker: { Host: host, SkipTLSVerify: false } } }));
-}
 
 beforeEach(async () => {
   home = await mkdtemp(join(tmpdir(), 'dm-endpoint-'));

@@ -94,6 +94,42 @@ describe('which process and which file', () => {
   });
 });
 
+describe('which file a dockerd reads', () => {
+  /** Runs `work` with pid `pid` added to the fake /proc (and listed alone), then takes it away again. */
+  async function withProcess<T>(pid: number, argv: string[], work: () => Promise<T>, uid = 0, held: number[] = []): Promise<T> {
+    await process_(pid, argv, uid, held);
+    try {
+      return await work();
+    } finally {
+      await rm(join(proc, String(pid)), { recursive: true, force: true });
+    }
+  }
+
+  it('root\'s dockerd started with --rootless reads the home\'s file, not /etc/docker/daemon.json', async () => {
+    const home = join(root, 'home');
+    const file = join(home, '.config', 'docker', 'daemon.json');
+    const reader = await withProcess(70, ['dockerd', '--rootless'], () => find(file, { homedir: home, candidates: [70] }));
+    expect(reader).toMatchObject({ pid: 70, configFile: file });
+    expect(await withProcess(70, ['dockerd', '--rootless'], () => find('/etc/docker/daemon.json', { homedir: home, candidates: [70] }))).toBeUndefined();
+  });
+
+  it('an absolute --config-file is that file even when the working folder cannot be seen', async () => {
+    const file = join(root, 'a.json');
+    const reader = await withProcess(80, ['dockerd', '--config-file', file], async () => {
+      await rm(join(proc, '80', 'cwd'));
+      return find(file, { candidates: [80] });
+    });
+    expect(reader).toMatchObject({ pid: 80, configFile: file });
+  });
+
+  it("fd://3 (one of systemd's sockets, by number) is /run/docker.sock as fd:// is", async () => {
+    const file = join(root, 'd.json');
+    const argv = ['/usr/bin/dockerd', '--config-file', file, '-H', 'fd://3'];
+    const reader = await withProcess(60, argv, () => find(file, { candidates: [60] }), 0, [902]);
+    expect(reader).toEqual({ pid: 60, configFile: file, endpoint: 'unix:///run/docker.sock', hosts: ['fd://3'] });
+  });
+});
+
 describe('off Linux', () => {
   it('a /proc given is read all the same (the real one only on Linux: see truth.test.ts)', async () => {
     const platform = Object.getOwnPropertyDescriptor(process, 'platform') as PropertyDescriptor;

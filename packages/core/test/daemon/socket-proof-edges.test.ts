@@ -70,6 +70,13 @@ describe('the uids believed', () => {
     expect(processUids(proc, 10)).toBeUndefined();
     expect(processUids(proc, 11)).toBeUndefined();
   });
+
+  it('a process that names itself like a Uid line (the kernel prints its name as it is) is read by its real one', async () => {
+    await fakeProcess(10, ['dockerd'], [1000, 1000, 1000, 1000]);
+    await writeFile(join(proc, '10', 'status'), 'Name:\tUid: 0 0 0 0\nUmask:\t0022\nUid:\t1000\t1000\t1000\t1000\nGid:\t0\t0\t0\t0\n');
+    expect(processUids(proc, 10)).toEqual([1000, 1000, 1000, 1000]);
+    expect(untrustedUids(processUids(proc, 10), trustedUids(0))).toBe('it runs as uid 1000, not root');
+  });
 });
 
 describe('TCP listeners', () => {
@@ -118,6 +125,22 @@ describe('TCP listeners', () => {
     await writeFile(join(proc, 'net', 'tcp6'), TCP_HEAD + tcpLine('0000000000000000FFFF00000100007F:0947', 700));
     expect(inodes('tcp://127.0.0.1:2375')).toEqual([700]);
     expect(inodes('tcp://[::1]:2375')).toEqual([]);
+  });
+
+  it('an IPv6 address only partly like an IPv4-mapped one (::ffff:a.b.c.d) stays IPv6', async () => {
+    // ::ff:7f00:1, ::ff00:7f00:1 and 1::ffff:7f00:1, as /proc/net/tcp6 prints them (32-bit words, little-endian).
+    const partly = ['0000000000000000FF0000000100007F', '000000000000000000FF00000100007F', '0000010000000000FFFF00000100007F'];
+    await writeFile(join(proc, 'net', 'tcp6'), TCP_HEAD + partly.map((hex, i) => tcpLine(`${hex}:0947`, 700 + i)).join(''));
+    expect(inodes('tcp://[::ff:7f00:1]:2375')).toEqual([700]);
+    expect(inodes('tcp://[::ff00:7f00:1]:2375')).toEqual([701]);
+    expect(inodes('tcp://[1::ffff:7f00:1]:2375')).toEqual([702]);
+    expect(inodes('tcp://127.0.0.1:2375')).toEqual([]);
+  });
+
+  it('a bracket inside the brackets is no address: only the outer pair is taken off', async () => {
+    await writeFile(join(proc, 'net', 'tcp6'), TCP_HEAD + tcpLine('00000000000000000000000001000000:0947', 701));
+    expect(inodes('tcp://[::1]:2375')).toEqual([701]);
+    expect(endpointSockets('tcp://[[::1]:2375', join(proc, 'net'))).toBeUndefined();
   });
 
   it('only listening sockets count, and a line without an inode is skipped', async () => {

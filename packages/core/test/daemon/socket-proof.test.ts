@@ -99,6 +99,9 @@ describe('which dockerd is trusted', () => {
     // With the sticky bit (as /tmp) nobody can replace root's socket: no warning.
     await chmod(open, 0o1777);
     expect((await scanDockerd(`unix://${path}`, proc)).warning).toBeUndefined();
+    // Nor in a folder only its owner can write, sticky or not.
+    await chmod(open, 0o755);
+    expect((await scanDockerd(`unix://${path}`, proc)).warning).toBeUndefined();
   });
 
   it("a rootless dockerd (the caller's own) is proven inside its own network namespace", async () => {
@@ -222,6 +225,7 @@ describe('distrustPid: the check right before a SIGHUP', () => {
 describe('what an endpoint names', () => {
   it('fd:// is systemd\'s /run/docker.sock and unix:// alone the default socket', () => {
     expect(unixSocketPath('fd://')).toBe('/run/docker.sock');
+    expect(unixSocketPath('fd://3')).toBe('/run/docker.sock'); // one of systemd's sockets, by number
     expect(unixSocketPath('unix://')).toBe('/var/run/docker.sock');
     expect(unixSocketPath('unix:///tmp/a.sock')).toBe('/tmp/a.sock');
     expect(unixSocketPath('tcp://127.0.0.1:2375')).toBeUndefined();

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PermissionDeniedError } from '../../src/errors.js';
 import { writeAtomic } from '../../src/support/atomic-write.js';
+import { withoutUids } from '../support/platform.js';
 
 const NOBODY = 65534;
 let dir: string;
@@ -75,6 +76,17 @@ describe('a caller that is not root', () => {
     );
     expect(error.details).toEqual({ errno: 'EPERM', group: 4242, self: NOBODY });
     expect(error.location).toEqual({ file: target });
+  });
+});
+
+describe('a platform without uids (Windows: no process.getuid or getgid)', () => {
+  it('neither refuses the owner asked for nor gives the file to it: the write goes through as is', async () => {
+    await withoutUids(() => writeAtomic(target, Buffer.from('new'), { mode: 0o644, owner: { uid: 4242, gid: 4242 } }));
+    expect(await readFile(target, 'utf8')).toBe('new');
+    // There is no chown to make there: the file keeps the writer's own owner (root here), not uid 4242.
+    const info = await stat(target);
+    expect([info.uid, info.gid]).toEqual([0, 0]);
+    expect(await readdir(dir)).toEqual(['daemon.json']);
   });
 });
 

@@ -4,7 +4,8 @@
 // not write or read comes from dropping the effective uid to nobody for a moment (this file runs in its own
 // process; root is restored at once). Windows itself cannot run here, so its retry is driven with
 // process.platform set to win32 for the call: the retry is the only thing in writeAtomic that reads it.
-import { spawnSync } from 'node:child_process';
+// A folder flushed is let go of at once: a disk of its own (a tiny tmpfs) unmounts right after the write.
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,6 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DockmirrorError, PermissionDeniedError } from '../../src/errors.js';
 import { RENAME_RETRY_MS, writeAtomic } from '../../src/support/atomic-write.js';
 import { onWindows } from '../support/platform.js';
+import { mountTinyDisk } from '../support/tiny-disk.js';
 
 const NOBODY = 65534;
 let dir: string;
@@ -160,6 +162,22 @@ describe('flushing the rename', () => {
     expect((error as PermissionDeniedError).details).toEqual({ errno: 'EACCES' });
     // The rename itself went through; only its flush is not assured.
     expect(await readFile(target, 'utf8')).toBe('new');
+  });
+
+  it('lets go of the folder once it is flushed: a disk just written to can be unmounted at once', async () => {
+    const disk = await mountTinyDisk();
+    let umount: SpawnSyncReturns<string> | undefined;
+    try {
+      const file = path.join(disk.dir, 'daemon.json');
+      await writeAtomic(file, Buffer.from('new'), { mode: 0o644 });
+      expect(await readFile(file, 'utf8')).toBe('new');
+      umount = spawnSync('umount', [disk.dir], { encoding: 'utf8' });
+    } finally {
+      // A descriptor left open would keep the disk busy: let it go lazily rather than leave a mount behind.
+      if (umount?.status !== 0) spawnSync('umount', ['-l', disk.dir]);
+      await disk.unmount();
+    }
+    expect(umount.status, umount.stderr).toBe(0);
   });
 
   it('durable: false does not flush the folder, so the same write succeeds', async () => {

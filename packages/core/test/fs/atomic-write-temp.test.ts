@@ -1,9 +1,9 @@
 // writeAtomic's temp file when something is already at its name: someone who can write the folder planted a file
 // or a symlink there. The name is random (`<target>.<10 digits>`), so to plant at it this file fixes the digits:
 // node:crypto's randomInt answers one number here, the only thing faked; the file system is real. The read-back
-// check is shown by a second writer that appends to the temp file as soon as inotify reports it created (fs.watch
-// in this process, whose callback runs before the write's later steps complete), as a device that did not store
-// what was written would leave it.
+// check is shown by a second writer that appends to the temp file as soon as inotify reports it created, or
+// overwrites one byte of it once its write is reported (fs.watch in this process, whose callback runs before the
+// write's later steps complete), as a device that did not store what was written would leave it.
 import { closeSync, openSync, watch, writeSync } from 'node:fs';
 import { lstat, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -75,6 +75,32 @@ describe('the read-back before the rename', () => {
       const error = await failure(writeAtomic(target, Buffer.from('{"new": true}\n'), { mode: 0o644 }));
       expect(appended).toBe('appended');
       expect(error).toBeInstanceOf(DockmirrorError);
+      expect((error as DockmirrorError).code).toBe('WRITE_FAILED');
+      expect((error as DockmirrorError).message).toBe(`Cannot write ${target}: the disk reported an I/O error (EIO); nothing was changed.`);
+      expect(await readFile(target, 'utf8')).toBe('old');
+      expect(await readdir(dir)).toEqual(['daemon.json']);
+    } finally {
+      watcher.close();
+    }
+  });
+
+  it('nor is one of the right length whose bytes differ', async () => {
+    // On the first change to the temp file (its write), one byte is overwritten in place: the length stays.
+    let overwritten: string | undefined;
+    const watcher = watch(dir, (event, name) => {
+      if (overwritten !== undefined || event !== 'change' || name !== `daemon.json.${DIGITS}`) return;
+      overwritten = 'too late';
+      const fd = openSync(path.join(dir, name), 'r+');
+      try {
+        writeSync(fd, Buffer.from('X'), 0, 1, 0);
+        overwritten = 'overwritten';
+      } finally {
+        closeSync(fd);
+      }
+    });
+    try {
+      const error = await failure(writeAtomic(target, Buffer.from('{"new": true}\n'), { mode: 0o644 }));
+      expect(overwritten).toBe('overwritten');
       expect((error as DockmirrorError).code).toBe('WRITE_FAILED');
       expect((error as DockmirrorError).message).toBe(`Cannot write ${target}: the disk reported an I/O error (EIO); nothing was changed.`);
       expect(await readFile(target, 'utf8')).toBe('old');

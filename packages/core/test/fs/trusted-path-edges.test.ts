@@ -1,8 +1,9 @@
 // trustedFolder where the ssh rule does not apply or cannot make a folder: on Windows, where ownership works
 // differently, it only resolves and creates (Windows cannot run here, so process.platform answers win32 for the
-// call: trustedFolder reads nothing else of the platform); and a folder that cannot be created because the file
-// system is read-only (a real read-only tmpfs, as /etc is on an immutable host) is said to be so, not "missing";
-// and symlink chains are followed as far as Linux follows them (40 hops), relative links from where they are.
+// call: trustedFolder reads nothing else of the platform), and so on a platform with no uids (no process.getuid);
+// a folder that cannot be created because the file system is read-only (a real read-only tmpfs, as /etc is on an
+// immutable host) is said to be so, not "missing"; and symlink chains are followed as far as Linux follows them
+// (40 hops), relative links from where they are.
 import { spawnSync } from 'node:child_process';
 import { chmod, chown, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DockmirrorError, PermissionDeniedError } from '../../src/errors.js';
 import { trustedFolder, trustedPath } from '../../src/support/trusted-path.js';
-import { onWindows } from '../support/platform.js';
+import { onWindows, withoutUids } from '../support/platform.js';
 
 const NOBODY = 65534;
 let dir: string;
@@ -50,6 +51,25 @@ describe('on Windows', () => {
     const error = await onWindows(() => failure(trustedFolder(target, { what: 'test folder', create: 0o700 })));
     expect(error).toBeInstanceOf(DockmirrorError);
     expect((error as DockmirrorError).message).toBe(`Cannot write ${target}: a folder on its path is a file.`);
+  });
+});
+
+describe('a platform without uids (no process.getuid, not win32)', () => {
+  it('judges no owner or mode either: a folder of another uid that anyone can write is used as it is', async () => {
+    const theirs = path.join(dir, 'theirs');
+    await mkdir(theirs);
+    await chmod(theirs, 0o777);
+    await chown(theirs, NOBODY, NOBODY);
+    await expect(withoutUids(() => trustedFolder(theirs, { what: 'test folder', strict: true }))).resolves.toBe(theirs);
+  });
+
+  it("follows a file's symlink whoever owns it", async () => {
+    await writeFile(path.join(dir, 'real'), 'x');
+    await symlink(path.join(dir, 'real'), path.join(dir, 'theirs'));
+    spawnSync('chown', ['-h', `${NOBODY}:${NOBODY}`, path.join(dir, 'theirs')]);
+    const found = await withoutUids(() => trustedPath(path.join(dir, 'theirs'), { what: 'test file' }));
+    expect(found.path).toBe(path.join(dir, 'real'));
+    expect(found.info?.isFile()).toBe(true);
   });
 });
 

@@ -98,6 +98,7 @@ describe('the reasons given', () => {
     const missing = await refusal(trustedFolder(path.join(dir, 'none', 'x'), { what: 'test folder' }));
     expect(missing.message).toBe(`The test folder ${path.join(dir, 'none')} does not exist.`);
     expect(missing.details).toEqual({ path: path.join(dir, 'none'), reason: 'missing' });
+    expect(missing.hint).toBe(`Create ${path.join(dir, 'none')}, or point dockmirror at another test folder.`);
   });
 
   it('an owner other than root or the caller is named by uid', async () => {

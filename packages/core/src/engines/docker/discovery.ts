@@ -67,6 +67,7 @@ export async function connectForFile(options: ConnectOptions, file: string, time
   // One listing of /proc for the whole call: the file's reader and the setup behind the endpoint both use it,
   // and when they look at the same endpoint, the scan that proved it is the setup's too.
   const candidates = process.platform === 'linux' ? callCandidates(options) : undefined;
+  // Stryker disable next-line ObjectLiteral: findFileReader would list the same /proc again (only on Linux): timing only
   const reader = await findFileReader(file, { candidates });
   const useReader = resolved.source === 'default' && reader?.endpoint !== undefined;
   const target = useReader ? { endpoint: reader.endpoint as string, source: 'dockerd' as const } : resolved;

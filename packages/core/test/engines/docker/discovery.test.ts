@@ -1,12 +1,21 @@
 // Greeting the daemon when none answers: a strict connection names the endpoint and where it came from, a
 // lenient one gives nothing, and a unix endpoint with no socket behind it is known missing without a connect.
+// And what a greeting keeps: the docker context an endpoint came from and the platform asked for (a stand-in
+// Engine answers there), and the sockets a file's dockerd claims when it is proven on none of them (a process of
+// ours whose argv[0] is dockerd: the real /proc is read, and nothing holds the sockets it names); and a greeting
+// within one listing of /proc or slower, to such a process that stops listening while it answers.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectDaemon, refuseForbiddenSocket, socketMissing } from '../../../src/engines/docker/discovery.js';
+import { LISTING_FRESH_MS } from '../../../src/daemon/dockerd-process.js';
+import { connectDaemon, connectForFile, refuseForbiddenSocket, socketMissing } from '../../../src/engines/docker/discovery.js';
 import { DaemonUnreachableError } from '../../../src/errors.js';
+import { writeContext } from '../../support/docker-context.js';
 import { isolated } from '../../support/hermetic.js';
+import { startStandInEngine } from './stand-in-engine.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -45,5 +54,111 @@ describe('refuseForbiddenSocket', () => {
     expect(() => refuseForbiddenSocket(`unix://${dir}/absent.sock`)).not.toThrow();
     expect(() => refuseForbiddenSocket('tcp://127.0.0.1:1')).not.toThrow();
     expect(() => refuseForbiddenSocket('fd://')).not.toThrow();
+  });
+});
+
+describe('what the greeting keeps', () => {
+  it('the docker context the endpoint came from decides the setup (orbstack), when nothing else names it', async () => {
+    const engine = await startStandInEngine('info-28-overlay2.json');
+    try {
+      const config = path.join(dir, 'context-docker');
+      await writeContext(config, 'orbstack', engine.endpoint);
+      const connection = await connectDaemon({ ...isolated(dir), dockerHost: undefined, env: { DOCKER_CONFIG: config, DOCKER_CONTEXT: 'orbstack' } }, false);
+      expect(connection).toMatchObject({ endpoint: engine.endpoint, endpointSource: 'context' });
+      expect(connection?.setup.kind).toBe('orbstack');
+    } finally {
+      await engine.stop();
+    }
+  });
+
+  it('the platform asked for decides the setup, not the one this runs on', async () => {
+    const engine = await startStandInEngine('info-28-overlay2.json');
+    try {
+      const connection = await connectDaemon({ ...isolated(dir), dockerHost: engine.endpoint, platform: 'win32' }, false);
+      expect(connection?.setup.kind).toBe('windows-engine');
+    } finally {
+      await engine.stop();
+    }
+  });
+});
+
+describe("a file's dockerd that is proven on none of the sockets it claims", () => {
+  let child: ChildProcess;
+  let file: string;
+  let a: string;
+  let b: string;
+  beforeAll(async () => {
+    file = path.join(dir, 'claims.json');
+    await writeFile(file, '{}\n');
+    [a, b] = [`unix://${dir}/a.sock`, `unix://${dir}/b.sock`];
+    child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)', '--', '--config-file', file, '-H', a, '-H', b], { argv0: 'dockerd', stdio: 'ignore' });
+    await new Promise<void>((resolve, reject) => child.once('spawn', resolve).once('error', reject));
+  });
+  afterAll(() => {
+    child?.kill();
+  });
+
+  it('is refused naming them all', async () => {
+    const missing = `unix://${dir}/missing.sock`;
+    const error = await connectForFile({ ...isolated(dir), dockerHost: missing }, file, 1_000).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DaemonUnreachableError);
+    expect((error as DaemonUnreachableError).message).toBe(
+      `dockerd (pid ${child.pid}) reads ${file} and listens on ${a}, ${b}, but the endpoint given, ${missing} (from option), does not answer within 1 s. Nothing was written.`,
+    );
+    expect((error as DaemonUnreachableError).details).toEqual({ endpoint: missing, pid: child.pid, socket: `${a}, ${b}`, file });
+  });
+});
+
+describe('one listing of /proc for the call, while it is fresh', () => {
+  // A dockerd of ours (argv[0] dockerd) on its own socket, going away during the call: it answers the ping at
+  // once; once both /version and /info are asked, it stops listening, and answers them after DELAY ms.
+  const script = `
+    const http = require('node:http');
+    const socket = process.argv.at(-1).slice('unix://'.length);
+    const asked = [];
+    const server = http.createServer((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      if (req.url.endsWith('/_ping')) return void res.end('OK');
+      asked.push([req.url, res]);
+      if (asked.length < 2) return;
+      server.close();
+      setTimeout(() => {
+        for (const [url, r] of asked) r.end(JSON.stringify(url.endsWith('/version')
+          ? { Version: '20.10.99', ApiVersion: '1.41', Os: 'linux' }
+          : { ServerVersion: '20.10.99', OperatingSystem: 'Stand-in', SecurityOptions: [] }));
+      }, Number(process.env.DELAY));
+    });
+    server.listen(socket, () => process.stdout.write('ready\\n'));`;
+
+  /** connectForFile to such a dockerd, reading `name`, that answers after `delay` ms. */
+  async function greetGoing(name: string, delay: number): Promise<{ pid: number | undefined; found: Awaited<ReturnType<typeof connectForFile>> }> {
+    const file = path.join(dir, `${name}.json`);
+    await writeFile(file, '{}\n');
+    const endpoint = `unix://${dir}/${name}.sock`;
+    const child = spawn(process.execPath, ['-e', script, '--', '--config-file', file, '-H', endpoint], {
+      argv0: 'dockerd',
+      env: { ...process.env, DELAY: String(delay) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      await once(child.stdout as NodeJS.ReadableStream, 'data');
+      const found = await connectForFile({ ...isolated(dir), dockerHost: endpoint }, file, 5_000);
+      // Before the greeting, /proc showed this pid holding the socket: the reader is proven on it.
+      expect(found.reader).toMatchObject({ pid: child.pid, endpoint });
+      expect(found.connection?.version).toBe('20.10.99');
+      return { pid: child.pid, found };
+    } finally {
+      child.kill();
+    }
+  }
+
+  it('a quick greeting keeps what the call saw: the setup is the dockerd proven on the socket', async () => {
+    const { pid, found } = await greetGoing('quick', 0);
+    expect(found.connection?.setup.pid).toBe(pid);
+  });
+
+  it('a greeting slower than that is followed by a fresh look: the dockerd no longer listening is not the setup\'s', async () => {
+    const { found } = await greetGoing('slow', LISTING_FRESH_MS + 300);
+    expect(found.connection?.setup.pid).toBeUndefined();
   });
 });
