@@ -187,7 +187,13 @@ export async function runChange(
       const reports = new Map<EngineId, ApplyReport>();
       try {
         for (const change of changes) {
-          await writeConfigFile(change.file, change.bytes, { expect: change.before.raw, ...(change.mode === undefined ? {} : { mode: change.mode }) });
+          await writeConfigFile(change.file, change.bytes, { expect: change.before.raw, ...(change.mode === undefined ? {} : { mode: change.mode }) }).catch(
+            (error: unknown) => {
+              // Only a failed folder flush comes after the rename: that file has the new bytes, and is put back too.
+              if (error instanceof DockmirrorError && error.details?.replaced === true) written.push(change);
+              throw error;
+            },
+          );
           written.push(change);
           if (change.bytes === undefined) await removeEmptyFolders(change.removeDirs ?? []);
         }
@@ -348,7 +354,7 @@ async function restoreAfterFailure(
     entryFiles: JournalFile[];
   },
 ): Promise<boolean> {
-  // A write that failed left its old file in place (the temp file is never renamed over it).
+  // A write that failed before its rename left its old file in place (the temp file is never renamed over it).
   if (state.written.length === 0) return true;
   const details = error instanceof DockmirrorError ? (error.details ?? {}) : {};
   const reason = (e: unknown): string => {
@@ -391,7 +397,8 @@ async function restoreAfterFailure(
   }
   if (error instanceof DockmirrorError) {
     if (!error.details) Object.assign(error, { details });
-    if (state.told.size > 0) Object.assign(error, { message: `${error.message} ${outcome}.` });
+    // So is a file the failed write had replaced: its message says it holds the new bytes, which no longer holds.
+    if (state.told.size > 0 || details.replaced === true) Object.assign(error, { message: `${error.message} ${outcome}.` });
   }
   return restored;
 }

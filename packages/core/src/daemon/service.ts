@@ -249,13 +249,22 @@ async function readPidFile(file: string, refused: string[]): Promise<number | un
  */
 export function checkMirrorPathSupport(serverVersion: string, mirrorUrl: string): void {
   if (mirrorRulesFor(serverVersion) !== 'before-25') return;
-  // Read as dockerd reads it (Go's net/url), not as a browser would: "http://h//" has a path to dockerd.
-  const parsed = goParseUrl(mirrorUrl);
-  if (!parsed.ok) return; // Malformed URLs are the mirror validator's business.
-  const path = parsed.url.rawPath;
-  if (path === '' || path === '/') return;
+  const path = dockerdMirrorPath(mirrorUrl);
+  if (path === undefined) return;
   throw new InvalidMirrorError(`Docker ${serverVersion} does not accept a mirror URL with a path: ${mirrorUrl}`, {
     hint: 'Use the mirror host without a path, or upgrade Docker Engine to 25.0 or later.',
     details: { serverVersion, mirrorUrl, path },
   });
+}
+
+/**
+ * The path dockerd sees in a mirror URL, or `undefined` when it sees none. Read as dockerd reads it (Go's net/url),
+ * not as a browser would: "http://h//", "http://h/." and "http://h/%2e" all have a path to dockerd, though a
+ * browser's parser makes the last two "/". Malformed URLs have none here: they are the mirror validator's business.
+ */
+export function dockerdMirrorPath(mirrorUrl: string): string | undefined {
+  const parsed = goParseUrl(mirrorUrl);
+  if (!parsed.ok) return undefined;
+  const path = parsed.url.rawPath;
+  return path === '' || path === '/' ? undefined : path;
 }

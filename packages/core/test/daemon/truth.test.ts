@@ -170,6 +170,16 @@ describe('the dockerd that reads the file', () => {
     expect(error).toBeInstanceOf(InvalidMirrorError);
     expect((error as Error).message).toContain(`dockerd pid ${tb.pid}, which reads ${tb.configFile}`);
     expect(await readFile(tb.configFile, 'utf8')).toBe(ORIGINAL);
+    // Paths a browser's parser would fold into "/" are still paths to dockerd, which refuses them at its next reload.
+    const { Version } = await createEngine(tb.dockerHost).version(5_000);
+    for (const mirror of ['http://127.0.0.1:5301/.', 'http://127.0.0.1:5301/a/..', 'http://127.0.0.1:5301/%2e']) {
+      const folded = await addMirror(opts({ mirror, apply: 'none' })).catch((e: unknown) => e);
+      expect(folded).toBeInstanceOf(InvalidMirrorError);
+      expect((folded as Error).message).toBe(
+        `Docker ${Version} does not accept a mirror URL with a path: ${mirror} (the version of dockerd pid ${tb.pid}, which reads ${tb.configFile}). Nothing was written.`,
+      );
+      expect(await readFile(tb.configFile, 'utf8')).toBe(ORIGINAL);
+    }
     // A plain host is fine with --apply none, and the daemon is left alone.
     const ok = await addMirror(opts({ mirror: 'https://mirror.example.com', apply: 'none' }));
     expect(ok.apply).toEqual({ method: 'none', reason: '--apply none: the daemon was not told' });

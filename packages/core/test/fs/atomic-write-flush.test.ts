@@ -1,6 +1,6 @@
 // writeAtomic's flushes on a disk that fails them: the page cache takes every write, so only fsync finds out that
 // the device did not store the bytes (see mountFailingDisk). A flush of the new bytes that fails must leave the
-// target as it was; a flush of the rename that fails must be reported, not taken for success; and a write asked
+// target as it was; a flush of the rename that fails must be reported as such, not taken for success; and a write asked
 // not to be durable makes no flush at all, so the same disk does not fail it.
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -31,11 +31,16 @@ describe('a disk that does not store what is written', () => {
     expect(await entries()).toEqual(['daemon.json']);
   });
 
-  it('the rename cannot be flushed: that is reported for the folder, not taken for a success', async () => {
+  it('the rename cannot be flushed: reported, not taken for a success, and saying the target has the new bytes', async () => {
     const error = await failure(writeAtomic(target, Buffer.from('new'), { mode: 0o644, beforeRename: disk.fail }));
     expect(error).toBeInstanceOf(WriteFailedError);
-    expect((error as WriteFailedError).details).toEqual({ errno: 'EIO' });
-    expect((error as WriteFailedError).message).toContain(`Cannot write ${disk.dir}: the disk reported an I/O error (EIO)`);
+    // The one failure after the rename: marked, so that a caller restoring after a failure puts this file back too.
+    expect((error as WriteFailedError).details).toEqual({ errno: 'EIO', replaced: true });
+    expect((error as WriteFailedError).message).toBe(
+      `${target} was replaced, but flushing its folder to disk failed (EIO): the new bytes may not survive a power cut.`,
+    );
+    expect((error as WriteFailedError).hint).toBe('Check the disk (dmesg shows its I/O errors), then run the command again.');
+    expect(await readFile(target, 'utf8')).toBe('new');
   });
 
   it('durable: false flushes nothing, so the same disk takes the write', async () => {

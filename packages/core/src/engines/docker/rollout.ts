@@ -5,7 +5,7 @@ import { locateDaemonConfig } from '../../config/locate.js';
 import { writeConfigFile } from '../../config/io.js';
 import { ApplyError, DaemonUnreachableError, DockmirrorError, FlagConflictError, InterruptedError, UsageError } from '../../errors.js';
 import { daemonTimeoutMs, type MutationOptions } from '../../operations/options.js';
-import { applyMethodFor, checkMirrorPathSupport, runApply, type ApplyPlan } from '../../daemon/service.js';
+import { applyMethodFor, checkMirrorPathSupport, dockerdMirrorPath, runApply, type ApplyPlan } from '../../daemon/service.js';
 import { confirmLive } from '../../daemon/confirm.js';
 import { findFlagConflicts } from '../../daemon/conflicts.js';
 import { registryMismatch, type LiveRegistry } from '../../daemon/registry-config.js';
@@ -126,15 +126,7 @@ export async function refuseWithoutTelling(
   context: { file: string; after: DaemonConfigDocument | undefined; newMirrors: string[] },
 ): Promise<void> {
   await refuseConflictsWithoutClient(options, context);
-  const paths = context.newMirrors.filter((m) => {
-    try {
-      return !['', '/'].includes(new URL(m).pathname);
-      // Stryker disable next-line BlockStatement: an empty catch returns undefined, which filters the mirror out as false does
-    } catch {
-      // Stryker disable next-line BooleanLiteral: new mirrors were validated as URLs, so new URL() never throws here
-      return false;
-    }
-  });
+  const paths = context.newMirrors.filter((m) => dockerdMirrorPath(m) !== undefined);
   if (paths.length === 0) return;
   const reader = await findFileReader(context.file);
   if (!reader?.endpoint) return;
