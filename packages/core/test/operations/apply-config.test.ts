@@ -1,16 +1,15 @@
 // `dockmirror apply` (applyConfig) against a scripted Engine (test/support/scripted-engine.ts) behind a fake
 // systemd: the result it returns, which --apply it passes on, the journal it settles first, and how it waits for
 // the lock. Nothing on this machine is reloaded, and all traffic stays on unix sockets.
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { DaemonUnreachableError, InterruptedError, LockTimeoutError } from '../../src/errors.js';
 import { applyConfig } from '../../src/operations/apply-config.js';
 import { addMirror } from '../../src/operations/mirrors.js';
 import { withLock } from '../../src/state/lock.js';
 import { isolated } from '../support/hermetic.js';
-import { startScriptedEngine, writeFakeSystemctl, type ScriptedEngine } from '../support/scripted-engine.js';
+import { useScriptedEngine, type ScriptedEngine } from '../support/scripted-engine.js';
 
 const MIRROR = 'http://127.0.0.1:5201';
 
@@ -18,30 +17,8 @@ let dir: string;
 let engine: ScriptedEngine;
 let endpoint: string;
 let file: string;
-let savedPath: string | undefined;
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'dm-apply-config-'));
-  engine = await startScriptedEngine(dir);
-  endpoint = engine.endpoint;
-  // The apply step and the flag-conflict check run systemctl from this process's PATH.
-  savedPath = process.env.PATH;
-  process.env.PATH = `${await writeFakeSystemctl(dir, engine)}:${savedPath ?? ''}`;
-});
-afterAll(async () => {
-  process.env.PATH = savedPath;
-  await engine?.stop();
-  await rm(dir, { recursive: true, force: true });
-});
-
-let n = 0;
-beforeEach(async () => {
-  file = path.join(dir, `daemon-${++n}.json`);
-  await writeFile(file, `{\n  "registry-mirrors": ["${MIRROR}"],\n  "insecure-registries": []\n}\n`);
-  await rm(path.join(dir, 'unit.txt'), { force: true });
-  engine.reset(file);
-});
-afterEach(() => engine.reset(file));
+const fx = useScriptedEngine('dm-apply-config-', MIRROR);
+beforeEach(() => ({ dir, engine, endpoint, file } = fx));
 
 describe('applyConfig', () => {
   const options = (extra: Record<string, unknown> = {}) => ({
@@ -49,13 +26,13 @@ describe('applyConfig', () => {
     dockerHost: endpoint,
     env: { DOCKMIRROR_SETUP: 'systemd' },
     configFile: file,
-    stateDir: path.join(dir, `state-${n}`),
+    stateDir: `${file}.state`,
     timeoutMs: 5_000,
     ...extra,
   });
 
   it('--apply none is taken as auto; the result describes the file, with what reading the journal met', async () => {
-    const stateDir = path.join(dir, `state-${n}`);
+    const stateDir = `${file}.state`;
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
     await writeFile(path.join(stateDir, 'journal.jsonl'), 'not a journal line\n');
     const result = await applyConfig(options({ apply: 'none' }));
@@ -135,7 +112,7 @@ describe('applyConfig', () => {
   });
 
   it('waits for the lock only as long as it was told, and stops waiting at Ctrl-C', async () => {
-    const stateDir = path.join(dir, `state-${n}`);
+    const stateDir = `${file}.state`;
     let release = (): void => undefined;
     const held = new Promise<void>((r) => (release = r));
     let holding = (): void => undefined;

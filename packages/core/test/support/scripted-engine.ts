@@ -7,9 +7,11 @@
  * file; {@link ScriptedEngine.reset} before each test, {@link ScriptedEngine.stop} in afterAll.
  */
 import { readFileSync } from 'node:fs';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { Server, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { answer, serve } from './hostile-server.js';
 
 /** What the engine does; {@link ScriptedEngine.reset} puts back a well-behaved daemon. */
@@ -162,4 +164,46 @@ exit 0
   );
   await chmod(path.join(bin, 'systemctl'), 0o755);
   return bin;
+}
+
+/** What {@link useScriptedEngine} sets up: valid inside tests and hooks registered after it. */
+export interface ScriptedEngineFixture {
+  /** The test file's temp folder. */
+  dir: string;
+  engine: ScriptedEngine;
+  /** The engine's `unix://` endpoint. */
+  endpoint: string;
+  /** This test's own daemon.json, holding `mirror` and no insecure registries, which the engine reads. */
+  file: string;
+}
+
+/**
+ * The usual file-level setup: one scripted engine for the file with the fake `systemctl` first on PATH (the
+ * apply step and the flag-conflict check run systemctl from this process's PATH), and before each test a fresh
+ * daemon.json listing `mirror`, the unit file gone and the engine well-behaved again.
+ */
+export function useScriptedEngine(prefix: string, mirror: string): ScriptedEngineFixture {
+  const fx = {} as ScriptedEngineFixture;
+  let savedPath: string | undefined;
+  let n = 0;
+  beforeAll(async () => {
+    fx.dir = await mkdtemp(path.join(tmpdir(), prefix));
+    fx.engine = await startScriptedEngine(fx.dir);
+    fx.endpoint = fx.engine.endpoint;
+    savedPath = process.env.PATH;
+    process.env.PATH = `${await writeFakeSystemctl(fx.dir, fx.engine)}:${savedPath ?? ''}`;
+  });
+  afterAll(async () => {
+    process.env.PATH = savedPath;
+    await fx.engine?.stop();
+    await rm(fx.dir, { recursive: true, force: true });
+  });
+  beforeEach(async () => {
+    fx.file = path.join(fx.dir, `daemon-${++n}.json`);
+    await writeFile(fx.file, `{\n  "registry-mirrors": ["${mirror}"],\n  "insecure-registries": []\n}\n`);
+    await rm(path.join(fx.dir, 'unit.txt'), { force: true });
+    fx.engine.reset(fx.file);
+  });
+  afterEach(() => fx.engine.reset(fx.file));
+  return fx;
 }

@@ -4,10 +4,9 @@
 // a real `curl` to its socket (or by a fake `systemctl` that runs that curl), as a service manager would tell a
 // daemon; nothing on this machine is reloaded, and all traffic stays on unix sockets.
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile, chmod } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { readDaemonConfig } from '../../../src/config/io.js';
 import type { ApplyPlan } from '../../../src/daemon/service.js';
 import { createEngine } from '../../../src/daemon/engine.js';
@@ -23,7 +22,7 @@ import {
 import { setup } from '../../support/daemon-setup.js';
 import { answer } from '../../support/hostile-server.js';
 import { isolated } from '../../support/hermetic.js';
-import { startScriptedEngine, writeFakeSystemctl, type ScriptedEngine } from '../../support/scripted-engine.js';
+import { useScriptedEngine, type ScriptedEngine } from '../../support/scripted-engine.js';
 
 const LOG_HINT = 'journalctl -u docker.service';
 const MIRROR = 'http://127.0.0.1:5201';
@@ -32,30 +31,8 @@ let dir: string;
 let engine: ScriptedEngine;
 let endpoint: string;
 let file: string;
-let savedPath: string | undefined;
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'dm-rollout-'));
-  engine = await startScriptedEngine(dir);
-  endpoint = engine.endpoint;
-  // The apply step and the flag-conflict check run systemctl from this process's PATH.
-  savedPath = process.env.PATH;
-  process.env.PATH = `${await writeFakeSystemctl(dir, engine)}:${savedPath ?? ''}`;
-});
-afterAll(async () => {
-  process.env.PATH = savedPath;
-  await engine?.stop();
-  await rm(dir, { recursive: true, force: true });
-});
-
-let n = 0;
-beforeEach(async () => {
-  file = path.join(dir, `daemon-${++n}.json`);
-  await writeFile(file, `{\n  "registry-mirrors": ["${MIRROR}"],\n  "insecure-registries": []\n}\n`);
-  await rm(path.join(dir, 'unit.txt'), { force: true });
-  engine.reset(file);
-});
-afterEach(() => engine.reset(file));
+const fx = useScriptedEngine('dm-rollout-', MIRROR);
+beforeEach(() => ({ dir, engine, endpoint, file } = fx));
 
 /** A connection to the engine as discovery would make it, for a systemd setup. */
 async function connection(): Promise<DaemonConnection> {
@@ -163,7 +140,7 @@ describe('applyToDaemon: a restart', () => {
 
   it('writes nothing: a file without mirror keys, in a folder dockmirror will not write to, is restarted on as it is', async () => {
     // A folder other users can write: dockmirror refuses to write there, but a restart needs no write.
-    const open = path.join(dir, `open-${n}`);
+    const open = `${file}.open`;
     await mkdir(open);
     await chmod(open, 0o777);
     const bare = path.join(open, 'daemon.json');
@@ -179,7 +156,7 @@ describe('applyToDaemon: a restart', () => {
 describe('applyToDaemon: failures around the command', () => {
   it('a failed spelled-out write closes the reload subscription and tells the daemon nothing', async () => {
     // A file with no mirror keys, under a path whose folder is a regular file: the brief `[]` write cannot be made.
-    const after = await readDaemonConfig(path.join(dir, `absent-${n}.json`));
+    const after = await readDaemonConfig(`${file}.absent.json`);
     const blocked = path.join(file, 'daemon.json');
     const error = await applyToDaemon(await handle({}, { timeoutMs: 60_000 }), { file: blocked, after }).then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
@@ -191,7 +168,7 @@ describe('applyToDaemon: failures around the command', () => {
   });
 
   it('Ctrl-C while the service command runs ends that command, and says the daemon was sent the restart', async () => {
-    const pidFile = path.join(dir, `command-${n}.pid`);
+    const pidFile = `${file}.command.pid`;
     const controller = new AbortController();
     const plan = { method: 'restart' as const, command: ['sh', '-c', `echo $$ > '${pidFile}'; exec sleep 30`], stopsContainers: true, why: 'test' };
     const progress: string[] = [];
@@ -229,7 +206,7 @@ describe('preflightDaemon', () => {
     ...isolated(dir),
     dockerHost: endpoint,
     env: { DOCKMIRROR_SETUP: 'systemd' },
-    stateDir: path.join(dir, `state-${n}`),
+    stateDir: `${file}.state`,
     timeoutMs: 5_000,
     ...extra,
   });
@@ -285,7 +262,7 @@ describe('refuseConflictsWithoutClient', () => {
   it('judges no daemon when the endpoint cannot be resolved (a docker context that does not exist)', async () => {
     // A rootless unit whose dockerd gets --registry-mirror, and this very file as the rootless default: if any
     // daemon were judged, this file's registry-mirrors would conflict with that flag.
-    const home = path.join(dir, `home-${n}`);
+    const home = `${file}.home`;
     const rootlessFile = path.join(home, '.config', 'docker', 'daemon.json');
     await mkdir(path.dirname(rootlessFile), { recursive: true });
     await writeFile(rootlessFile, `{"registry-mirrors": ["${MIRROR}"]}\n`);
