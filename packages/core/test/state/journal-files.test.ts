@@ -39,7 +39,7 @@ describe('backups', () => {
     for (const forged of ['../20261201T120000000Z-abcdef', 'x20261201T120000000Z-abcdef', '20261201T120000000Z-abcdef/..', '20261201T120000000Z-abcdeg']) {
       expect(() => journal.backupPath(forged), forged).toThrow(UnsafePathError);
     }
-    expect(() => journal.backupPath('20261201T120000000Z-abcdef', -1)).toThrow(RangeError);
+    expect(() => journal.backupPath('20261201T120000000Z-abcdef', -1)).toThrow(new RangeError('backup index -1'));
     expect(() => journal.backupPath('20261201T120000000Z-abcdef', 0.5)).toThrow(RangeError);
     expect(journal.backupPath('20261201T120000000Z-abcdef', 0)).toBe(path.join(stateDir, 'backups', '20261201T120000000Z-abcdef.bak'));
   });
