@@ -3,13 +3,14 @@
 // removes are only its own, and what it cannot read is kept aside with a message that counts it.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, open, readFile, readdir, readlink, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sameMeaningBesidesEmptyKeys } from '../../src/engines/docker/daemon-json.js';
 import { UnsafePathError } from '../../src/errors.js';
 import { Journal, hashBytes, newEntryId, type NewJournalEntry } from '../../src/state/journal.js';
+import { mountTinyDisk } from '../support/tiny-disk.js';
 
 let dir: string;
 let stateDir: string;
@@ -363,5 +364,34 @@ describe('the journal’s own files', () => {
     await writeFile(journal.file, `${await readFile(journal.file, 'utf8')}{"type":"commit","id":"2026`);
     await new Journal(stateDir).recover(async () => undefined);
     expect(await handlesOn(journal.file)).toBe(0);
+  });
+});
+
+describe('a journal on a disk that fills up mid-record', () => {
+  let disk: Awaited<ReturnType<typeof mountTinyDisk>>;
+  beforeAll(async () => {
+    disk = await mountTinyDisk();
+  });
+  afterAll(() => disk.unmount());
+
+  it('a record only partly written is cut back off, and the error says the disk is full', async () => {
+    const onDisk = new Journal(path.join(disk.dir, 'state'));
+    await mkdir(onDisk.stateDir, { mode: 0o700 });
+    // A journal whose last page has room for 10 more bytes, on a disk with no free page: the record's first
+    // bytes land, the rest cannot.
+    const text = `${'{}\n'.repeat(1_362)}`;
+    await writeFile(onDisk.file, text, { mode: 0o600 });
+    expect(4096 - (Buffer.byteLength(text) % 4096)).toBe(10);
+    const filler = await open(path.join(disk.dir, 'filler'), 'w');
+    const chunk = Buffer.alloc(4096, 1);
+    await (async () => {
+      for (;;) await filler.write(chunk);
+    })().catch((e: unknown) => expect(e).toMatchObject({ code: 'ENOSPC' }));
+    await filler.close();
+
+    await expect(onDisk.commit(newEntryId())).rejects.toMatchObject({
+      message: `Cannot write ${onDisk.file}: the disk is full (ENOSPC); nothing was changed.`,
+    });
+    expect(await readFile(onDisk.file, 'utf8')).toBe(text);
   });
 });
