@@ -98,6 +98,14 @@ describe('the journal file', () => {
     expect(await readdir(stateDir)).toEqual(['journal.jsonl']);
   });
 
+  it('a state folder whose path runs through a file does not exist either: nothing is listed', async () => {
+    await writeFile(file, '{}\n');
+    const journal = new Journal(path.join(file, 'state'));
+    expect(await journal.entries()).toEqual([]);
+    expect(journal.warnings).toEqual([]);
+    expect(await readFile(file, 'utf8')).toBe('{}\n');
+  });
+
   it('a journal that is not a regular file is refused, and no change is made', async () => {
     await writeFile(file, '{}\n');
     await mkdir(path.join(stateDir, 'journal.jsonl'), { recursive: true });
