@@ -329,7 +329,7 @@ export class Journal {
     const rejected: string[] = [];
     const lines = text.split('\n');
     // A last line without its newline is a torn append, not damage: recover cuts it off.
-    // Stryker disable next-line StringLiteral: no last element is that text, so the pop always runs, and a popped '' is an empty line read skips anyway
+    // Stryker disable next-line StringLiteral: with that text the pop runs for any real last element, and popping a last '' drops only an empty line read() skips
     if (lines.at(-1) !== '') lines.pop();
     lines.forEach((line, index) => {
       if (line === '') return;
