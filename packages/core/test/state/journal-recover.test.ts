@@ -379,11 +379,12 @@ describe('a journal on a disk that fills up mid-record', () => {
     await mkdir(onDisk.stateDir, { mode: 0o700 });
     // A journal whose last page has room for 10 more bytes, on a disk with no free page: the record's first
     // bytes land, the rest cannot.
-    const text = `${'{}\n'.repeat(1_362)}`;
+    const page = Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }));
+    const text = `${'x'.repeat(page - 11)}\n`;
     await writeFile(onDisk.file, text, { mode: 0o600 });
-    expect(4096 - (Buffer.byteLength(text) % 4096)).toBe(10);
+    expect(page - Buffer.byteLength(text)).toBe(10);
     const filler = await open(path.join(disk.dir, 'filler'), 'w');
-    const chunk = Buffer.alloc(4096, 1);
+    const chunk = Buffer.alloc(page, 1);
     await (async () => {
       for (;;) await filler.write(chunk);
     })().catch((e: unknown) => expect(e).toMatchObject({ code: 'ENOSPC' }));
