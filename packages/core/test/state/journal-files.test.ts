@@ -39,7 +39,7 @@ describe('backups', () => {
     for (const forged of ['../20261201T120000000Z-abcdef', 'x20261201T120000000Z-abcdef', '20261201T120000000Z-abcdef/..', '20261201T120000000Z-abcdeg']) {
       expect(() => journal.backupPath(forged), forged).toThrow(UnsafePathError);
     }
-    expect(() => journal.backupPath('20261201T120000000Z-abcdef', -1)).toThrow(RangeError);
+    expect(() => journal.backupPath('20261201T120000000Z-abcdef', -1)).toThrow(new RangeError('backup index -1'));
     expect(() => journal.backupPath('20261201T120000000Z-abcdef', 0.5)).toThrow(RangeError);
     expect(journal.backupPath('20261201T120000000Z-abcdef', 0)).toBe(path.join(stateDir, 'backups', '20261201T120000000Z-abcdef.bak'));
   });
@@ -96,6 +96,14 @@ describe('the journal file', () => {
     await writeFile(path.join(stateDir, 'journal.jsonl'), '', { mode: 0o600 });
     expect(await new Journal(stateDir).entries()).toEqual([]);
     expect(await readdir(stateDir)).toEqual(['journal.jsonl']);
+  });
+
+  it('a state folder whose path runs through a file does not exist either: nothing is listed', async () => {
+    await writeFile(file, '{}\n');
+    const journal = new Journal(path.join(file, 'state'));
+    expect(await journal.entries()).toEqual([]);
+    expect(journal.warnings).toEqual([]);
+    expect(await readFile(file, 'utf8')).toBe('{}\n');
   });
 
   it('a journal that is not a regular file is refused, and no change is made', async () => {

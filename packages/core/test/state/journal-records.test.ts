@@ -68,10 +68,23 @@ describe('a begin record is believed only when every field has its form', () => 
     ['files (a bad state)', [{ file: '/x/hosts.toml', before: { exists: true, sha256: 'x' }, after: { exists: false, sha256: null } }]],
     ['files (a created folder outside the file)', [{ file: '/x/hosts.toml', before: { exists: false, sha256: null }, after: { exists: false, sha256: null }, createdDirs: ['/etc'] }]],
     ['files (too many)', Array.from({ length: 65 }, (_, i) => ({ file: `/x/${i}`, before: { exists: false, sha256: null }, after: { exists: false, sha256: null } }))],
+    ['files (one good, one not)', [{ file: '/x/a', before: { exists: false, sha256: null }, after: { exists: false, sha256: null } }, { file: 'b', before: { exists: false, sha256: null }, after: { exists: false, sha256: null } }]],
+    ['files (one of two created folders outside the file)', [{ file: '/x/y/hosts.toml', before: { exists: false, sha256: null }, after: { exists: false, sha256: null }, createdDirs: ['/x', '/etc'] }]],
   ])('a bad %s: skipped', async (_, files) => {
     await journalWith([line({ type: 'begin', entry: { ...entry(), files } })]);
     expect(await journal.entries()).toEqual([]);
     expect(journal.warnings).toEqual([`${journal.file} line 1 was skipped: its entry is malformed.`]);
+  });
+
+  it.each([
+    ['64 files, the most a change writes', { files: Array.from({ length: 64 }, (_, i) => ({ file: `/x/${i}`, before: { exists: false, sha256: null }, after: { exists: false, sha256: null } })) }],
+    ['a mode of 0', { before: { exists: true, sha256: 'a'.repeat(64), mode: 0 } }],
+    ['a mode of 07777', { before: { exists: true, sha256: 'a'.repeat(64), mode: 0o7777 } }],
+    ['created folders all above the file', { files: [{ file: '/x/y/hosts.toml', before: { exists: false, sha256: null }, after: { exists: false, sha256: null }, createdDirs: ['/x', '/x/y'] }] }],
+  ])('a record with %s is believed', async (_, over) => {
+    await journalWith([line({ type: 'begin', entry: entry(over) })]);
+    expect(await journal.entries()).toHaveLength(1);
+    expect(journal.warnings).toEqual([]);
   });
 
   it.each([
@@ -84,6 +97,8 @@ describe('a begin record is believed only when every field has its form', () => 
     ['before.exists', { before: { exists: 'yes', sha256: 'a'.repeat(64) } }],
     ['before.sha256 (short)', { before: { exists: true, sha256: 'abc' } }],
     ['before.sha256 (upper case)', { before: { exists: true, sha256: 'A'.repeat(64) } }],
+    ['before.sha256 (something in front)', { before: { exists: true, sha256: `x${'a'.repeat(64)}` } }],
+    ['before.sha256 (something after)', { before: { exists: true, sha256: `${'a'.repeat(64)}x` } }],
     ['before.sha256 (set for a missing file)', { before: { exists: false, sha256: 'a'.repeat(64) } }],
     ['before.mode (not an integer)', { before: { exists: true, sha256: 'a'.repeat(64), mode: 1.5 } }],
     ['before.mode (negative)', { before: { exists: true, sha256: 'a'.repeat(64), mode: -1 } }],

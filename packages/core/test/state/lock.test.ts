@@ -48,6 +48,27 @@ describe('withLock', () => {
     expect(await readdir(dir)).toEqual([]);
   }, 10_000);
 
+  // DOCKMIRROR_LOCK_TIMEOUT=0 (no wait) still takes over a lock whose process is gone: that needs no waiting.
+  it('takes over a dead lock even with no time to wait', async () => {
+    await writeFile(path.join(dir, 'lock'), lockOf(deadPid()));
+    expect(await withLock(dir, async () => 'ran', { timeoutMs: 0 })).toBe('ran');
+    expect(await readdir(dir)).toEqual([]);
+  }, 10_000);
+
+  // The wait running out while a live process holds the takeover guard of a lock left half-written long ago: the
+  // error's details (shown by --json) name that lock's owner as unknown, with no pid and no time.
+  it('a long half-written lock that another process is taking over is reported with no owner pid or time', async () => {
+    const lock = path.join(dir, 'lock');
+    await writeFile(lock, '{"pid": 12');
+    const past = new Date(Date.now() - 60_000);
+    await utimes(lock, past, past);
+    await writeFile(path.join(dir, 'lock.takeover'), lockOf(process.pid));
+    const error = await withLock(dir, async () => 'ran', { timeoutMs: 0 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LockTimeoutError);
+    expect((error as LockTimeoutError).details).toEqual({ owner: { pid: -1, host: hostname(), time: '' } });
+    expect(await readFile(lock, 'utf8')).toBe('{"pid": 12');
+  }, 10_000);
+
   it('clears a takeover guard left by a dead process, then takes over the dead lock', async () => {
     const pid = deadPid();
     await writeFile(path.join(dir, 'lock'), lockOf(pid));
