@@ -570,15 +570,17 @@ export function settledStatus(entry: Pick<JournalEntry, 'before' | 'after'>, cur
  * new bytes and every other still holds its old ones, so putting the new ones back makes it wholly undone.
  */
 function settledStatusOf(entry: JournalEntry, hashOf: (file: string) => string | null | undefined): 'committed' | 'aborted' | 'partial' {
-  const each = entry.files.map((f) => {
+  // A file whose bytes are unknown (a dry run's map holds only the files it read) is read as holding the change:
+  // as the file, not as a verdict, so that a file the change left as it was still counts as aborted, as
+  // recovery finds it.
+  const now = (f: JournalFile): string | null => {
     const hash = hashOf(f.file);
-    // Stryker disable next-line StringLiteral: each file's status is only compared with 'aborted'
-    return hash === undefined ? 'committed' : settledStatus(f, hash);
-  });
-  if (each.every((status) => status === 'aborted')) return 'aborted';
+    return hash === undefined ? f.after.sha256 : hash;
+  };
+  if (entry.files.every((f) => settledStatus(f, now(f)) === 'aborted')) return 'aborted';
   const changed = entry.files.filter((f) => f.before.sha256 !== f.after.sha256 || f.before.exists !== f.after.exists);
-  const atAfter = changed.filter((f) => hashOf(f.file) === f.after.sha256);
-  const atBefore = changed.filter((f) => hashOf(f.file) === f.before.sha256);
+  const atAfter = changed.filter((f) => now(f) === f.after.sha256);
+  const atBefore = changed.filter((f) => now(f) === f.before.sha256);
   if (atAfter.length > 0 && atBefore.length > 0 && atAfter.length + atBefore.length === changed.length) return 'partial';
   return 'committed';
 }

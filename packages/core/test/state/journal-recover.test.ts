@@ -109,6 +109,36 @@ describe('a change killed between two of its writes', () => {
   });
 });
 
+describe('a dry run reads a pending change as recovery will settle it', () => {
+  it('even when it did not read one of the change\'s files: an untouched one still counts as untouched', async () => {
+    // The change's one real edit never landed (a still holds its old bytes); b was written as it was found.
+    const a = path.join(dir, 'a.json');
+    const bFile = path.join(dir, 'b.json');
+    await writeFile(a, '{"a": 0}');
+    await writeFile(bFile, '{"b": 0}');
+    const entry = await pending([
+      { file: a, before: b('{"a": 0}'), after: b('{"a": 1}') },
+      { file: bFile, before: b('{"b": 0}'), after: b('{"b": 0}') },
+    ]);
+    // The dry run knows only a's bytes.
+    const dry = new Journal(stateDir);
+    dry.settleInMemory(new Map([[a, b('{"a": 0}')]]));
+    const shown = (await dry.entries()).find((e) => e.id === entry.id)?.status;
+    await journal.recover(readCurrent);
+    expect(await statusOf(entry.id)).toBe('aborted');
+    expect(shown).toBe('aborted');
+  });
+
+  it('and a file it did not read is taken to hold the change, as the note on settleInMemory says', async () => {
+    const a = path.join(dir, 'a.json');
+    await writeFile(a, '{"a": 1}');
+    const entry = await pending([{ file: a, before: b('{"a": 0}'), after: b('{"a": 1}') }]);
+    const dry = new Journal(stateDir);
+    dry.settleInMemory(new Map());
+    expect((await dry.entries()).find((e) => e.id === entry.id)?.status).toBe('committed');
+  });
+});
+
 describe('a change killed inside its apply step', () => {
   const file = () => path.join(dir, 'daemon.json');
 
