@@ -8,7 +8,7 @@ import { randomInt } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { type DockmirrorError, PermissionDeniedError, WriteFailedError } from '../errors.js';
+import { type DockmirrorError, PermissionDeniedError } from '../errors.js';
 import { fsError, isCode, permissionHint } from './fs-errors.js';
 
 /** Options of {@link writeAtomic}. */
@@ -33,7 +33,7 @@ export interface AtomicWriteOptions {
  * the journal's recovery removes after a crash.
  * @throws WriteFailedError (disk full, I/O error, read-back mismatch), PermissionDeniedError (also when the
  *   owner cannot be kept), or whatever `beforeRename` throws, with the target untouched; or, when only the
- *   folder's flush after the rename fails, WriteFailedError with `details.replaced`: the target has the new bytes.
+ *   folder's flush after the rename fails, the same kinds with `details.replaced`: the target has the new bytes.
  */
 export async function writeAtomic(target: string, bytes: Buffer, options: AtomicWriteOptions): Promise<void> {
   if (options.owner) refuseForeignOwner(target, options.owner);
@@ -66,22 +66,21 @@ export async function writeAtomic(target: string, bytes: Buffer, options: Atomic
     if (created) await unlink(temp).catch(() => undefined);
     throw fsError(error, target, 'write');
   }
-  if (options.durable !== false) await syncFolder(path.dirname(target)).catch((error: unknown) => {
+  if (options.durable !== false) await syncFolder(path.dirname(target)).catch((error: DockmirrorError) => {
     throw replacedUnflushed(error, target);
   });
 }
 
 /**
  * A folder flush that failed after the rename: unlike every other failure, the target already holds the new
- * bytes (that a power cut may still lose). The error says so, and `details.replaced` tells a caller that restores
- * after a failure that this file, too, is to be put back.
+ * bytes (that a power cut may still lose). The error keeps its kind and hint but says so, and `details.replaced`
+ * tells a caller that restores after a failure that this file, too, is to be put back.
  */
-function replacedUnflushed(error: unknown, target: string): DockmirrorError {
-  const errno = (error as DockmirrorError).details?.errno ?? 'unknown';
-  return new WriteFailedError(
-    `${target} was replaced, but flushing its folder to disk failed (${errno}): the new bytes may not survive a power cut.`,
-    { cause: error, location: { file: target }, hint: 'Check the disk (dmesg shows its I/O errors), then run the command again.', details: { errno, replaced: true } },
-  );
+function replacedUnflushed(error: DockmirrorError, target: string): DockmirrorError {
+  return Object.assign(error, {
+    message: `${target} was replaced, but flushing its folder to disk failed (${String(error.details?.errno)}): the new bytes may not survive a power cut.`,
+    details: { ...error.details, replaced: true },
+  });
 }
 
 /**

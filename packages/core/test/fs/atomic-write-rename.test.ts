@@ -158,8 +158,10 @@ describe('flushing the rename', () => {
     await chmod(dir, 0o733); // nobody may create and rename here, but not open the folder to fsync it
     const error = await asNobody(() => failure(writeAtomic(target, Buffer.from('new'), { mode: 0o644 })));
     expect(error).toBeInstanceOf(PermissionDeniedError);
-    expect((error as PermissionDeniedError).message).toBe(`Permission denied: cannot write ${dir}.`);
-    expect((error as PermissionDeniedError).details).toEqual({ errno: 'EACCES' });
+    expect((error as PermissionDeniedError).message).toBe(
+      `${target} was replaced, but flushing its folder to disk failed (EACCES): the new bytes may not survive a power cut.`,
+    );
+    expect((error as PermissionDeniedError).details).toEqual({ errno: 'EACCES', replaced: true });
     // The rename itself went through; only its flush is not assured.
     expect(await readFile(target, 'utf8')).toBe('new');
   });
