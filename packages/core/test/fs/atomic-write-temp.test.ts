@@ -55,58 +55,57 @@ describe('a file already at the temp name', () => {
   });
 });
 
+/**
+ * A second writer: the first time inotify reports the write's temp file (with `event`, or any), it changes the
+ * file in place with `tamper`. `outcome()` is 'tampered', or 'too late' if the temp file was already gone.
+ */
+function tamperWithTemp(event: 'change' | undefined, tamper: (fd: number) => void): { outcome: () => string | undefined; close: () => void } {
+  let outcome: string | undefined;
+  const watcher = watch(dir, (seen, name) => {
+    if (outcome !== undefined || (event !== undefined && seen !== event) || name !== `daemon.json.${DIGITS}`) return;
+    outcome = 'too late';
+    // Not opened if it is gone: then the write got past its read-back before this ran, and the test says so.
+    const fd = openSync(path.join(dir, name), 'r+');
+    try {
+      tamper(fd);
+      outcome = 'tampered';
+    } finally {
+      closeSync(fd);
+    }
+  });
+  return { outcome: () => outcome, close: () => watcher.close() };
+}
+
 describe('the read-back before the rename', () => {
   it('a temp file that does not hold exactly the bytes written is never renamed into place', async () => {
     const junk = Buffer.alloc(64, 'j');
-    let appended: string | undefined;
-    const watcher = watch(dir, (_event, name) => {
-      if (appended !== undefined || name !== `daemon.json.${DIGITS}`) return;
-      appended = 'too late';
-      // Not created if it is gone: then the write got past its read-back before this ran, and the test says so.
-      const fd = openSync(path.join(dir, name), 'r+');
-      try {
-        writeSync(fd, junk, 0, junk.length, 1_000);
-        appended = 'appended';
-      } finally {
-        closeSync(fd);
-      }
-    });
+    // As soon as the temp file is created, junk is appended past the bytes to come.
+    const second = tamperWithTemp(undefined, (fd) => writeSync(fd, junk, 0, junk.length, 1_000));
     try {
       const error = await failure(writeAtomic(target, Buffer.from('{"new": true}\n'), { mode: 0o644 }));
-      expect(appended).toBe('appended');
+      expect(second.outcome()).toBe('tampered');
       expect(error).toBeInstanceOf(DockmirrorError);
       expect((error as DockmirrorError).code).toBe('WRITE_FAILED');
       expect((error as DockmirrorError).message).toBe(`Cannot write ${target}: the disk reported an I/O error (EIO); nothing was changed.`);
       expect(await readFile(target, 'utf8')).toBe('old');
       expect(await readdir(dir)).toEqual(['daemon.json']);
     } finally {
-      watcher.close();
+      second.close();
     }
   });
 
   it('nor is one of the right length whose bytes differ', async () => {
     // On the first change to the temp file (its write), one byte is overwritten in place: the length stays.
-    let overwritten: string | undefined;
-    const watcher = watch(dir, (event, name) => {
-      if (overwritten !== undefined || event !== 'change' || name !== `daemon.json.${DIGITS}`) return;
-      overwritten = 'too late';
-      const fd = openSync(path.join(dir, name), 'r+');
-      try {
-        writeSync(fd, Buffer.from('X'), 0, 1, 0);
-        overwritten = 'overwritten';
-      } finally {
-        closeSync(fd);
-      }
-    });
+    const second = tamperWithTemp('change', (fd) => writeSync(fd, Buffer.from('X'), 0, 1, 0));
     try {
       const error = await failure(writeAtomic(target, Buffer.from('{"new": true}\n'), { mode: 0o644 }));
-      expect(overwritten).toBe('overwritten');
+      expect(second.outcome()).toBe('tampered');
       expect((error as DockmirrorError).code).toBe('WRITE_FAILED');
       expect((error as DockmirrorError).message).toBe(`Cannot write ${target}: the disk reported an I/O error (EIO); nothing was changed.`);
       expect(await readFile(target, 'utf8')).toBe('old');
       expect(await readdir(dir)).toEqual(['daemon.json']);
     } finally {
-      watcher.close();
+      second.close();
     }
   });
 });
