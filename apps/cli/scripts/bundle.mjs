@@ -202,6 +202,14 @@ function uxEntry() {
   };
 }
 
+/**
+ * Output options both builds share. Every start reads, decodes and hashes each chunk it loads (the compile
+ * cache is keyed by the source): comments are a third of core's chunk and only cost there, and a single
+ * non-ASCII character makes V8 hold the whole chunk as a two-byte string. Stripped and escaped, `mirror add`
+ * loads about 3 ms faster here; the TypeScript sources keep the comments.
+ */
+const commonOutput = { comments: false, charset: 'ascii' };
+
 /** Options both builds share. */
 const common = {
   cwd: cliDir,
@@ -222,6 +230,7 @@ await build({
   input: { ...input, 'oclif-ux': '\0oclif-ux' },
   plugins: [uxEntry(), lazyDebug(), patchOclif(), requireBuiltins(), leaveFastRunOut()],
   output: {
+    ...commonOutput,
     dir: path.join(cliDir, 'dist'),
     format: 'esm',
     entryFileNames: '[name].js',
@@ -237,6 +246,7 @@ await build({
   // Besides core's chunk, split only at the lazy imports of packages: the prompts, and `diff` for a dry run's
   // diff. Those stay out of a start.
   output: {
+    ...commonOutput,
     dir: path.join(cliDir, 'dist'),
     format: 'esm',
     entryFileNames: '[name].js',
