@@ -90,26 +90,45 @@ describe('the bundle', () => {
     expect(imports.length).toBeGreaterThan(0);
   });
 
-  it('a start that neither hashes nor asks a daemon loads neither node:crypto nor node:http (nor, on the fast path, child_process)', () => {
-    const home = cliHome();
+  /** Node's built-ins a run of the CLI in `home` loaded, through a module that lists them at exit. */
+  function builtinsLoaded(home: string, args: string[]): string[] {
     const report = path.join(home, 'loaded.txt');
     const reporter = path.join(home, 'report-modules.mjs');
     writeFileSync(reporter, `import { writeFileSync } from 'node:fs';\nprocess.on('exit', () => writeFileSync(${JSON.stringify(report)}, process.moduleLoadList.join('\\n')));\n`);
+    const run = spawnSync(process.execPath, ['--import', reporter, bin, ...args], {
+      // No daemon at that socket: the live column says so without a client.
+      env: cliEnv({ DOCKER_HOST: `unix://${home}/no-daemon.sock` }),
+      encoding: 'utf8',
+    });
+    expect(run.status, run.stderr).toBe(0);
+    return readFileSync(report, 'utf8').split('\n');
+  }
+
+  it('a start that neither hashes nor asks a daemon loads neither node:crypto nor node:http (nor, on the fast path, child_process)', () => {
+    const home = cliHome();
     const file = path.join(home, 'list.json');
     writeFileSync(file, '{"registry-mirrors": ["https://mirror.gcr.io"]}\n');
     for (const args of [['--version'], ['mirror', 'list', '--no-live', '--config-file', file], ['mirror', 'list', '--config-file', file]]) {
-      const run = spawnSync(process.execPath, ['--import', reporter, bin, ...args], {
-        // No daemon at that socket: the live column says so without a client.
-        env: cliEnv({ DOCKER_HOST: `unix://${home}/no-daemon.sock` }),
-        encoding: 'utf8',
-      });
-      expect(run.status, run.stderr).toBe(0);
-      const loaded = readFileSync(report, 'utf8').split('\n');
+      const loaded = builtinsLoaded(home, args);
       expect(loaded, args.join(' ')).toContain('NativeModule net');
       expect(loaded.filter((m) => /^NativeModule (crypto|http|https)$/.test(m)), args.join(' ')).toEqual([]);
       // The fast path starts no program for a list, so it has no need of child_process (oclif, for --version, does).
       if (args[0] === 'mirror') expect(loaded, args.join(' ')).not.toContain('NativeModule child_process');
     }
+  });
+
+  it('a change of a config file of a few bytes hashes it (for the journal) without loading node:crypto', () => {
+    const home = cliHome();
+    const file = path.join(home, 'daemon.json');
+    writeFileSync(file, '{"debug": true}\n');
+    const state = ['--config-file', file, '--state-dir', path.join(home, 'state'), '--apply', 'none'];
+    for (const args of [['mirror', 'add', 'https://mirror.gcr.io', ...state], ['mirror', 'remove', 'https://mirror.gcr.io', ...state]]) {
+      expect(builtinsLoaded(home, args).filter((m) => m === 'NativeModule crypto'), args.join(' ')).toEqual([]);
+    }
+    // Both changes were made and journalled: the mirror came and went, and the two entries are committed.
+    expect(readFileSync(file, 'utf8')).toMatch(/^\{"debug": true,\s*"registry-mirrors": \[\]\s*\}\n$/);
+    const journal = readFileSync(path.join(home, 'state', 'journal.jsonl'), 'utf8');
+    expect(journal.match(/"type":"commit"/g)).toHaveLength(2);
   });
 
   it('loads the real `debug` only when DEBUG is set', () => {

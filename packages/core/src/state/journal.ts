@@ -1,4 +1,3 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, open, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,6 +7,7 @@ import { writeAtomic } from '../support/atomic-write.js';
 import { BoundedReadError, readBounded } from '../support/bounded-read.js';
 import { fsError, isCode } from '../support/fs-errors.js';
 import { pathKey, samePath } from '../support/same-path.js';
+import { sha256Hex } from '../support/sha256.js';
 import { stateFolder, stateSubfolder } from './state-folder.js';
 
 /** The state of one config file on one side of a change. */
@@ -67,13 +67,17 @@ type Record_ = { type: 'begin'; entry: Omit<JournalEntry, 'status'> } | { type: 
 
 /** sha256 of a file's bytes, or `null` for a missing file. */
 export function hashBytes(bytes: Buffer | undefined): string | null {
-  return bytes === undefined ? null : createHash('sha256').update(bytes).digest('hex');
+  return bytes === undefined ? null : sha256Hex(bytes);
 }
 
-/** A sortable id: time first so ids order like the changes they name. */
+/**
+ * A sortable id: time first so ids order like the changes they name. The suffix only tells apart two ids of the
+ * same millisecond; it need not be secret (ids name files in the state folder, which only root can enter, and are
+ * made under its lock), so Math.random serves, without loading node:crypto for it.
+ */
 export function newEntryId(now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace('.', '');
-  return `${stamp}-${randomBytes(3).toString('hex')}`;
+  return `${stamp}-${Math.floor(Math.random() * 0x1000000).toString(16).padStart(6, '0')}`;
 }
 
 /**

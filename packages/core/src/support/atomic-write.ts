@@ -4,7 +4,6 @@
  * disk or a failing device therefore leaves the target exactly as it was, and so does a `beforeRename` check
  * that finds the target changed under us.
  */
-import { randomInt } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -37,7 +36,10 @@ export interface AtomicWriteOptions {
  */
 export async function writeAtomic(target: string, bytes: Buffer, options: AtomicWriteOptions): Promise<void> {
   if (options.owner) refuseForeignOwner(target, options.owner);
-  const temp = `${target}.${randomInt(1e9, 1e10)}`;
+  // Ten digits, only to be unique: the name need not be secret, since the file is created exclusively and
+  // without following symlinks (a name taken is an error, never a write elsewhere). Math.random spares every
+  // write the load of node:crypto.
+  const temp = `${target}.${Math.floor(1e9 + Math.random() * 9e9)}`;
   // Stryker disable next-line LogicalOperator: without O_NOFOLLOW, O_CREAT|O_EXCL still refuses a symlink at the temp name
   const flags = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
   let created = false;

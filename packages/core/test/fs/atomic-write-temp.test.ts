@@ -1,6 +1,6 @@
 // writeAtomic's temp file when something is already at its name: someone who can write the folder planted a file
 // or a symlink there. The name is random (`<target>.<10 digits>`), so to plant at it this file fixes the digits:
-// node:crypto's randomInt answers one number here, the only thing faked; the file system is real. The read-back
+// Math.random answers one number here, the only thing faked; the file system is real. The read-back
 // check is shown by a second writer that appends to the temp file as soon as inotify reports it created, or
 // overwrites one byte of it once its write is reported (fs.watch in this process, whose callback runs before the
 // write's later steps complete), as a device that did not store what was written would leave it.
@@ -12,8 +12,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DockmirrorError } from '../../src/errors.js';
 import { writeAtomic } from '../../src/support/atomic-write.js';
 
-const DIGITS = 4_242_424_242;
-vi.mock('node:crypto', async (original) => ({ ...(await original<typeof import('node:crypto')>()), randomInt: () => DIGITS }));
+// writeAtomic's name is 1e9 + Math.random() * 9e9, rounded down: 0.5 gives these digits exactly.
+const DIGITS = 5_500_000_000;
 
 let dir: string;
 let target: string;
@@ -21,8 +21,12 @@ beforeEach(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'dm-temp-'));
   target = path.join(dir, 'daemon.json');
   await writeFile(target, 'old');
+  vi.spyOn(Math, 'random').mockReturnValue(0.5);
 });
-afterEach(() => rm(dir, { recursive: true, force: true }));
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await rm(dir, { recursive: true, force: true });
+});
 
 const failure = (work: Promise<unknown>): Promise<unknown> => work.then(() => undefined, (e: unknown) => e);
 

@@ -1,0 +1,19 @@
+/**
+ * SHA-256 of a file's bytes, as the journal records them. Loading `node:crypto` costs about 10 ms of every
+ * `mirror add` and `mirror remove` here, more than all of their hashing: a config file is a few hundred bytes.
+ * Those are hashed by @noble/hashes (audited, dependency-free, plain JavaScript, well under a millisecond for
+ * them); a large file by `node:crypto`, which is then worth its load (noble takes ~20 ms for 1 MB, native ~2).
+ * Both are SHA-256: the same bytes give the same digest whichever hashed them (test/sha256.test.ts).
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
+
+/** Inputs up to this size are hashed in JavaScript; larger ones by node:crypto. */
+export const NATIVE_FROM_BYTES = 64 * 1024;
+
+/** The lowercase hex SHA-256 of `bytes`. */
+export function sha256Hex(bytes: Uint8Array): string {
+  if (bytes.length < NATIVE_FROM_BYTES) return bytesToHex(sha256(bytes));
+  const { createHash } = process.getBuiltinModule('node:crypto');
+  return createHash('sha256').update(bytes).digest('hex');
+}
