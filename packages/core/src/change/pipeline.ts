@@ -151,9 +151,12 @@ export async function runChange(
     const apply = { method: 'none' as const, reason: 'dry run' };
     return { ...result(request, context.files, changes, planned, { dryRun: true, backup: null, reports: new Map(), fallback: apply }, journal, reader), diff };
   }
+  // Abandons, when the run ends, whatever a target warmed up and prepare did not use (see EngineTarget.warmUp).
+  const warm = new AbortController();
   return withLock(
     stateDir,
     async () => {
+      for (const target of targets) target.warmUp?.(warm.signal);
       await journal.recover(async (file) => bytesOf(await readConfigFile(file).catch(() => undefined)), first.respelled?.bind(first));
       const files = await reader.readAll(allFiles, journal);
       const context = { files, owned: await recordedOwned(first, files, journal), journal, read: (file: string) => reader.readOne(file, journal) };
@@ -215,7 +218,7 @@ export async function runChange(
       return result(request, context.files, changes, planned, { dryRun: false, backup: id, reports, fallback: { method: 'none', reason: 'nothing to tell' } }, journal, reader);
     },
     { timeoutMs: lockTimeoutMs(options), ...(options.signal ? { signal: options.signal } : {}) },
-  );
+  ).finally(() => warm.abort());
 }
 
 /** A planned write whose bytes passed the engine's checks, with the file as it was read. */

@@ -10,6 +10,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { DaemonError, DaemonUnreachableError, DockmirrorError, PermissionDeniedError } from '../errors.js';
 import type { Engine, EngineInfo, EngineVersion, ImageSummary, ReloadWatch, RunningContainer } from './engine.js';
 import { pipeDenied, pipeErrorKind } from './pipe-errors.js';
+import { interrupted } from '../support/interrupt.js';
 import { type LiveRegistry, liveRegistryFromInfo } from './registry-config.js';
 
 // Imported as an ES module, node:http's facade reads every export, and one of them loads fetch's undici: about
@@ -56,12 +57,16 @@ const MAX_EVENT_LINES = 1_000;
 /** The timer fired: told apart from connection errors by identity. */
 const TIMED_OUT = new Error('deadline');
 
+/** The engine's signal fired (see CreateEngineOptions.signal). */
+const ABORTED = new Error('aborted');
+
 /** @internal Use createEngine. */
 export class HttpEngine implements Engine {
   constructor(
     readonly endpoint: string,
     private readonly address: EngineAddress,
     private readonly limits: EngineLimits,
+    private readonly signal?: AbortSignal,
   ) {}
 
   async ping(timeoutMs = this.limits.defaultTimeoutMs): Promise<boolean> {
@@ -166,8 +171,13 @@ export class HttpEngine implements Engine {
       const close = (): void => {
         clearTimeout(timer);
         clearTimeout(headersTimer);
+        this.signal?.removeEventListener('abort', onAbort);
         req.destroy();
         wake();
+      };
+      const onAbort = (): void => {
+        close();
+        reject(interrupted());
       };
       const timer = setTimeout(close, timeoutMs);
       // A daemon sends the headers at once; an endpoint that does not must not hold up the apply.
@@ -175,6 +185,8 @@ export class HttpEngine implements Engine {
         close();
         reject(this.failure('GET /events', headersMs, TIMED_OUT));
       }, headersMs);
+      if (this.signal?.aborted) onAbort();
+      else this.signal?.addEventListener('abort', onAbort, { once: true });
       req.on('error', (error) => {
         close();
         reject(this.failure('GET /events', timeoutMs, error));
@@ -306,6 +318,7 @@ export class HttpEngine implements Engine {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        this.signal?.removeEventListener('abort', onAbort);
         req.destroy();
         if (error === undefined) resolve(value as T);
         else reject(this.failure(what, timeoutMs, error));
@@ -318,6 +331,9 @@ export class HttpEngine implements Engine {
         headers: { Host: 'docker', 'User-Agent': 'dockmirror', ...(method === 'GET' ? {} : { 'Content-Length': 0 }) },
       });
       const timer = setTimeout(() => finish(TIMED_OUT), timeoutMs);
+      const onAbort = (): void => finish(ABORTED);
+      if (this.signal?.aborted) onAbort();
+      else this.signal?.addEventListener('abort', onAbort, { once: true });
       req.on('error', (error) => finish(error));
       req.on('close', () => finish(Object.assign(new Error('connection closed before the answer ended'), { code: 'ECONNRESET' })));
       req.on('response', (res: IncomingMessage) => {
@@ -345,6 +361,7 @@ export class HttpEngine implements Engine {
   /** Timeouts and connection failures are DaemonUnreachableError; anything that is not HTTP is a DaemonError. */
   private failure(what: string, timeoutMs: number, error: unknown): DockmirrorError {
     if (error instanceof DockmirrorError) return error;
+    if (error === ABORTED) return interrupted();
     const details = { endpoint: this.endpoint, request: what };
     const hint = 'Is Docker running? Check DOCKER_HOST / the docker context, or pass --docker-host.';
     if (error === TIMED_OUT) {

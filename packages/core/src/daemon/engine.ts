@@ -111,6 +111,12 @@ export interface CreateEngineOptions {
    * daemon's `/info` is a few KB). A larger one is a DaemonError.
    */
   maxBodyBytes?: number;
+  /**
+   * Ends every call in flight, and each one made after, with an InterruptedError once it fires, closing its
+   * connection: work abandoned (Ctrl-C, or a daemon greeted ahead of need and then not needed) keeps no socket
+   * open, so the process does not wait out a hung daemon's deadline before it can exit.
+   */
+  signal?: AbortSignal;
 }
 
 /** How an endpoint may be written, for hints. */
@@ -157,5 +163,5 @@ export function createEngine(endpoint: string, options: CreateEngineOptions = {}
     defaultTimeoutMs: options.defaultTimeoutMs ?? 10_000,
     pullTimeoutMs: options.pullTimeoutMs ?? 300_000,
     maxBodyBytes: options.maxBodyBytes ?? 8 * 1024 * 1024,
-  });
+  }, options.signal);
 }

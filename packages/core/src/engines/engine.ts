@@ -142,6 +142,12 @@ export interface EngineTarget {
   checkProduced(file: string, before: ReadFile, bytes: Buffer, settings: { edit: boolean }): unknown;
   /** Checks what can be refused without telling the engine (dry runs, `--apply none`); throws to refuse. */
   checkQuietly?(after: ReadonlyMap<string, ReadFile>, newMirrors: string[]): Promise<void>;
+  /**
+   * Begins, in the background, the first thing {@link EngineTarget.prepare} will ask (Docker: finding and greeting
+   * its daemon), so that it overlaps with reading and planning the files. Called under the lock, at the start of a
+   * real run; when the run ends without prepare using it, `abandon` fires and the work closes its connections.
+   */
+  warmUp?(abandon: AbortSignal): void;
   /** Everything checked before a byte is written (the daemon answers, accepts it, the user agreed to a restart). */
   prepare(after: ReadonlyMap<string, ReadFile>, newMirrors: string[]): Promise<PreparedApply>;
   /**

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/daemon/engine.js';
-import { DaemonError, DaemonUnreachableError, DockmirrorError } from '../../src/errors.js';
+import { DaemonError, DaemonUnreachableError, DockmirrorError, InterruptedError } from '../../src/errors.js';
 import { answer, forever, serve, type Behaviour } from '../support/hostile-server.js';
 
 const BIN = resolve(fileURLToPath(import.meta.url), '../../../../../apps/cli/bin/run.js');
@@ -114,6 +114,18 @@ describe('the Engine client against hostile endpoints', () => {
     expect(error).toBeInstanceOf(DaemonUnreachableError);
     expect(error.message).toBe(`The Docker daemon at ${endpoints.silent} did not answer GET /info within 300 ms.`);
     expect((await failure(engine.pull('alpine:3', 300))).code).toBe('DAEMON_UNREACHABLE');
+  });
+
+  it("the engine's signal ends a call in flight as INTERRUPTED, closing its connection, and refuses the next", async () => {
+    const stop = new AbortController();
+    const engine = createEngine(endpoints.silent!, { signal: stop.signal });
+    const call = failure(engine.info(60_000));
+    const watch = engine.watchReloads(60_000, 60_000).then(() => undefined, (e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 100));
+    stop.abort();
+    expect(await call).toBeInstanceOf(InterruptedError);
+    expect(await watch).toBeInstanceOf(InterruptedError);
+    expect(await failure(engine.version(60_000))).toBeInstanceOf(InterruptedError);
   });
 
   it('a header flood is DAEMON_ERROR, not a crash', async () => {

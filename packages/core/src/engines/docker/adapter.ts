@@ -11,7 +11,8 @@ import { normalizeMirror } from '../../mirror/url.js';
 import { samePath } from '../../support/same-path.js';
 import { applyFileAsIs } from './apply-as-is.js';
 import { recordedInsecureStillListed } from '../../mirror/ownership.js';
-import { locateTarget, type MutationOptions } from '../../operations/options.js';
+import { daemonTimeoutMs, locateTarget, type MutationOptions } from '../../operations/options.js';
+import { connectForFile, type FileDaemon } from './discovery.js';
 import { registryName } from '../../mirror/registry-name.js';
 import { checkProducedHosts, planHostsAdd, planHostsRemoveWrite, settingsOf, type HostsDocument } from '../containerd/hosts-toml.js';
 import type { EngineAdapter, EnginePlan, EngineTarget, MirrorRequest, ReadFile } from '../engine.js';
@@ -41,6 +42,8 @@ export async function dockerTarget(options: MutationOptions): Promise<EngineTarg
   // Only another registry, or a docker.io hosts.toml, makes the image store matter: the common path asks nothing more.
   const store = storeMatters(certs, registry) ? await seeImageStore(options, file) : undefined;
   const onContainerdStore = store?.store === 'containerd';
+  // Begun by warmUp, under the lock, so the daemon answers while the files are read and planned.
+  let greeting: Promise<FileDaemon> | undefined;
   const isDaemonJson = (candidate: string): boolean => samePath(candidate, file, options.platform);
   const doc = (files: ReadonlyMap<string, ReadFile>): DaemonConfigDocument => {
     const read = files.get(file);
@@ -50,6 +53,8 @@ export async function dockerTarget(options: MutationOptions): Promise<EngineTarg
   /** What a docker.io pull uses on the containerd image store; `undefined` on the classic store. */
   const effective = (files: ReadonlyMap<string, ReadFile>): EffectiveMirrors | undefined =>
     onContainerdStore ? effectiveOf(certs, files, DAEMON_JSON_REGISTRY, doc(files).mirrors ?? []) : undefined;
+  /** The daemon this call found or is finding already, for preflightDaemon not to look again. */
+  const found = (): { found?: FileDaemon | Promise<FileDaemon> } => (store ? { found: store.found } : greeting ? { found: greeting } : {});
   /** Whether docker.io's hosts.toml names hosts, so dockerd ignores daemon.json's mirrors: changes go there. */
   const hostsDecide = (files: ReadonlyMap<string, ReadFile>): boolean => effective(files)?.decidedBy === 'hosts.toml';
   const hostsMirrors = (files: ReadonlyMap<string, ReadFile>, name: string): string[] => settingsOf(certs.docOf(files, name)).mirrors.map((m) => m.url);
@@ -147,10 +152,17 @@ export async function dockerTarget(options: MutationOptions): Promise<EngineTarg
       if (!(await daemonJsonChanged(after))) return;
       await refuseWithoutTelling(options, { file, after: doc(after), newMirrors: listedIn(doc(after), newMirrors) });
     },
+    warmUp(abandon) {
+      // The image store's call greeted the daemon already; --apply none never greets it.
+      if (store || options.apply === 'none') return;
+      greeting = connectForFile({ ...options, abandon }, file, daemonTimeoutMs(options));
+      // Awaited by prepare (which reports its failure), or abandoned: never an unhandled rejection.
+      greeting.catch(() => undefined);
+    },
     async prepare(after, newMirrors) {
       // Only certs.d changed: dockerd's containerd resolver reads it on every pull, so it is never reloaded for it.
       if (!(await daemonJsonChanged(after))) return { tellsEngine: false, apply: async () => unchangedReport };
-      const handle = await preflightDaemon(options, { file, after: doc(after), newMirrors: listedIn(doc(after), newMirrors), ...(store ? { found: store.found } : {}) });
+      const handle = await preflightDaemon(options, { file, after: doc(after), newMirrors: listedIn(doc(after), newMirrors), ...found() });
       // The live check compares GET /info with daemon.json (what it reflects); what pulls use is the merge.
       const withEffective = (report: ApplyReport, now: ReadonlyMap<string, ReadFile>): ApplyReport => {
         const merged = effective(now);
@@ -167,7 +179,7 @@ export async function dockerTarget(options: MutationOptions): Promise<EngineTarg
     // An explicit --apply reload|restart means "and make the daemon use it": the file may already say so while
     // the live config does not (a hand edit, a run that could not reach the daemon).
     // A change of another registry's hosts.toml never read daemon.json: there is nothing of it to apply as is.
-    applyAsIs: async (files, owned, journal) => (files.has(file) ? applyFileAsIs(options, doc(files), owned, journal) : unchangedReport),
+    applyAsIs: async (files, owned, journal) => (files.has(file) ? applyFileAsIs(options, doc(files), owned, journal, found()) : unchangedReport),
     respelled: sameMeaningBesidesEmptyKeys,
     doc,
     effective,

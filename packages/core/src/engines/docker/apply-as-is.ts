@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import type { DaemonConfigDocument } from '../../config/document.js';
 import { applyToDaemon, preflightDaemon, type ApplyReport } from './rollout.js';
+import type { FileDaemon } from './discovery.js';
 import { registryMismatch } from '../../daemon/registry-config.js';
 import { DaemonUnreachableError, InterruptedError } from '../../errors.js';
 import type { MutationOptions } from '../../operations/options.js';
@@ -13,9 +14,15 @@ import { hashBytes, newEntryId, type Journal } from '../../state/journal.js';
  * bytes put back by the next run's recovery, and the entry never becomes a rollback target.
  * @throws DaemonUnreachableError when no daemon can be told; ApplyError when it does not take the file.
  */
-export async function applyFileAsIs(options: MutationOptions, doc: DaemonConfigDocument, owned: string[], journal: Journal): Promise<ApplyReport> {
+export async function applyFileAsIs(
+  options: MutationOptions,
+  doc: DaemonConfigDocument,
+  owned: string[],
+  journal: Journal,
+  found: { found?: FileDaemon | Promise<FileDaemon> } = {},
+): Promise<ApplyReport> {
   const file = doc.file;
-  const daemon = await preflightDaemon(options, { file, after: doc, newMirrors: doc.mirrors ?? [] });
+  const daemon = await preflightDaemon(options, { file, after: doc, newMirrors: doc.mirrors ?? [], ...found });
   if (daemon.kind === 'skip') {
     throw new DaemonUnreachableError(`No daemon was told to load ${file}: ${daemon.reason}.`, {
       hint: 'Start Docker, or point --docker-host at the daemon that reads this file, then run `dockmirror apply`.',

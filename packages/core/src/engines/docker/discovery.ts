@@ -31,6 +31,11 @@ export interface ConnectOptions extends CommonOptions {
   dockerHost?: string;
   /** Ends every wait at once (Ctrl-C). */
   signal?: AbortSignal;
+  /**
+   * Closes every connection of the engine this call makes once it fires (see CreateEngineOptions.signal): for a
+   * daemon greeted ahead of need, abandoned when the call ends without it.
+   */
+  abandon?: AbortSignal;
 }
 
 /**
@@ -110,7 +115,7 @@ async function greet(
   probe: Probe = {},
 ): Promise<DaemonConnection | undefined> {
   const started = Date.now();
-  const engine = createEngine(resolved.endpoint);
+  const engine = createEngine(resolved.endpoint, options.abandon ? { signal: options.abandon } : {});
   refuseForbiddenSocket(resolved.endpoint);
   if (socketMissing(resolved.endpoint) || !(await untilInterrupted(engine.ping(pingMs), options.signal))) {
     if (lenient) return undefined;

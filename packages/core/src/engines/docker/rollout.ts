@@ -63,15 +63,16 @@ export type DaemonHandle =
  */
 export async function preflightDaemon(
   options: MutationOptions,
-  context: { file: string; after: DaemonConfigDocument | undefined; newMirrors: string[]; found?: FileDaemon },
+  context: { file: string; after: DaemonConfigDocument | undefined; newMirrors: string[]; found?: FileDaemon | Promise<FileDaemon> },
 ): Promise<DaemonHandle> {
   const mode = options.apply ?? 'auto';
   if (mode === 'none') {
     await refuseWithoutTelling(options, context);
     return { kind: 'skip', reason: '--apply none: the daemon was not told' };
   }
-  // The call may have asked already (the image store, certs-d.ts): the same discovery, not a second one.
-  const found = context.found ?? await connectForFile(options, context.file, daemonTimeoutMs(options)).catch((error: unknown) => {
+  // The call may have asked already (the image store, certs-d.ts), or begun to (warmUp): the same discovery, not
+  // a second one.
+  const found = await Promise.resolve(context.found ?? connectForFile(options, context.file, daemonTimeoutMs(options))).catch((error: unknown) => {
     if (error instanceof DockmirrorError && !(error instanceof InterruptedError) && !/Nothing was written\.$/.test(error.message)) {
       Object.assign(error, { message: `${error.message} Nothing was written.` });
     }
