@@ -44,6 +44,8 @@ beforeAll(async () => {
   await cp(path.join(coreDir, 'dist'), path.join(modules, '@dockmirror', 'core', 'dist'), { recursive: true });
   await mkdir(path.join(modules, '@types'));
   for (const dep of [...Object.keys(pkg.dependencies), '@types/node', 'undici-types']) {
+    // A scoped dependency (@noble/hashes) needs its scope's folder first.
+    await mkdir(path.dirname(path.join(modules, dep)), { recursive: true });
     await symlink(path.join(repoRoot, 'node_modules', dep), path.join(modules, dep));
   }
   await writeFile(
