@@ -7,29 +7,18 @@ import type { Socket } from 'node:net';
 import { readFile, writeFile } from 'node:fs/promises';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { addMirror } from '../../src/operations/mirrors.js';
-import { isolated } from '../support/hermetic.js';
 import { useScriptedEngine, type ScriptedEngine } from '../support/scripted-engine.js';
 
 const MIRROR = 'http://127.0.0.1:5201';
 const OTHER = 'http://127.0.0.1:5202';
 
-let dir: string;
 let engine: ScriptedEngine;
-let endpoint: string;
 let file: string;
 const fx = useScriptedEngine('dm-warm-up-', MIRROR);
-beforeEach(() => ({ dir, engine, endpoint, file } = fx));
+beforeEach(() => ({ engine, file } = fx));
 
-const options = (extra: Record<string, unknown> = {}) => ({
-  ...isolated(dir),
-  dockerHost: endpoint,
-  env: { DOCKMIRROR_SETUP: 'systemd' },
-  configFile: file,
-  stateDir: `${file}.state`,
-  // A deadline far longer than the test's own: a run that waited out a hung call would fail the test by time-out.
-  timeoutMs: 120_000,
-  ...extra,
-});
+// A deadline far longer than the test's own: a run that waited out a hung call would fail the test by time-out.
+const options = (extra: Record<string, unknown> = {}) => fx.options({ timeoutMs: 120_000, ...extra });
 
 /** The calls of the greeting (ping, version, info) the engine was sent. */
 const greetings = (requests: string[]): string[] => requests.filter((r) => /^\/(_ping|version)$/.test(r));

@@ -8,7 +8,6 @@ import { DaemonUnreachableError, InterruptedError, LockTimeoutError } from '../.
 import { applyConfig } from '../../src/operations/apply-config.js';
 import { addMirror } from '../../src/operations/mirrors.js';
 import { withLock } from '../../src/state/lock.js';
-import { isolated } from '../support/hermetic.js';
 import { useScriptedEngine, type ScriptedEngine } from '../support/scripted-engine.js';
 
 const MIRROR = 'http://127.0.0.1:5201';
@@ -21,15 +20,7 @@ const fx = useScriptedEngine('dm-apply-config-', MIRROR);
 beforeEach(() => ({ dir, engine, endpoint, file } = fx));
 
 describe('applyConfig', () => {
-  const options = (extra: Record<string, unknown> = {}) => ({
-    ...isolated(dir),
-    dockerHost: endpoint,
-    env: { DOCKMIRROR_SETUP: 'systemd' },
-    configFile: file,
-    stateDir: `${file}.state`,
-    timeoutMs: 5_000,
-    ...extra,
-  });
+  const options = (extra: Record<string, unknown> = {}) => fx.options(extra);
 
   it('--apply none is taken as auto; the result describes the file, with what reading the journal met', async () => {
     const stateDir = `${file}.state`;

@@ -12,6 +12,7 @@ import type { Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { isolated } from './hermetic.js';
 import { answer, serve } from './hostile-server.js';
 
 /** What the engine does; {@link ScriptedEngine.reset} puts back a well-behaved daemon. */
@@ -175,6 +176,11 @@ export interface ScriptedEngineFixture {
   endpoint: string;
   /** This test's own daemon.json, holding `mirror` and no insecure registries, which the engine reads. */
   file: string;
+  /**
+   * Options of a core call on this test's file and engine, told it runs under systemd (the fake one), isolated
+   * from this machine: its state folder beside the file, a 5 s deadline; `extra` adds or overrides.
+   */
+  options(extra?: Record<string, unknown>): Record<string, unknown>;
 }
 
 /**
@@ -183,7 +189,17 @@ export interface ScriptedEngineFixture {
  * daemon.json listing `mirror`, the unit file gone and the engine well-behaved again.
  */
 export function useScriptedEngine(prefix: string, mirror: string): ScriptedEngineFixture {
-  const fx = {} as ScriptedEngineFixture;
+  const fx = {
+    options: (extra = {}) => ({
+      ...isolated(fx.dir),
+      dockerHost: fx.endpoint,
+      env: { DOCKMIRROR_SETUP: 'systemd' },
+      configFile: fx.file,
+      stateDir: `${fx.file}.state`,
+      timeoutMs: 5_000,
+      ...extra,
+    }),
+  } as ScriptedEngineFixture;
   let savedPath: string | undefined;
   let n = 0;
   beforeAll(async () => {
