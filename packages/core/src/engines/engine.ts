@@ -145,7 +145,8 @@ export interface EngineTarget {
   /**
    * Begins, in the background, the first thing {@link EngineTarget.prepare} will ask (Docker: finding and greeting
    * its daemon), so that it overlaps with reading and planning the files. Called under the lock, at the start of a
-   * real run; when the run ends without prepare using it, `abandon` fires and the work closes its connections.
+   * real run. `abandon` fires when the run ends, used or not: whatever it still has open then closes, so a greeting
+   * the run never needed does not keep the process waiting on a daemon that does not answer.
    */
   warmUp?(abandon: AbortSignal): void;
   /** Everything checked before a byte is written (the daemon answers, accepts it, the user agreed to a restart). */
