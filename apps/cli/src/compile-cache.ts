@@ -5,7 +5,7 @@
  * database (not `$HOME`, which sudo may keep as the invoking user's), and only after proving every folder on the
  * way is its own. Anything it cannot prove means no cache: a slower start, never someone else's code.
  */
-import { lstatSync, mkdirSync, type Stats } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, rmSync, statSync, type Stats } from 'node:fs';
 import module from 'node:module';
 import { userInfo } from 'node:os';
 import path from 'node:path';
@@ -67,10 +67,47 @@ export function ownCompileCacheDir(): string | undefined {
   return untrustedReason(dir, uid) === undefined ? dir : undefined;
 }
 
-/** Turns Node's compile cache on in {@link ownCompileCacheDir}, or leaves it off. Never throws. */
+/**
+ * The folder of one build's cache inside `root` (a proven {@link ownCompileCacheDir}), made 0700 when missing, or
+ * `undefined` when it cannot be proven. Node never removes an entry, and every build's chunks are new files, so one
+ * shared folder would keep every upgrade's (and every rebuild's) cache for good: 85 MB on a developer's machine
+ * here. So each build has its own folder, and the first start of a build removes the other builds' folders (and
+ * what older versions left at the top). Two installs used in turn then each start once without a cache after the
+ * other ran: a slower start, never a wrong one (Node checks every entry against its source).
+ */
+export function buildCacheDir(root: string, build: string, uid: number): string | undefined {
+  const dir = path.join(root, build);
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return undefined;
+    return untrustedReason(dir, uid) === undefined ? dir : undefined;
+  }
+  // Only this uid can write `root` (it was proven), so nothing in it is anyone else's; rm unlinks a symlink
+  // rather than following it.
+  for (const name of readdirSync(root)) if (name !== build) rmSync(path.join(root, name), { recursive: true, force: true });
+  return untrustedReason(dir, uid) === undefined ? dir : undefined;
+}
+
+/**
+ * Which build of the CLI this is, as a folder name: the inode, size and mtime of `file` (dist/fast-run.js). A new
+ * install or build writes new files, so the name changes with each; `undefined` when the file cannot be seen.
+ */
+export function buildId(file: URL = new URL('./fast-run.js', import.meta.url)): string | undefined {
+  try {
+    const info = statSync(file, { bigint: true });
+    return `build-${info.ino}-${info.size}-${info.mtimeNs}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Turns Node's compile cache on in this build's folder of {@link ownCompileCacheDir}, or leaves it off. Never throws. */
 export function enableOwnCompileCache(): void {
   try {
-    const dir = ownCompileCacheDir();
+    const root = ownCompileCacheDir();
+    const build = buildId();
+    const dir = root === undefined || build === undefined ? undefined : buildCacheDir(root, build, process.geteuid?.() ?? -1);
     if (dir !== undefined) module.enableCompileCache?.(dir);
   } catch {
     // A cache is only an optimisation.

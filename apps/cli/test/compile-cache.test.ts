@@ -3,12 +3,12 @@
 // and the cache must go to root's own proven folder instead. The check that proves a folder is unit-tested on
 // folders that fail each rule.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ownCompileCacheDir, untrustedReason } from '../src/compile-cache.js';
+import { buildCacheDir, buildId, ownCompileCacheDir, untrustedReason } from '../src/compile-cache.js';
 
 const bin = fileURLToPath(new URL('../bin/run.js', import.meta.url));
 const uid = process.getuid?.() ?? -1;
@@ -86,6 +86,57 @@ describe('ownCompileCacheDir', () => {
   });
 });
 
+describe('one folder per build', () => {
+  it("a build's first start makes its folder 0700 and removes every other build's, following no symlink", () => {
+    const root = path.join(homeDir(), 'compile-cache');
+    mkdirSync(root, { mode: 0o700 });
+    mkdirSync(path.join(root, 'build-1-2-3', `${process.version}-x64-0-0`), { recursive: true });
+    writeFileSync(path.join(root, 'build-1-2-3', `${process.version}-x64-0-0`, 'entry'), 'old cache');
+    // What versions before per-build folders left at the top, and a link out of the cache.
+    mkdirSync(path.join(root, `${process.version}-x64-0-0`));
+    const outside = homeDir();
+    writeFileSync(path.join(outside, 'keep'), 'not the cache');
+    symlinkSync(outside, path.join(root, 'link'));
+
+    const dir = buildCacheDir(root, 'build-4-5-6', uid);
+    expect(dir).toBe(path.join(root, 'build-4-5-6'));
+    expect(statSync(dir as string).mode & 0o777).toBe(0o700);
+    expect(readdirSync(root)).toEqual(['build-4-5-6']);
+    expect(readdirSync(outside)).toEqual(['keep']);
+
+    // Later starts of the same build only use the folder: what is beside it by then stays.
+    mkdirSync(path.join(root, 'build-7-8-9'));
+    expect(buildCacheDir(root, 'build-4-5-6', uid)).toBe(dir);
+    expect(readdirSync(root).sort()).toEqual(['build-4-5-6', 'build-7-8-9']);
+  });
+
+  it("a build folder the check refuses is not used, and nothing is removed for it", () => {
+    const root = path.join(homeDir(), 'compile-cache');
+    mkdirSync(root, { mode: 0o700 });
+    mkdirSync(path.join(root, 'build-1-2-3'), { mode: 0o700 });
+    mkdirSync(path.join(root, 'build-4-5-6'));
+    chmodSync(path.join(root, 'build-4-5-6'), 0o777);
+    expect(buildCacheDir(root, 'build-4-5-6', uid)).toBeUndefined();
+    expect(readdirSync(root).sort()).toEqual(['build-1-2-3', 'build-4-5-6']);
+  });
+
+  it('a build is told by its fast-run.js: a rewritten file is another build, a missing one none', () => {
+    const dir = homeDir();
+    const file = path.join(dir, 'fast-run.js');
+    writeFileSync(file, 'export {};\n');
+    const first = buildId(new URL(`file://${file}`));
+    expect(first).toMatch(/^build-\d+-11-\d+$/);
+    expect(buildId(new URL(`file://${file}`))).toBe(first);
+    writeFileSync(`${file}.new`, 'export {};\n');
+    renameSync(`${file}.new`, file);
+    expect(buildId(new URL(`file://${file}`))).not.toBe(first);
+    rmSync(file);
+    expect(buildId(new URL(`file://${file}`))).toBeUndefined();
+    // The built CLI's own: dist/fast-run.js beside dist/compile-cache.js.
+    expect(existsSync(fileURLToPath(new URL('../dist/fast-run.js', import.meta.url)))).toBe(true);
+  });
+});
+
 describe('a compile cache planted by another user', () => {
   it('root ignores $TMPDIR/node-compile-cache made by nobody, writes nothing there, and caches in its own folder', () => {
     expect(uid, ROOT_ONLY).toBe(0);
@@ -107,6 +158,7 @@ describe('a compile cache planted by another user', () => {
     // Node would have made `<TMPDIR>/node-compile-cache/<version>-<arch>-<hash>-<uid>/` with entries in it.
     expect(snapshot(attacker)).toEqual(before);
     const own = path.join(userInfo().homedir, '.cache', 'dockmirror', 'compile-cache');
-    expect(readdirSync(own).some((name) => name.startsWith(`${process.version}-`))).toBe(true);
+    const build = buildId(new URL('../dist/fast-run.js', import.meta.url)) as string;
+    expect(readdirSync(path.join(own, build)).some((name) => name.startsWith(`${process.version}-`))).toBe(true);
   });
 });
