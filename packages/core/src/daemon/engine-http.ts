@@ -186,7 +186,7 @@ export class HttpEngine implements Engine {
         reject(this.failure('GET /events', headersMs, TIMED_OUT));
       }, headersMs);
       if (this.signal?.aborted) onAbort();
-      else this.signal?.addEventListener('abort', onAbort, { once: true });
+      else this.signal?.addEventListener('abort', onAbort);
       req.on('error', (error) => {
         close();
         reject(this.failure('GET /events', timeoutMs, error));
@@ -333,7 +333,7 @@ export class HttpEngine implements Engine {
       const timer = setTimeout(() => finish(TIMED_OUT), timeoutMs);
       const onAbort = (): void => finish(ABORTED);
       if (this.signal?.aborted) onAbort();
-      else this.signal?.addEventListener('abort', onAbort, { once: true });
+      else this.signal?.addEventListener('abort', onAbort);
       req.on('error', (error) => finish(error));
       req.on('close', () => finish(Object.assign(new Error('connection closed before the answer ended'), { code: 'ECONNRESET' })));
       req.on('response', (res: IncomingMessage) => {

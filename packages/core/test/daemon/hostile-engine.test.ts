@@ -2,6 +2,7 @@
 // floods headers, one that is not Docker. Every Engine call must end within its deadline and its byte bound as a
 // documented error (DAEMON_ERROR / DAEMON_UNREACHABLE, exit 5), and the CLI must leave daemon.json as it was.
 import { execFile } from 'node:child_process';
+import { getEventListeners } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { Server, Socket } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -25,6 +26,8 @@ const HEAD = 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: c
 const listen = (name: string, behaviour: Behaviour): Promise<string> => serve(dir, servers, name, behaviour);
 
 const endpoints: Record<string, string> = {};
+/** The connections the `held` endpoint accepted. */
+const held: Socket[] = [];
 
 beforeAll(async () => {
   dir = await mkdtemp('/tmp/dm-hostile-');
@@ -46,6 +49,8 @@ beforeAll(async () => {
   });
   // Accepts, reads the request, and never says a word.
   endpoints.silent = await listen('silent', () => undefined);
+  // The same, keeping each connection for a test to see who closed it.
+  endpoints.held = await listen('held', (_path, socket) => void held.push(socket));
   endpoints.headers = await listen('headers', (_path, socket) => {
     socket.write('HTTP/1.1 200 OK\r\n');
     forever(sent, 'headers', socket, Buffer.from(`X-Flood: ${'a'.repeat(1000)}\r\n`));
@@ -118,14 +123,26 @@ describe('the Engine client against hostile endpoints', () => {
 
   it("the engine's signal ends a call in flight as INTERRUPTED, closing its connection, and refuses the next", async () => {
     const stop = new AbortController();
-    const engine = createEngine(endpoints.silent!, { signal: stop.signal });
+    const engine = createEngine(endpoints.held!, { signal: stop.signal });
     const call = failure(engine.info(60_000));
     const watch = engine.watchReloads(60_000, 60_000).then(() => undefined, (e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 100));
+    while (held.length < 2) await new Promise((r) => setTimeout(r, 10));
     stop.abort();
     expect(await call).toBeInstanceOf(InterruptedError);
     expect(await watch).toBeInstanceOf(InterruptedError);
+    // Both connections were closed by the client: the endpoint never answers, so nothing else could end them.
+    await Promise.all(held.map((socket) => (socket.destroyed ? undefined : new Promise((closed) => socket.once('close', closed)))));
     expect(await failure(engine.version(60_000))).toBeInstanceOf(InterruptedError);
+    expect(await engine.watchReloads(60_000, 60_000).then(() => undefined, (e: unknown) => e)).toBeInstanceOf(InterruptedError);
+    expect(held).toHaveLength(2);
+  });
+
+  it('a call that ends leaves no listener on the signal', async () => {
+    const stop = new AbortController();
+    const engine = createEngine(endpoints.notDocker!, { signal: stop.signal });
+    await failure(engine.info());
+    await failure(engine.watchReloads(5_000));
+    expect(getEventListeners(stop.signal, 'abort')).toEqual([]);
   });
 
   it('a header flood is DAEMON_ERROR, not a crash', async () => {
