@@ -6,13 +6,13 @@
  * the answer is a refusal that names what to do, never a file the engine does not read.
  * @module
  */
-import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { readdirSync, realpathSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { readBounded } from '../support/bounded-read.js';
+import { sha256Hex } from '../support/sha256.js';
 import { resolveDockerHost, type ResolveDockerHostOptions } from './endpoint.js';
 import type { EngineInfo, EngineVersion } from './engine.js';
 
@@ -253,7 +253,7 @@ async function contextServing(configDir: string, endpoint: string): Promise<stri
     const name = (meta as { Name?: unknown } | undefined)?.Name;
     const host = ((meta as { Endpoints?: { docker?: { Host?: unknown } } } | undefined)?.Endpoints?.docker?.Host);
     // The folder is named for the sha256 of the context's name: a meta.json moved under another name is not believed.
-    if (typeof name === 'string' && host === endpoint && createHash('sha256').update(name).digest('hex') === digest) return name;
+    if (typeof name === 'string' && host === endpoint && sha256Hex(Buffer.from(name)) === digest) return name;
   }
   return undefined;
 }

@@ -2,11 +2,11 @@
  * Which Docker Engine endpoint to talk to, decided the way the docker CLI decides it, so that dockmirror changes
  * and checks the same daemon `docker info` shows.
  */
-import { createHash } from 'node:crypto';
 import { homedir as osHomedir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { readBounded } from '../support/bounded-read.js';
+import { sha256Hex } from '../support/sha256.js';
 
 /** The docker CLI's config.json can hold many credentials; a few MiB is far more than any real one. */
 const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
@@ -70,7 +70,7 @@ async function readCurrentContext(configDir: string): Promise<string | undefined
 
 /** The CLI stores each context under the sha256 of its name, so names never need escaping. */
 async function readContextHost(configDir: string, context: string): Promise<string | undefined> {
-  const digest = createHash('sha256').update(context).digest('hex');
+  const digest = sha256Hex(Buffer.from(context));
   const metaFile = join(configDir, 'contexts', 'meta', digest, 'meta.json');
   const meta = await readJson(metaFile);
   if (meta === undefined) {

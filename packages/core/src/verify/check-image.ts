@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { Check } from './types.js';
 import type { ImageRef } from './image-ref.js';
 import { explainNetworkError, mirrorUrl, probe } from './http.js';
+import { sha256Hex } from '../support/sha256.js';
 
 /** Every manifest type docker accepts, so the mirror answers what `docker pull` would get. */
 export const MANIFEST_ACCEPT = [
@@ -32,7 +32,7 @@ export async function checkImage(mirror: string, image: ImageRef, timeoutMs: num
   const errors = Array.isArray(body?.errors) ? (body.errors as unknown[]) : undefined;
   if (res.status === 200 && !errors && body && typeof body.schemaVersion === 'number') {
     const header = res.headers.get('docker-content-digest') ?? undefined;
-    const digest = header ?? `sha256:${createHash('sha256').update(res.body).digest('hex')}`;
+    const digest = header ?? `sha256:${sha256Hex(res.body)}`;
     const mediaType = typeof body.mediaType === 'string' ? body.mediaType : (res.headers.get('content-type') ?? undefined);
     const data = { ...base, digest, digestSource: header ? 'header' : 'body', mediaType };
     const proof = { proved: `the mirror serves ${image.familiar} as ${digest}`, basis: 'evidence' as const,
