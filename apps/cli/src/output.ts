@@ -114,7 +114,9 @@ export function describeEngines(engines: readonly (EngineMirrors | { engine: str
 export function describeApply(apply: ChangeResult['apply']): string[] {
   if (apply.method === 'none') return [`${mark(true)} ${apply.reason}`];
   const lines = [`${mark(true)} daemon ${apply.method === 'reload' ? 'reloaded' : 'restarted'} (${apply.reason}) and shows the change live after ${apply.elapsedMs} ms`];
-  if (apply.live) lines.push(`  live mirrors: ${apply.live.mirrors.length ? apply.live.mirrors.join(', ') : '(none)'}`);
+  // Where the live view comes from, so the claim is no stronger than its evidence.
+  const from = apply.liveFrom === 'reload event' ? '; reported by its reload event' : apply.liveFrom ? `; shown by ${apply.liveFrom}` : '';
+  if (apply.live) lines.push(`  live mirrors: ${apply.live.mirrors.length ? apply.live.mirrors.join(', ') : '(none)'}${from}`);
   return lines;
 }
 

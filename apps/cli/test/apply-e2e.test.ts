@@ -50,7 +50,7 @@ describe('add, pull through the mirror, rollback (plain dockerd, SIGHUP)', () =>
     expect(add.code).toBe(0);
     expect(add.stdout).toContain(`Added ${mirror}`);
     expect(add.stdout).toMatch(/daemon reloaded \(dockerd without a service manager: SIGHUP to pid \d+\) and shows the change live/);
-    expect(add.stdout).toContain(`live mirrors: ${mirror}/`);
+    expect(add.stdout).toContain(`live mirrors: ${mirror}/; reported by its reload event`);
     const written = (await fileBytes(tb))!.toString();
     expect(JSON.parse(written)).toEqual({ labels: ['dm=e2e'], 'registry-mirrors': [mirror], 'insecure-registries': [hostPort] });
     expect(await liveConfig(tb)).toEqual({ mirrors: [`${mirror}/`], insecureHosts: [hostPort] });

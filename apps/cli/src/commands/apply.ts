@@ -8,7 +8,7 @@ import { describeApply, paint } from '../output.js';
 export default class Apply extends BaseCommand {
   static override summary = 'Make the running daemon load what daemon.json says now (after a hand edit, or a change it was not told about).';
   static override description =
-    'Tells the dockerd that reads daemon.json to load it (reload where it can, restart only where it must) and confirms it live with GET /info. A key the file does not have means none live: a removed "registry-mirrors" clears the live mirrors, and the file keeps its exact bytes. Does nothing when the daemon already uses what the file says. Exits 5 when the daemon does not take the file.';
+    'Tells the dockerd that reads daemon.json to load it (reload where it can, restart only where it must) and confirms it live (from the settings its reload event reports, or GET /info). A key the file does not have means none live: a removed "registry-mirrors" clears the live mirrors, and the file keeps its exact bytes. Does nothing when the daemon already uses what the file says. Exits 5 when the daemon does not take the file.';
   static override examples = ['<%= config.bin %> apply', '<%= config.bin %> apply --apply restart --yes --json'];
   static override flags = {
     ...configFlags,

@@ -11,7 +11,7 @@ import { DaemonError, DaemonUnreachableError, DockmirrorError, PermissionDeniedE
 import type { Engine, EngineInfo, EngineVersion, ImageSummary, ReloadWatch, RunningContainer } from './engine.js';
 import { pipeDenied, pipeErrorKind } from './pipe-errors.js';
 import { interrupted } from '../support/interrupt.js';
-import { type LiveRegistry, liveRegistryFromInfo } from './registry-config.js';
+import { type LiveRegistry, liveRegistryFromInfo, liveRegistryFromReloadEvent } from './registry-config.js';
 
 // Imported as an ES module, node:http's facade reads every export, and one of them loads fetch's undici: about
 // 10 ms on every start that reaches this file. Required, it reads none of them; and it is required at the first
@@ -154,6 +154,7 @@ export class HttpEngine implements Engine {
     const filters = JSON.stringify({ type: ['daemon'], event: ['reload'] });
     return new Promise<ReloadWatch>((resolve, reject) => {
       let seen = false;
+      let reported: LiveRegistry | undefined;
       let lines = 0;
       let pending = '';
       const waiters = new Set<() => void>();
@@ -206,7 +207,10 @@ export class HttpEngine implements Engine {
           for (let end = pending.indexOf('\n'); end !== -1; end = pending.indexOf('\n')) {
             const event = parseJson(pending.slice(0, end))?.value;
             pending = pending.slice(end + 1);
-            if (isRecord(event) && event.Type === 'daemon' && event.Action === 'reload') seen = true;
+            if (isRecord(event) && event.Type === 'daemon' && event.Action === 'reload') {
+              seen = true;
+              reported = liveRegistryFromReloadEvent(event);
+            }
             if (++lines > MAX_EVENT_LINES) close();
           }
           if (pending.length > MAX_EVENT_LINE_BYTES) close();
@@ -229,6 +233,7 @@ export class HttpEngine implements Engine {
                   }, waitMs);
                   waiters.add(waiter);
                 }),
+          reported: () => reported,
           close,
         });
       });

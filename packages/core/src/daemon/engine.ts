@@ -96,6 +96,11 @@ export interface Engine {
 export interface ReloadWatch {
   /** True once a reload event arrived, or as soon as one does within `waitMs`; false when none did. */
   reloaded(waitMs: number): Promise<boolean>;
+  /**
+   * The registry settings the latest reload event reported (see liveRegistryFromReloadEvent); `undefined`
+   * before one arrived, or when it did not carry them.
+   */
+  reported(): LiveRegistry | undefined;
   /** Ends the subscription. */
   close(): void;
 }

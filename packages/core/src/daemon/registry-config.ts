@@ -9,8 +9,9 @@ export interface LiveRegistry {
   /** `RegistryConfig.Mirrors` as the daemon reports them, each with exactly one trailing slash. */
   mirrors: string[];
   /**
-   * Insecure registries the daemon added because of configuration: host entries (`IndexConfigs` with
-   * `Secure: false`, not official) followed by `InsecureRegistryCIDRs` without the built-in defaults.
+   * Insecure registries the daemon added because of configuration, without the built-in default CIDRs: from
+   * `GET /info`, host entries (`IndexConfigs` with `Secure: false`, not official) followed by
+   * `InsecureRegistryCIDRs`; from a reload event, its `insecure-registries` as the daemon holds them.
    */
   insecureRegistries: string[];
 }
@@ -33,7 +34,7 @@ export const DEFAULT_INSECURE_CIDRS: readonly string[] = ['127.0.0.0/8', '::1/12
 /** Extract {@link LiveRegistry} from a `GET /info` body; tolerant of missing fields (old or odd daemons). */
 export function liveRegistryFromInfo(info: unknown): LiveRegistry {
   const rc = field(info, 'RegistryConfig');
-  const mirrors = strings(field(rc, 'Mirrors')).map((m) => m.replace(/\/*$/, '/'));
+  const mirrors = strings(field(rc, 'Mirrors')).map(oneTrailingSlash);
   const hosts: string[] = [];
   const indexConfigs = field(rc, 'IndexConfigs');
   if (typeof indexConfigs === 'object' && indexConfigs !== null) {
@@ -43,6 +44,34 @@ export function liveRegistryFromInfo(info: unknown): LiveRegistry {
   }
   const cidrs = strings(field(rc, 'InsecureRegistryCIDRs')).filter((c) => !DEFAULT_INSECURE_CIDRS.includes(c));
   return { mirrors, insecureRegistries: [...hosts.sort(), ...cidrs] };
+}
+
+/**
+ * The registry settings a `reload` event reports: dockerd puts the settings it has just applied in the event's
+ * `Actor.Attributes`, `registry-mirrors` and `insecure-registries` each as a JSON array of strings (dockerd
+ * 20.10 up; the event is sent only when the whole reload succeeded). Mirrors are given the one trailing slash
+ * `GET /info` shows. `undefined` when either attribute is absent or not such an array (an older or other
+ * daemon): then only `GET /info` can tell.
+ */
+export function liveRegistryFromReloadEvent(event: unknown): LiveRegistry | undefined {
+  const attributes = field(field(event, 'Actor'), 'Attributes');
+  const list = (key: string): string[] | undefined => {
+    const text = field(attributes, key);
+    if (typeof text !== 'string') return undefined;
+    try {
+      const value: unknown = JSON.parse(text);
+      return Array.isArray(value) && value.every((v) => typeof v === 'string') ? value : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const mirrors = list('registry-mirrors');
+  const insecure = list('insecure-registries');
+  if (mirrors === undefined || insecure === undefined) return undefined;
+  return {
+    mirrors: mirrors.map(oneTrailingSlash),
+    insecureRegistries: insecure.filter((c) => !DEFAULT_INSECURE_CIDRS.includes(c)),
+  };
 }
 
 /**
@@ -71,6 +100,10 @@ export function registryMismatch(live: LiveRegistry, expected: ExpectedRegistry)
     return `insecure-registries: daemon is ${parts.filter(Boolean).join(' and ')}`;
   }
   return undefined;
+}
+
+function oneTrailingSlash(mirror: string): string {
+  return mirror.replace(/\/*$/, '/');
 }
 
 function unique(values: string[]): string[] {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { liveRegistryFromInfo, registryMismatch } from '../../src/daemon/registry-config.js';
+import { liveRegistryFromInfo, liveRegistryFromReloadEvent, registryMismatch } from '../../src/daemon/registry-config.js';
 import { normalizeInsecureEntry, normalizeMirror } from '../../src/mirror/url.js';
 import { parseEndpoint } from '../../src/daemon/engine.js';
 import { UsageError } from '../../src/errors.js';
@@ -21,6 +21,37 @@ describe('live registry config', () => {
   it('extracts mirrors and non-default insecure entries', () => {
     expect(liveRegistryFromInfo(info)).toEqual({ mirrors: ['http://m:5000/'], insecureRegistries: ['myreg:5000', 'other:80', '10.0.0.0/8'] });
     expect(liveRegistryFromInfo({})).toEqual({ mirrors: [], insecureRegistries: [] });
+  });
+
+  it("reads a reload event's settings, as dockerd 20.10 sends them, and nothing from an event without them", () => {
+    // Recorded from dockerd 20.10.24 here (`GET /events` during a SIGHUP), other attributes trimmed.
+    const recorded = {
+      Type: 'daemon',
+      Action: 'reload',
+      Actor: {
+        ID: 'UOEL:OY7Y:VUGO',
+        Attributes: {
+          debug: 'false',
+          'insecure-registries': '["127.0.0.1:5999","10.0.0.0/8","127.0.0.0/8"]',
+          labels: '[]',
+          name: 'vm',
+          'registry-mirrors': '["http://127.0.0.1:5999","https://m.example/"]',
+        },
+      },
+    };
+    expect(liveRegistryFromReloadEvent(recorded)).toEqual({
+      mirrors: ['http://127.0.0.1:5999/', 'https://m.example/'],
+      insecureRegistries: ['127.0.0.1:5999', '10.0.0.0/8'],
+    });
+    const attributes = (extra: Record<string, unknown>) => ({ Actor: { Attributes: { 'registry-mirrors': '[]', 'insecure-registries': '[]', ...extra } } });
+    expect(liveRegistryFromReloadEvent(attributes({}))).toEqual({ mirrors: [], insecureRegistries: [] });
+    // Each list must be there, as a JSON array of strings: anything else is for GET /info to settle.
+    for (const odd of [{ 'registry-mirrors': undefined }, { 'insecure-registries': undefined }, { 'registry-mirrors': '["a",1]' }, { 'registry-mirrors': '{"a":1}' },
+      { 'insecure-registries': 'not json' }, { 'registry-mirrors': ['http://a'] }]) {
+      expect(liveRegistryFromReloadEvent(attributes(odd))).toBeUndefined();
+    }
+    expect(liveRegistryFromReloadEvent({ Type: 'daemon', Action: 'reload', Actor: { ID: 'x' } })).toBeUndefined();
+    expect(liveRegistryFromReloadEvent(null)).toBeUndefined();
   });
 
   it('normalises mirrors and insecure entries', () => {

@@ -33,6 +33,7 @@ describe('applyConfig', () => {
       endpoint,
       setup: 'systemd',
       live: { mirrors: [`${MIRROR}/`], insecureRegistries: [] },
+      liveFrom: 'GET /info',
       elapsedMs: expect.any(Number),
     };
     expect(result).toEqual({

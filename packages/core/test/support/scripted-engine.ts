@@ -21,6 +21,11 @@ export interface EngineScript {
   eventsDelayMs: number;
   /** Whether a reload sends the `reload` event. */
   event: boolean;
+  /**
+   * The registry settings the event carries in `Actor.Attributes`, as dockerd 20.10 up does: `file` for the
+   * file's keys (what dockerd reports), given lists for a report of other settings, `none` for no attributes.
+   */
+  reports: 'none' | 'file' | { mirrors: string[]; insecure: string[] };
   /** Whether a reload takes the file (its mirror keys become /info's), and how long after the event. */
   take: boolean;
   takeLagMs: number;
@@ -107,7 +112,7 @@ export async function startScriptedEngine(dir: string, name = 'engine'): Promise
     };
     const { script } = engine;
     if (script.take && script.takeLagMs === 0) take();
-    if (script.event) for (const s of engine.events) s.write('{"Type":"daemon","Action":"reload","Actor":{"ID":"x"}}\n');
+    if (script.event) for (const s of engine.events) s.write(`${reloadEvent(script.reports, json)}\n`);
     if (script.take && script.takeLagMs > 0) engine.later(script.takeLagMs, take);
   };
 
@@ -141,7 +146,15 @@ export async function startScriptedEngine(dir: string, name = 'engine'): Promise
 }
 
 function wellBehaved(): EngineScript {
-  return { eventsDelayMs: 0, event: true, take: true, takeLagMs: 0, infoQueue: [], containers: '[]' };
+  return { eventsDelayMs: 0, event: true, reports: 'none', take: true, takeLagMs: 0, infoQueue: [], containers: '[]' };
+}
+
+/** A `reload` event line, with the attributes `reports` asks for (dockerd sends each list as a JSON string). */
+function reloadEvent(reports: EngineScript['reports'], json: { 'registry-mirrors'?: string[]; 'insecure-registries'?: string[] }): string {
+  const lists = reports === 'file' ? { mirrors: json['registry-mirrors'] ?? [], insecure: json['insecure-registries'] ?? [] } : reports;
+  const Attributes =
+    lists === 'none' ? {} : { 'registry-mirrors': JSON.stringify(lists.mirrors), 'insecure-registries': JSON.stringify(lists.insecure), name: 'scripted' };
+  return JSON.stringify({ Type: 'daemon', Action: 'reload', Actor: { ID: 'x', Attributes } });
 }
 
 /**

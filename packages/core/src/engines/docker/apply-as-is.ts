@@ -33,7 +33,7 @@ export async function applyFileAsIs(
   const liveBefore = await connection.engine.liveRegistry();
   const mismatch = registryMismatch(liveBefore, { mirrors: doc.mirrors ?? [], insecureRegistries: doc.insecureRegistries ?? [] });
   if (mismatch === undefined) {
-    return { method: 'none', reason: 'the daemon already uses what the file says', endpoint: connection.endpoint, setup: connection.setup.kind, live: liveBefore };
+    return { method: 'none', reason: 'the daemon already uses what the file says', endpoint: connection.endpoint, setup: connection.setup.kind, live: liveBefore, liveFrom: 'GET /info' };
   }
   const bytes = doc.exists ? doc.bytes : undefined;
   const state = { exists: doc.exists, sha256: hashBytes(bytes) };

@@ -97,6 +97,32 @@ describe('applyToDaemon: a reload and its event', () => {
   });
 });
 
+describe('applyToDaemon: the settings a reload event reports', () => {
+  const requestsAfterReload = (): string[] => engine.requests.slice(engine.requests.findIndex((r) => r.endsWith('/dm/reload')) + 1);
+
+  it("an event carrying the file's settings is the proof: no GET /info after the reload", async () => {
+    // /info would show the file only 5 s later: confirmed at once, it was not asked.
+    Object.assign(engine.script, { reports: 'file', takeLagMs: 5_000 });
+    const report = await applyToDaemon(await handle({}, { timeoutMs: 10_000 }), { file, after: await readDaemonConfig(file) });
+    expect(report).toMatchObject({ method: 'reload', liveFrom: 'reload event', live: { mirrors: [`${MIRROR}/`], insecureRegistries: [] } });
+    expect(requestsAfterReload()).toEqual([]);
+  });
+
+  it('an event reporting other settings is no proof: GET /info settles it', async () => {
+    Object.assign(engine.script, { reports: { mirrors: ['http://127.0.0.1:5999'], insecure: [] } });
+    const report = await applyToDaemon(await handle({}, { timeoutMs: 10_000 }), { file, after: await readDaemonConfig(file) });
+    expect(report).toMatchObject({ liveFrom: 'GET /info', live: { mirrors: [`${MIRROR}/`], insecureRegistries: [] } });
+    expect(requestsAfterReload()).toEqual(['/info']);
+  });
+
+  it('an event reporting other insecure registries is no proof either, and a daemon that never shows the file fails', async () => {
+    Object.assign(engine.script, { reports: { mirrors: [MIRROR], insecure: ['10.0.0.1:5000'] }, take: false });
+    const error = await failure(applyToDaemon(await handle({}, { timeoutMs: 1_000 }), { file, after: await readDaemonConfig(file) }));
+    expect(error.message).toBe(`The Docker daemon did not take the change: mirrors: daemon has [], file asks for [${MIRROR}].`);
+    expect(requestsAfterReload()).toContain('/info');
+  });
+});
+
 describe('applyToDaemon: the live check right after a reload without an event', () => {
   it('an /info that times out then is left to the wait for the change, which reports what it saw', async () => {
     // The first /info after the reload answers after 2 s, past this call's 1 s; the next ones at once.
