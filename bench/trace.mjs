@@ -8,7 +8,7 @@
 //                split into runner (-> the command's module is requested: oclif's start-up, or the fast
 //                path's decision for the hot commands) and modules (loading the command's modules and core's,
 //                parsing flags)
-//   client       loading node:http (the Engine client's only dependency beyond what start-up loads)
+//   client       loading node:http (0 now: the Engine client speaks HTTP/1.1 over node:net, which start-up loads)
 //   discovery    /proc reads (the dockerd scan, socket proof), the docker CLI's config and contexts
 //   api          Engine API calls before the daemon is told (ping, version, info; not the /events stream)
 //   write        opening, writing, fsyncing, renaming, unlinking files in the bench folder (daemon.json, state)
@@ -114,7 +114,8 @@ for (const name of ['read', 'readFile', 'write', 'writeFile', 'sync', 'datasync'
 }
 syncBuiltinESMExports();
 
-// Loading the client: node:http through require (engine-http.ts) or import.
+// Loading node:http, through require or import: the Engine client no longer does (http1.ts speaks HTTP/1.1 over
+// node:net), so this stays 0 unless something else starts loading it.
 const load = Module._load;
 Module._load = function traced(request, ...rest) {
   if (request !== 'node:http' && request !== 'http') return load.call(this, request, ...rest);
@@ -146,25 +147,30 @@ process.kill = function traced(pid, signal) {
   return kill.call(this, pid, signal);
 };
 
-// Engine API calls. The /events subscription is a stream that stays open over the reload: its headers count
-// as an API call, the rest of its life does not.
-const open = new WeakMap();
-dc.subscribe('http.client.request.start', ({ request }) => {
+// Engine API calls, one connection each (packages/core/src/daemon/http1.ts): from net.connect to the socket's
+// close, named by the request line written on it. The /events subscription is a stream that stays open over the
+// reload: its headers (the first bytes back) count as an API call, the rest of its life does not.
+const net = process.getBuiltinModule('node:net');
+const connect = net.connect;
+net.connect = function traced(...args) {
+  const socket = connect.apply(this, args);
   const start = now();
-  if (!request.path.startsWith('/events')) open.set(request, { start, path: request.path });
-  else request.prependOnceListener('response', () => record('api', start, now(), 'GET /events (headers)'));
-});
-const finish = (request) => {
-  const started = open.get(request);
-  if (!started) return;
-  open.delete(request);
-  const end = now();
-  const label = `${request.method} ${started.path.split('?')[0]}`;
-  if (hup !== undefined && started.start >= hup) record('reload', started.start, end, label);
-  else record('api', started.start, end, label);
+  let label;
+  const write = socket.write;
+  socket.write = function tracedWrite(chunk, ...rest) {
+    label ??= /^([A-Z]+ [^ ?]*)/.exec(String(chunk))?.[1];
+    return write.call(this, chunk, ...rest);
+  };
+  socket.once('data', () => {
+    if (label === 'GET /events') record('api', start, now(), 'GET /events (headers)');
+  });
+  socket.once('close', () => {
+    if (label === undefined || label === 'GET /events') return;
+    if (hup !== undefined && start >= hup) record('reload', start, now(), label);
+    else record('api', start, now(), label);
+  });
+  return socket;
 };
-dc.subscribe('http.client.response.finish', ({ request }) => finish(request));
-dc.subscribe('http.client.request.error', ({ request }) => finish(request));
 
 process.on('exit', () => {
   if (!outFile) return;

@@ -1,27 +1,16 @@
 /**
- * The {@link Engine} over node:http. Whoever listens on the endpoint decides what comes back, so every call has
+ * The {@link Engine} over HTTP/1.1 (http1.ts). Whoever listens on the endpoint decides what comes back, so every call has
  * one deadline for connect, headers and body together, every body a byte bound, and a pull's progress stream a
  * bound on each line (and no memory of the lines already seen). Kept apart from engine.ts so the public types
  * carry no runtime code.
  */
-import type { ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
-import { createRequire } from 'node:module';
 import { StringDecoder } from 'node:string_decoder';
 import { DaemonError, DaemonUnreachableError, DockmirrorError, PermissionDeniedError } from '../errors.js';
 import type { Engine, EngineInfo, EngineVersion, ImageSummary, ReloadWatch, RunningContainer } from './engine.js';
+import { sendRequest } from './http1.js';
 import { pipeDenied, pipeErrorKind } from './pipe-errors.js';
 import { interrupted } from '../support/interrupt.js';
 import { type LiveRegistry, liveRegistryFromInfo, liveRegistryFromReloadEvent } from './registry-config.js';
-
-// Imported as an ES module, node:http's facade reads every export, and one of them loads fetch's undici: about
-// 10 ms on every start that reaches this file. Required, it reads none of them; and it is required at the first
-// request, not when this file loads, so commands that never ask the daemon (`--apply none`, a missing socket)
-// do not load node:http at all (3-10 ms here).
-let http: typeof import('node:http') | undefined;
-// `servername: ''`: node's Agent otherwise works out a TLS server name for every request, and its IP check
-// compiles the IPv6 pattern, 5-10 ms on the first call here; these requests are never TLS, so there is none.
-const httpRequest = (options: RequestOptions): ClientRequest =>
-  (http ??= createRequire(import.meta.url)('node:http') as typeof import('node:http')).request({ ...options, servername: '' } as RequestOptions);
 
 /** Where an Engine listens: a unix socket or Windows named pipe, or a host and port. */
 export type EngineAddress = { socketPath: string } | { host: string; port: number };
@@ -162,18 +151,15 @@ export class HttpEngine implements Engine {
         for (const w of waiters) w();
         waiters.clear();
       };
-      const req = httpRequest({
-        ...('socketPath' in this.address ? { socketPath: this.address.socketPath } : { host: this.address.host, port: this.address.port }),
-        method: 'GET',
-        path: `/events?${new URLSearchParams({ filters })}`,
-        agent: false,
-        headers: { Host: 'docker', 'User-Agent': 'dockmirror' },
-      });
+      const decoder = new StringDecoder('utf8');
+      let ended = false;
+      let closeConnection = (): void => undefined;
       const close = (): void => {
         clearTimeout(timer);
         clearTimeout(headersTimer);
         this.signal?.removeEventListener('abort', onAbort);
-        req.destroy();
+        closeConnection();
+        ended = true;
         wake();
       };
       const onAbort = (): void => {
@@ -186,24 +172,35 @@ export class HttpEngine implements Engine {
         close();
         reject(this.failure('GET /events', headersMs, TIMED_OUT));
       }, headersMs);
-      if (this.signal?.aborted) onAbort();
-      else this.signal?.addEventListener('abort', onAbort);
-      req.on('error', (error) => {
-        close();
-        reject(this.failure('GET /events', timeoutMs, error));
-      });
-      req.on('response', (res: IncomingMessage) => {
-        clearTimeout(headersTimer);
-        if (res.statusCode !== 200) {
+      const watch: ReloadWatch = {
+        reloaded: (waitMs) =>
+          seen || ended
+            ? Promise.resolve(seen)
+            : new Promise<boolean>((done) => {
+                const waiter = (): void => {
+                  clearTimeout(wait);
+                  done(seen);
+                };
+                const wait = setTimeout(() => {
+                  waiters.delete(waiter);
+                  done(seen);
+                }, waitMs);
+                waiters.add(waiter);
+              }),
+        reported: () => reported,
+        close,
+      };
+      closeConnection = sendRequest(this.address, 'GET', `/events?${new URLSearchParams({ filters })}`, {
+        head: (status) => {
+          clearTimeout(headersTimer);
+          if (status === 200) return resolve(watch);
           close();
-          reject(httpError(this.endpoint, 'GET /events', res.statusCode ?? 0, undefined, ''));
-          return;
-        }
-        // Only reload events were asked for; a line past the bound, or more lines than a few reloads give, is not
-        // a daemon's event stream, and ends it.
-        res.setEncoding('utf8');
-        res.on('data', (text: string) => {
-          pending += text;
+          reject(httpError(this.endpoint, 'GET /events', status, undefined, ''));
+        },
+        body: (data) => {
+          pending += decoder.write(data);
+          // Only reload events were asked for; a line past the bound, or more lines than a few reloads give, is
+          // not a daemon's event stream, and ends it.
           for (let end = pending.indexOf('\n'); end !== -1; end = pending.indexOf('\n')) {
             const event = parseJson(pending.slice(0, end))?.value;
             pending = pending.slice(end + 1);
@@ -215,29 +212,15 @@ export class HttpEngine implements Engine {
           }
           if (pending.length > MAX_EVENT_LINE_BYTES) close();
           if (seen) wake();
-        });
-        res.on('error', close);
-        res.on('end', close);
-        resolve({
-          reloaded: (waitMs) =>
-            seen || req.destroyed
-              ? Promise.resolve(seen)
-              : new Promise<boolean>((done) => {
-                  const waiter = (): void => {
-                    clearTimeout(wait);
-                    done(seen);
-                  };
-                  const wait = setTimeout(() => {
-                    waiters.delete(waiter);
-                    done(seen);
-                  }, waitMs);
-                  waiters.add(waiter);
-                }),
-          reported: () => reported,
-          close,
-        });
+        },
+        end: close,
+        fail: (error) => {
+          close();
+          reject(this.failure('GET /events', timeoutMs, error));
+        },
       });
-      req.end();
+      if (this.signal?.aborted) onAbort();
+      else this.signal?.addEventListener('abort', onAbort);
     });
   }
 
@@ -324,42 +307,35 @@ export class HttpEngine implements Engine {
         settled = true;
         clearTimeout(timer);
         this.signal?.removeEventListener('abort', onAbort);
-        req.destroy();
+        closeConnection();
         if (error === undefined) resolve(value as T);
         else reject(this.failure(what, timeoutMs, error));
       };
-      const req = httpRequest({
-        ...('socketPath' in this.address ? { socketPath: this.address.socketPath } : { host: this.address.host, port: this.address.port }),
-        method,
-        path,
-        agent: false,
-        headers: { Host: 'docker', 'User-Agent': 'dockmirror', ...(method === 'GET' ? {} : { 'Content-Length': 0 }) },
-      });
-      const timer = setTimeout(() => finish(TIMED_OUT), timeoutMs);
-      const onAbort = (): void => finish(ABORTED);
-      if (this.signal?.aborted) onAbort();
-      else this.signal?.addEventListener('abort', onAbort);
-      req.on('error', (error) => finish(error));
-      req.on('close', () => finish(Object.assign(new Error('connection closed before the answer ended'), { code: 'ECONNRESET' })));
-      req.on('response', (res: IncomingMessage) => {
-        const status = res.statusCode ?? 0;
-        res.on('data', (data: Buffer) => {
+      let status = 0;
+      const closeConnection = sendRequest(this.address, method, path, {
+        head: (code) => {
+          status = code;
+        },
+        body: (data) => {
           try {
             reader.chunk(data, status);
           } catch (error) {
             finish(error);
           }
-        });
-        res.on('end', () => {
+        },
+        end: () => {
           try {
             finish(undefined, reader.end(status));
           } catch (error) {
             finish(error);
           }
-        });
-        res.on('error', (error) => finish(error));
+        },
+        fail: (error) => finish(error),
       });
-      req.end();
+      const timer = setTimeout(() => finish(TIMED_OUT), timeoutMs);
+      const onAbort = (): void => finish(ABORTED);
+      if (this.signal?.aborted) onAbort();
+      else this.signal?.addEventListener('abort', onAbort);
     });
   }
 

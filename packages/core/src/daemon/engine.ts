@@ -1,7 +1,7 @@
 /**
  * What dockmirror asks of a Docker Engine, and where the Engine is. The client itself (engine-http.ts) is a few
- * calls over node:http with a deadline and a byte bound on every response, because an endpoint may be anyone's
- * socket: a general-purpose client (dockerode) buffers whole bodies and an endless one exhausts memory.
+ * HTTP/1.1 calls (http1.ts) with a deadline and a byte bound on every response, because an endpoint may be
+ * anyone's socket: a general-purpose client (dockerode) buffers whole bodies and an endless one exhausts memory.
  */
 import { UsageError } from '../errors.js';
 import { type EngineAddress, HttpEngine } from './engine-http.js';

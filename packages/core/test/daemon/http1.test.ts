@@ -1,0 +1,176 @@
+// The HTTP/1.1 response framing of the Engine client (http1.ts), on generated responses cut into pieces at
+// every kind of place: what an Engine can send (a body by Content-Length, chunked, or up to the close) comes out
+// whole and once; a response cut short is a dropped connection, and what an Engine cannot send (an oversized
+// part, something that is not HTTP) is a NotHttpError: never a hang or a partial answer taken for a whole one. Over real sockets, the client is in
+// hostile-engine.test.ts, reload-events.test.ts and every test on the real dockerd.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { MAX_HEAD_BYTES, NotHttpError, ResponseParser } from '../../src/daemon/http1.js';
+
+interface Seen {
+  status?: number;
+  headers?: ReadonlyMap<string, string>;
+  body: Buffer[];
+  ends: number;
+}
+
+function parser(): { p: ResponseParser; seen: Seen } {
+  const seen: Seen = { body: [], ends: 0 };
+  const p = new ResponseParser({
+    head: (status, headers) => Object.assign(seen, { status, headers }),
+    body: (data) => seen.body.push(Buffer.from(data)),
+    end: () => (seen.ends += 1),
+  });
+  return { p, seen };
+}
+
+/** Feeds `bytes` cut at `cuts` (positions, any order), then the close when `close`. */
+function feed(bytes: Buffer, cuts: number[], close: boolean): Seen {
+  const { p, seen } = parser();
+  let at = 0;
+  for (const cut of [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b)) {
+    p.push(bytes.subarray(at, cut));
+    at = cut;
+  }
+  p.push(bytes.subarray(at));
+  if (close) p.close();
+  return seen;
+}
+
+const token = fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,15}$/);
+const value = fc.stringMatching(/^[ -~]{0,30}$/).map((v) => v.trim());
+const body = fc.uint8Array({ maxLength: 3000 }).map((b) => Buffer.from(b));
+const framing = fc.oneof(
+  fc.constant({ kind: 'length' as const }),
+  fc.record({ kind: fc.constant('chunked' as const), sizes: fc.array(fc.integer({ min: 1, max: 700 }), { maxLength: 8 }), ext: fc.boolean(), trailer: fc.boolean(), upper: fc.boolean() }),
+  fc.constant({ kind: 'close' as const }),
+);
+type Framing = { kind: 'length' } | { kind: 'close' } | { kind: 'chunked'; sizes: number[]; ext: boolean; trailer: boolean; upper: boolean };
+
+/** A response as an Engine (Go's net/http) could write it. */
+function response(status: number, fields: [string, string][], content: Buffer, how: Framing, interim: boolean): Buffer {
+  const head = [`HTTP/1.1 ${status} Whatever`, ...fields.map(([n, v]) => `${n}: ${v}`)];
+  let rest: Buffer = content;
+  if (how.kind === 'length') head.push(`Content-Length: ${content.length}`);
+  if (how.kind === 'chunked') {
+    head.push('Transfer-Encoding: chunked');
+    const parts: Buffer[] = [];
+    let at = 0;
+    for (const size of [...how.sizes, content.length]) {
+      if (at >= content.length) break;
+      const piece = content.subarray(at, at + size);
+      at += piece.length;
+      const hex = piece.length.toString(16);
+      parts.push(Buffer.from(`${how.upper ? hex.toUpperCase() : hex}${how.ext ? ';x=1' : ''}\r\n`), piece, Buffer.from('\r\n'));
+    }
+    parts.push(Buffer.from(`0\r\n${how.trailer ? 'X-Trailer: t\r\n' : ''}\r\n`));
+    rest = Buffer.concat(parts);
+  }
+  const prefix = interim ? 'HTTP/1.1 100 Continue\r\n\r\n' : '';
+  return Buffer.concat([Buffer.from(`${prefix}${head.join('\r\n')}\r\n\r\n`, 'latin1'), rest]);
+}
+
+const responses = fc.record({
+  status: fc.integer({ min: 200, max: 599 }).filter((s) => s !== 204 && s !== 304),
+  fields: fc.array(fc.tuple(token, value), { maxLength: 6 }).map((f) => f.filter(([n]) => !/^(content-length|transfer-encoding)$/i.test(n))),
+  content: body,
+  how: framing,
+  interim: fc.boolean(),
+  cuts: fc.array(fc.nat(), { maxLength: 12 }),
+});
+
+describe('ResponseParser', () => {
+  it('gives every generated response whole, once, however it is cut', () => {
+    fc.assert(
+      fc.property(responses, ({ status, fields, content, how, interim, cuts }) => {
+        const bytes = response(status, fields, content, how, interim);
+        const seen = feed(bytes, cuts, how.kind === 'close');
+        expect(seen.status).toBe(status);
+        expect(Buffer.concat(seen.body).equals(content)).toBe(true);
+        expect(seen.ends).toBe(1);
+        for (const [name, v] of fields) expect(seen.headers?.get(name.toLowerCase())).toContain(v);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('takes a response cut short, then closed, for a dropped connection (ECONNRESET), not an answer', () => {
+    fc.assert(
+      fc.property(responses, fc.nat(), ({ status, fields, content, how }, at) => {
+        fc.pre(how.kind !== 'close');
+        const bytes = response(status, fields, content, how, false);
+        const cut = at % bytes.length;
+        const { p, seen } = parser();
+        p.push(bytes.subarray(0, cut));
+        expect(() => p.close()).toThrow(expect.objectContaining({ code: 'ECONNRESET', message: 'the connection closed before the answer ended' }));
+        expect(seen.ends).toBe(0);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('ignores what comes after a whole response', () => {
+    const { p, seen } = parser();
+    p.push(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOKHTTP/1.1 500 No\r\n\r\n'));
+    p.close();
+    expect([seen.status, Buffer.concat(seen.body).toString(), seen.ends]).toEqual([200, 'OK', 1]);
+  });
+
+  it('a 204, a 304 and a zero length have no body; repeated fields are joined', () => {
+    for (const head of ['HTTP/1.1 204 No Content', 'HTTP/1.1 304 Not Modified', 'HTTP/1.0 200 OK\r\nContent-Length: 0']) {
+      const { p, seen } = parser();
+      p.push(Buffer.from(`${head}\r\nA: 1\r\na: 2\r\n\r\n`));
+      expect(seen.ends).toBe(1);
+      expect(seen.headers?.get('a')).toBe('1, 2');
+      expect(p.done).toBe(true);
+    }
+    const { p, seen } = parser();
+    p.push(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\nabc'));
+    expect(Buffer.concat(seen.body).toString()).toBe('abc');
+  });
+
+  it('refuses what is not an Engine response, each with its reason', () => {
+    const refused: [string, RegExp][] = [
+      ['SSH-2.0-OpenSSH_9.2\r\n\r\n', /no HTTP\/1\.1 status line/],
+      ['HTTP/2 200\r\n\r\n', /no HTTP\/1\.1 status line/],
+      ['HTTP/1.1 200 OK\r\nno colon here\r\n\r\n', /malformed header line/],
+      ['HTTP/1.1 200 OK\r\n folded: value\r\n\r\n', /malformed header line/],
+      ['HTTP/1.1 101 Switching Protocols\r\n\r\n', /protocol switch/],
+      ['HTTP/1.1 200 OK\r\nContent-Length: 3, 4\r\n\r\n', /bad Content-Length/],
+      ['HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n', /bad Content-Length/],
+      ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', /bad chunk size/],
+      ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1000000000000\r\n', /bad chunk size/],
+      ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n', /chunk longer than its size/],
+    ];
+    for (const [bytes, why] of refused) {
+      const { p } = parser();
+      expect(() => p.push(Buffer.from(bytes)), bytes).toThrow(why);
+    }
+  });
+
+  it('bounds the header section, a chunk-size line and the trailers, even when they never end', () => {
+    const flood = (head: string, piece: string, limit: number, why: RegExp): void => {
+      const { p } = parser();
+      p.push(Buffer.from(head));
+      const chunk = Buffer.from(piece.repeat(256));
+      let sent = 0;
+      expect(() => {
+        for (; sent <= limit + chunk.length; sent += chunk.length) p.push(chunk);
+      }).toThrow(why);
+      expect(sent).toBeLessThanOrEqual(limit + chunk.length);
+    };
+    flood('HTTP/1.1 200 OK\r\n', 'X-A: aaaaaaaaaaaaaaa\r\n', MAX_HEAD_BYTES, /header section over 16 KiB/);
+    flood('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1', ';', 1024, /chunk-size line over 1 KiB/);
+    flood('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n', 'X-T: t\r\n', MAX_HEAD_BYTES, /trailers over 16 KiB/);
+  });
+
+  it('an endless body up to the close is handed on as it comes, kept by nobody', () => {
+    const { p, seen } = parser();
+    p.push(Buffer.from('HTTP/1.1 200 OK\r\n\r\n'));
+    for (let i = 0; i < 100; i += 1) p.push(Buffer.alloc(1024, 'x'));
+    expect(seen.body).toHaveLength(100);
+    expect(seen.ends).toBe(0);
+    p.close();
+    expect(seen.ends).toBe(1);
+  });
+});
