@@ -2,7 +2,7 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import { DaemonUnreachableError, PermissionDeniedError } from '../../errors.js';
 import type { CommonOptions } from '../../operations/options.js';
 import { resolveDockerHost, type ResolvedDockerHost } from '../../daemon/endpoint.js';
-import { createEngine, type Engine, type EngineInfo } from '../../daemon/engine.js';
+import { createEngine, type Engine, type EngineInfo, type EngineVersion } from '../../daemon/engine.js';
 import { callCandidates, LISTING_FRESH_MS } from '../../daemon/dockerd-process.js';
 import { endpointScan, findFileReader, type FileReader } from '../../daemon/file-reader.js';
 import { detectSetup, type DaemonSetup, type DetectSetupOptions } from '../../daemon/setup.js';
@@ -69,17 +69,27 @@ export interface FileDaemon {
  */
 export async function connectForFile(options: ConnectOptions, file: string, timeoutMs: number): Promise<FileDaemon> {
   const resolved = await resolveDockerHost(options);
+  // The endpoint already known is asked first, and /proc read while the daemon works out its /info (~10 ms on
+  // dockerd 20.10). Its ping is waited for, so that all three requests are out before the listing, which does
+  // not yield. A default endpoint is only a guess (the dockerd that reads the file may listen elsewhere, and
+  // then this greeting is dropped unread), so a daemon there that is slow to answer is not waited for.
+  const early = hello(resolved.endpoint, options, timeoutMs);
+  if (early) await settledWithin(early.answered, resolved.source === 'default' ? GUESS_WAIT_MS : undefined);
   // One listing of /proc for the whole call: the file's reader and the setup behind the endpoint both use it,
   // and when they look at the same endpoint, the scan that proved it is the setup's too.
   const candidates = process.platform === 'linux' ? callCandidates(options) : undefined;
   // Stryker disable next-line ObjectLiteral: findFileReader would list the same /proc again (only on Linux): timing only
-  const reader = await findFileReader(file, { candidates });
+  const reader = await findFileReader(file, { candidates }).catch((error: unknown) => {
+    early?.drop();
+    throw error;
+  });
   const useReader = resolved.source === 'default' && reader?.endpoint !== undefined;
   const target = useReader ? { endpoint: reader.endpoint as string, source: 'dockerd' as const } : resolved;
   const proof = reader?.endpoint === target.endpoint ? endpointScan(reader) : undefined;
   const probe: Probe = { candidates, ...(proof ? { scan: proof } : {}) };
+  const asked = early?.endpoint === target.endpoint ? early : (early?.drop(), undefined);
   // A daemon that answers the ping and then hangs (stopped between two calls) is the same as one that does not.
-  const connection = await greet(target, options, true, timeoutMs, probe).catch((error: unknown) => {
+  const connection = await greet(target, options, true, timeoutMs, probe, asked).catch((error: unknown) => {
     if (reader && error instanceof DaemonUnreachableError) return undefined;
     throw error;
   });
@@ -107,25 +117,65 @@ export async function connectForFile(options: ConnectOptions, file: string, time
 /** What this call already found in /proc, for detectSetup: the dockerd pids, and the endpoint's scan if made. */
 type Probe = Pick<DetectSetupOptions, 'candidates' | 'scan'>;
 
+/** How long a change waits for a daemon at the default endpoint before it reads /proc (see connectForFile). */
+const GUESS_WAIT_MS = 100;
+
+/** The network half of a greeting, under way: `/_ping`, `/version` and `/info`, asked at once. */
+interface Hello {
+  endpoint: string;
+  engine: Engine;
+  /** Whether `/_ping` answered OK within its deadline. */
+  answered: Promise<boolean>;
+  /** `/version` and `/info`, once asked; the first failure, if any. */
+  facts: Promise<[EngineVersion, EngineInfo]>;
+  /** Closes its connections, for a greeting not needed after all. */
+  drop(): void;
+}
+
+/**
+ * Asks `endpoint` for everything a greeting needs at once: waiting for the ping before asking the rest would
+ * cost a round trip, and the rest is only read once the ping said OK. `undefined` when no daemon can be there
+ * (a unix socket that does not exist) or the socket may not be opened (for greet to say so).
+ */
+function hello(endpoint: string, options: ConnectOptions, pingMs: number): Hello | undefined {
+  if (socketMissing(endpoint)) return undefined;
+  try {
+    refuseForbiddenSocket(endpoint);
+  } catch {
+    return undefined;
+  }
+  const own = new AbortController();
+  const signal = options.abandon ? AbortSignal.any([options.abandon, own.signal]) : own.signal;
+  const engine = createEngine(endpoint, { signal });
+  const callMs = Math.max(pingMs, 3_000);
+  const answered = engine.ping(pingMs);
+  const facts = Promise.all([engine.version(callMs), engine.info(callMs)]);
+  // Read only after an OK ping; a daemon that is not there fails these too, and that is no news.
+  facts.catch(() => undefined);
+  return { endpoint, engine, answered, facts, drop: () => own.abort() };
+}
+
 async function greet(
   resolved: { endpoint: string; source: DaemonConnection['endpointSource']; context?: string },
   options: ConnectOptions,
   lenient: boolean,
   pingMs: number,
   probe: Probe = {},
+  asked?: Hello,
 ): Promise<DaemonConnection | undefined> {
   const started = Date.now();
-  const engine = createEngine(resolved.endpoint, options.abandon ? { signal: options.abandon } : {});
   refuseForbiddenSocket(resolved.endpoint);
-  if (socketMissing(resolved.endpoint) || !(await untilInterrupted(engine.ping(pingMs), options.signal))) {
+  const greeting = asked ?? hello(resolved.endpoint, options, pingMs);
+  if (!greeting || !(await untilInterrupted(greeting.answered, options.signal).catch(dropAndThrow(greeting)))) {
+    greeting?.drop();
     if (lenient) return undefined;
     throw new DaemonUnreachableError(`No Docker daemon answers at ${resolved.endpoint} (from ${resolved.source}).`, {
       hint: 'Start Docker, or point --docker-host / DOCKER_HOST at the running daemon, or pass --apply none.',
       details: { endpoint: resolved.endpoint },
     });
   }
-  const callMs = Math.max(pingMs, 3_000);
-  const [version, info] = await untilInterrupted(Promise.all([engine.version(callMs), engine.info(callMs)]), options.signal);
+  const { engine } = greeting;
+  const [version, info] = await untilInterrupted(greeting.facts, options.signal).catch(dropAndThrow(greeting));
   // What /proc showed before a slow greeting (a daemon restarting, a loaded machine) may be gone: look again, by
   // the same rule as the call's one listing of /proc. (A SIGHUP checks its pid again anyway, right before it goes.)
   const fresh = Date.now() - started < LISTING_FRESH_MS ? probe : {};
@@ -140,6 +190,27 @@ async function greet(
     ...(options.homedir ? { homedir: options.homedir } : {}),
   });
   return { endpoint: resolved.endpoint, endpointSource: resolved.source, engine, version: version.Version, info, setup };
+}
+
+/** Resolves once `work` settles (how is for its own reader), or after `ms`; its timer never holds the process. */
+function settledWithin(work: Promise<unknown>, ms: number | undefined): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = ms === undefined ? undefined : setTimeout(resolve, ms);
+    timer?.unref();
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    void work.then(done, done);
+  });
+}
+
+/** For a greeting that failed: its other calls are closed too, and the failure goes on. */
+function dropAndThrow(greeting: Hello): (error: unknown) => never {
+  return (error) => {
+    greeting.drop();
+    throw error;
+  };
 }
 
 /**

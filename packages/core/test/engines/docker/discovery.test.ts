@@ -111,7 +111,8 @@ describe("a file's dockerd that is proven on none of the sockets it claims", () 
 
 describe('one listing of /proc for the call, while it is fresh', () => {
   // A dockerd of ours (argv[0] dockerd) on its own socket, going away during the call: it answers the ping at
-  // once; once both /version and /info are asked, it stops listening, and answers them after DELAY ms.
+  // once; /version and /info are asked with it, before the call lists /proc (while the daemon works on them).
+  // 300 ms after both were asked (the listing is long done) it stops listening, and answers them DELAY ms later.
   const script = `
     const http = require('node:http');
     const socket = process.argv.at(-1).slice('unix://'.length);
@@ -121,12 +122,12 @@ describe('one listing of /proc for the call, while it is fresh', () => {
       if (req.url.endsWith('/_ping')) return void res.end('OK');
       asked.push([req.url, res]);
       if (asked.length < 2) return;
-      server.close();
+      setTimeout(() => server.close(), 300);
       setTimeout(() => {
         for (const [url, r] of asked) r.end(JSON.stringify(url.endsWith('/version')
           ? { Version: '20.10.99', ApiVersion: '1.41', Os: 'linux' }
           : { ServerVersion: '20.10.99', OperatingSystem: 'Stand-in', SecurityOptions: [] }));
-      }, Number(process.env.DELAY));
+      }, 300 + Number(process.env.DELAY));
     });
     server.listen(socket, () => process.stdout.write('ready\\n'));`;
 
@@ -158,7 +159,43 @@ describe('one listing of /proc for the call, while it is fresh', () => {
   });
 
   it('a greeting slower than that is followed by a fresh look: the dockerd no longer listening is not the setup\'s', async () => {
-    const { found } = await greetGoing('slow', LISTING_FRESH_MS + 300);
+    const { found } = await greetGoing('slow', LISTING_FRESH_MS);
     expect(found.connection?.setup.pid).toBeUndefined();
+  });
+});
+
+describe('a greeting asks for everything at once', () => {
+  // An Engine that answers nothing until it was asked /_ping, /version and /info: a greeting that waited for the
+  // ping before asking the rest would get no answer at all.
+  async function allAtOnce(name: string): Promise<{ endpoint: string; asked: string[]; close: () => Promise<void> }> {
+    const socket = path.join(dir, `${name}.sock`);
+    const asked: string[] = [];
+    const held: [string, import('node:http').ServerResponse][] = [];
+    const { createServer } = await import('node:http');
+    const server = createServer((req, res) => {
+      asked.push(req.url ?? '');
+      held.push([req.url ?? '', res]);
+      if (held.length < 3) return;
+      for (const [url, r] of held.splice(0)) {
+        r.end(url.endsWith('/_ping') ? 'OK' : JSON.stringify(url.endsWith('/version') ? { Version: '20.10.99', ApiVersion: '1.41', Os: 'linux' } : { ServerVersion: '20.10.99' }));
+      }
+    });
+    await new Promise<void>((r) => server.listen(socket, r));
+    return {
+      endpoint: `unix://${socket}`,
+      asked,
+      close: () => new Promise((r) => server.close(() => r())),
+    };
+  }
+
+  it('so the daemon works on /info while /proc is read', async () => {
+    const engine = await allAtOnce('at-once');
+    try {
+      const found = await connectForFile({ ...isolated(dir), dockerHost: engine.endpoint }, path.join(dir, 'nobody-reads.json'), 2_000);
+      expect(found.connection?.version).toBe('20.10.99');
+      expect(engine.asked.sort()).toEqual(['/_ping', '/info', '/version']);
+    } finally {
+      await engine.close();
+    }
   });
 });
