@@ -30,6 +30,12 @@ export const groups = {
     'packages/core/src/verify/check-image.ts',
     'packages/core/src/verify/pull-source.ts',
   ],
+  // the Engine client: HTTP/1.1 framing, the bounds on what an endpoint sends, reload events and the live view
+  'engine-client': [
+    'packages/core/src/daemon/http1.ts',
+    'packages/core/src/daemon/engine-http.ts',
+    'packages/core/src/daemon/registry-config.ts',
+  ],
   // daemon discovery and the trust checks: which process reads the file, which paths root may follow and write
   trust: [
     'packages/core/src/daemon/dockerd-process.ts',

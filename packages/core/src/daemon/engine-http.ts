@@ -1,8 +1,8 @@
 /**
- * The {@link Engine} over HTTP/1.1 (http1.ts). Whoever listens on the endpoint decides what comes back, so every call has
- * one deadline for connect, headers and body together, every body a byte bound, and a pull's progress stream a
- * bound on each line (and no memory of the lines already seen). Kept apart from engine.ts so the public types
- * carry no runtime code.
+ * The {@link Engine} over HTTP/1.1 (http1.ts). Whoever listens on the endpoint decides what comes back, so every
+ * call has one deadline for connect, headers and body together, every body a byte bound, and a pull's progress
+ * stream a bound on each line (and no memory of the lines already seen). Kept apart from engine.ts so the public
+ * types carry no runtime code.
  */
 import { StringDecoder } from 'node:string_decoder';
 import { DaemonError, DaemonUnreachableError, DockmirrorError, PermissionDeniedError } from '../errors.js';

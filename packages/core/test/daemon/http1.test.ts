@@ -3,9 +3,13 @@
 // whole and once; a response cut short is a dropped connection, and what an Engine cannot send (an oversized
 // part, something that is not HTTP) is a NotHttpError: never a hang or a partial answer taken for a whole one. Over real sockets, the client is in
 // hostile-engine.test.ts, reload-events.test.ts and every test on the real dockerd.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { MAX_HEAD_BYTES, NotHttpError, ResponseParser } from '../../src/daemon/http1.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_HEAD_BYTES, NotHttpError, ResponseParser, sendRequest, type ResponseHandlers } from '../../src/daemon/http1.js';
 
 interface Seen {
   status?: number;
@@ -164,6 +168,59 @@ describe('ResponseParser', () => {
     flood('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n', 'X-T: t\r\n', MAX_HEAD_BYTES, /trailers over 16 KiB/);
   });
 
+  it('is done only once the whole response was read', () => {
+    const { p, seen } = parser();
+    p.push(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab'));
+    expect([p.done, seen.ends]).toEqual([false, 0]);
+    p.push(Buffer.from('cd'));
+    expect([p.done, seen.ends]).toEqual([true, 1]);
+  });
+
+  it('frames by the last transfer coding: chunked only when it comes last, otherwise up to the close', () => {
+    const body = (coding: string, bytes: string): [string, number] => {
+      const { p, seen } = parser();
+      p.push(Buffer.from(`HTTP/1.1 200 OK\r\nTransfer-Encoding: ${coding}\r\n\r\n${bytes}`));
+      if (!p.done) p.close();
+      return [Buffer.concat(seen.body).toString(), seen.ends];
+    };
+    expect(body('gzip, chunked', '3\r\nabc\r\n0\r\n\r\n')).toEqual(['abc', 1]);
+    expect(body('Chunked ', '3\r\nabc\r\n0\r\n\r\n')).toEqual(['abc', 1]);
+    for (const coding of ['chunked, gzip', 'xchunked', 'chunkedx', 'gzip']) expect(body(coding, '3\r\nabc')).toEqual(['3\r\nabc', 1]);
+  });
+
+  it('reads a chunk size of several hex digits, with blanks or an extension after it, and nothing else', () => {
+    const chunked = (size: string, data: string): string => {
+      const { p, seen } = parser();
+      p.push(Buffer.from(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${size}\r\n${data}\r\n0\r\n\r\n`));
+      expect(seen.ends).toBe(1);
+      return Buffer.concat(seen.body).toString();
+    };
+    const a26 = 'a'.repeat(26);
+    expect(chunked('1a', a26)).toBe(a26);
+    expect(chunked('1A \t;name="v"', a26)).toBe(a26);
+    expect(chunked('00000000001a', a26)).toBe(a26);
+    for (const size of ['x1a', '1a x', '000000000001a', ' 1a']) {
+      expect(() => chunked(size, a26), size).toThrow(/bad chunk size/);
+    }
+  });
+
+  it('takes a header section, a chunk-size line and trailers right up to their bounds', () => {
+    const filler = (bytes: number): string => `X-F: ${'f'.repeat(bytes - 'X-F: '.length)}`;
+    // The section before its closing blank line: exactly the bound passes, one byte more does not, however it comes.
+    const statusLine = 'HTTP/1.1 204 No Content\r\n';
+    const exactly = `${statusLine}${filler(MAX_HEAD_BYTES - statusLine.length)}\r\n\r\n`;
+    const over = `${statusLine}${filler(MAX_HEAD_BYTES - statusLine.length + 1)}\r\n\r\n`;
+    expect(feed(Buffer.from(exactly), [], false).ends).toBe(1);
+    expect(() => feed(Buffer.from(over), [], false)).toThrow(/header section over 16 KiB/);
+    expect(() => feed(Buffer.from(over), [MAX_HEAD_BYTES - 10], false)).toThrow(/header section over 16 KiB/);
+    // A chunk-size line of 1 KiB.
+    const ext = `1;${'e'.repeat(1024 - 2)}`;
+    expect(Buffer.concat(feed(Buffer.from(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${ext}\r\nz\r\n0\r\n\r\n`), [], false).body).toString()).toBe('z');
+    expect(() => feed(Buffer.from(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${ext}e\r\n`), [], false)).toThrow(/chunk-size line over 1 KiB/);
+    expect(() => feed(Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: 12abc\r\n\r\n`), [], false)).toThrow('a bad Content-Length (12abc)');
+    expect(() => feed(Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${'9'.repeat(60)}\r\n\r\n`), [], false)).toThrow(`a bad Content-Length (${'9'.repeat(40)})`);
+  });
+
   it('an endless body up to the close is handed on as it comes, kept by nobody', () => {
     const { p, seen } = parser();
     p.push(Buffer.from('HTTP/1.1 200 OK\r\n\r\n'));
@@ -172,5 +229,123 @@ describe('ResponseParser', () => {
     expect(seen.ends).toBe(0);
     p.close();
     expect(seen.ends).toBe(1);
+  });
+});
+
+describe('sendRequest', () => {
+  let dir: string;
+  const servers: Server[] = [];
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'dm-http1-'));
+  });
+  afterAll(async () => {
+    for (const server of servers) server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A unix socket whose server does `behave` with each connection once the request came; what it read is kept. */
+  async function serve(name: string, behave: (socket: Socket) => void): Promise<{ socketPath: string; requests: string[]; ended: string[] }> {
+    const socketPath = path.join(dir, `${name}.sock`);
+    const requests: string[] = [];
+    const ended: string[] = [];
+    const server = createServer((socket) => {
+      let text = '';
+      socket.on('error', () => undefined);
+      socket.on('end', () => ended.push('client ended'));
+      socket.on('close', () => ended.push('closed'));
+      socket.on('data', (d) => {
+        text += d.toString('latin1');
+        if (text.includes('\r\n\r\n')) {
+          requests.push(text);
+          behave(socket);
+        }
+      });
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(socketPath, r));
+    return { socketPath, requests, ended };
+  }
+
+  /** What one request saw: its handlers' calls in order. */
+  function run(socketPath: string, method = 'GET'): { calls: string[]; close: () => void; settled: Promise<void> } {
+    const calls: string[] = [];
+    let settle = (): void => undefined;
+    const settled = new Promise<void>((r) => (settle = r));
+    const handlers: ResponseHandlers = {
+      head: (status) => calls.push(`head ${status}`),
+      body: (data) => calls.push(`body ${data.toString()}`),
+      end: () => {
+        calls.push('end');
+        settle();
+      },
+      fail: (error) => {
+        calls.push(`fail ${(error as { code?: string }).code ?? error.message}`);
+        settle();
+      },
+    };
+    return { calls, close: sendRequest({ socketPath }, method, '/x?y=1', handlers), settled };
+  }
+
+  it('writes one bodiless request, keeps its side open (an Engine takes a half-close for a client gone), and reads the answer', async () => {
+    let halfClosed: boolean | undefined;
+    const at = await serve('answers', (s) =>
+      setTimeout(() => {
+        halfClosed ??= at.ended.includes('client ended');
+        s.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK');
+      }, 50),
+    );
+    const get = run(at.socketPath);
+    await get.settled;
+    expect(get.calls).toEqual(['head 200', 'body OK', 'end']);
+    expect(halfClosed).toBe(false);
+    const post = run(at.socketPath, 'POST');
+    await post.settled;
+    expect(at.requests).toEqual([
+      'GET /x?y=1 HTTP/1.1\r\nHost: docker\r\nUser-Agent: dockmirror\r\nConnection: close\r\n\r\n',
+      'POST /x?y=1 HTTP/1.1\r\nHost: docker\r\nUser-Agent: dockmirror\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+    ]);
+  });
+
+  it('a body up to the close ends with the close', async () => {
+    const at = await serve('to-close', (s) => {
+      s.write('HTTP/1.1 200 OK\r\n\r\nab');
+      setTimeout(() => s.end('cd'), 20);
+    });
+    const r = run(at.socketPath);
+    await r.settled;
+    expect(r.calls).toEqual(['head 200', 'body ab', 'body cd', 'end']);
+  });
+
+  it('a connection dropped before the answer is an ECONNRESET, reported once', async () => {
+    const at = await serve('drops', (s) => s.end('HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc'));
+    const r = run(at.socketPath);
+    await r.settled;
+    await new Promise((done) => setTimeout(done, 50));
+    expect(r.calls).toEqual(['head 200', 'body abc', 'fail ECONNRESET']);
+  });
+
+  it('what is not HTTP fails once and closes the connection, though the endpoint keeps it open', async () => {
+    const at = await serve('garbage', (s) => s.write('SSH-2.0-x\r\n\r\nmore'));
+    const r = run(at.socketPath);
+    await r.settled;
+    await new Promise((done) => setTimeout(done, 50));
+    expect(r.calls).toEqual(['fail no HTTP/1.1 status line']);
+    expect(at.ended).toContain('closed');
+  });
+
+  it('after close, nothing more is reported, and the connection is gone', async () => {
+    const at = await serve('late', (s) => setTimeout(() => s.writable && s.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK'), 100));
+    const r = run(at.socketPath);
+    await new Promise((done) => setTimeout(done, 30));
+    r.close();
+    await new Promise((done) => setTimeout(done, 200));
+    expect(r.calls).toEqual([]);
+    expect(at.ended).toContain('closed');
+  });
+
+  it('a refused connection is its error, with its code', async () => {
+    const r = run(path.join(dir, 'nobody.sock'));
+    await r.settled;
+    expect(r.calls).toEqual(['fail ENOENT']);
   });
 });
