@@ -79,10 +79,7 @@ export async function connectForFile(options: ConnectOptions, file: string, time
   // and when they look at the same endpoint, the scan that proved it is the setup's too.
   const candidates = process.platform === 'linux' ? callCandidates(options) : undefined;
   // Stryker disable next-line ObjectLiteral: findFileReader would list the same /proc again (only on Linux): timing only
-  const reader = await findFileReader(file, { candidates }).catch((error: unknown) => {
-    early?.drop();
-    throw error;
-  });
+  const reader = await findFileReader(file, { candidates }).catch(dropAndThrow(early));
   const useReader = resolved.source === 'default' && reader?.endpoint !== undefined;
   const target = useReader ? { endpoint: reader.endpoint as string, source: 'dockerd' as const } : resolved;
   const proof = reader?.endpoint === target.endpoint ? endpointScan(reader) : undefined;
@@ -205,10 +202,10 @@ function settledWithin(work: Promise<unknown>, ms: number | undefined): Promise<
   });
 }
 
-/** For a greeting that failed: its other calls are closed too, and the failure goes on. */
-function dropAndThrow(greeting: Hello): (error: unknown) => never {
+/** For a greeting under way when something failed: its calls are closed, and the failure goes on. */
+function dropAndThrow(greeting: Hello | undefined): (error: unknown) => never {
   return (error) => {
-    greeting.drop();
+    greeting?.drop();
     throw error;
   };
 }

@@ -211,8 +211,8 @@ export async function applyToDaemon(handle: DaemonHandle, context: ApplyContext)
         }
       }
     }
-    const confirmed: ConfirmResult = reported
-      ? { ok: true, live: reported, elapsedMs: 0 }
+    const confirmed: Omit<ConfirmResult, 'elapsedMs'> = reported
+      ? { ok: true, live: reported }
       : await untilInterrupted(
           confirmLive(connection.engine, expected, waitMs, {
             onTick: (elapsed) => options.onProgress?.(`Waiting for the daemon to show the change (${Math.round(elapsed / 1000)} s)`),
