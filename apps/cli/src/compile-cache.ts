@@ -67,13 +67,17 @@ export function ownCompileCacheDir(): string | undefined {
   return untrustedReason(dir, uid) === undefined ? dir : undefined;
 }
 
+/** How many other builds' folders a build's first start keeps, newest first (see {@link buildCacheDir}). */
+export const KEPT_BUILDS = 2;
+
 /**
  * The folder of one build's cache inside `root` (a proven {@link ownCompileCacheDir}), made 0700 when missing, or
  * `undefined` when it cannot be proven. Node never removes an entry, and every build's chunks are new files, so one
  * shared folder would keep every upgrade's (and every rebuild's) cache for good: 85 MB on a developer's machine
- * here. So each build has its own folder, and the first start of a build removes the other builds' folders (and
- * what older versions left at the top). Two installs used in turn then each start once without a cache after the
- * other ran: a slower start, never a wrong one (Node checks every entry against its source).
+ * here. So each build has its own folder, and the first start of a build removes all but the {@link KEPT_BUILDS}
+ * newest other build folders (and anything else at the top, such as what older versions left there). Two
+ * installs used in turn (a global one and a project's, or a build and the baseline `npm run bench` times it
+ * against) each keep their cache; a fourth build's first start removes the oldest.
  */
 export function buildCacheDir(root: string, build: string, uid: number): string | undefined {
   const dir = path.join(root, build);
@@ -84,8 +88,18 @@ export function buildCacheDir(root: string, build: string, uid: number): string 
     return untrustedReason(dir, uid) === undefined ? dir : undefined;
   }
   // Only this uid can write `root` (it was proven), so nothing in it is anyone else's; rm unlinks a symlink
-  // rather than following it.
-  for (const name of readdirSync(root)) if (name !== build) rmSync(path.join(root, name), { recursive: true, force: true });
+  // rather than following it, and lstat tells a folder from a link to one.
+  const others = readdirSync(root)
+    .filter((name) => name !== build)
+    .map((name) => ({ name, info: lstatSync(path.join(root, name), { throwIfNoEntry: false }) }));
+  const kept = new Set(
+    others
+      .filter(({ name, info }) => name.startsWith('build-') && info?.isDirectory())
+      .sort((a, b) => (b.info as Stats).mtimeMs - (a.info as Stats).mtimeMs)
+      .slice(0, KEPT_BUILDS)
+      .map(({ name }) => name),
+  );
+  for (const { name } of others) if (!kept.has(name)) rmSync(path.join(root, name), { recursive: true, force: true });
   return untrustedReason(dir, uid) === undefined ? dir : undefined;
 }
 
@@ -102,14 +116,26 @@ export function buildId(file: URL = new URL('./fast-run.js', import.meta.url)): 
   }
 }
 
-/** Turns Node's compile cache on in this build's folder of {@link ownCompileCacheDir}, or leaves it off. Never throws. */
+/**
+ * Turns Node's compile cache on in this build's folder of {@link ownCompileCacheDir}, or leaves it off. Never
+ * throws. Every start after a build's first finds its folder there, and one walk from `/` proves the whole path
+ * (the same check the slower way ends with): only a folder that is missing or refused goes the slower way, which
+ * proves the home before it makes anything in it.
+ */
 export function enableOwnCompileCache(): void {
   try {
-    const root = ownCompileCacheDir();
     const build = buildId();
-    const dir = root === undefined || build === undefined ? undefined : buildCacheDir(root, build, process.geteuid?.() ?? -1);
+    if (build === undefined) return;
+    const { homedir: home, uid } = userInfo();
+    const known = path.isAbsolute(home) ? path.join(home, ...CACHE_PATH, build) : undefined;
+    if (known !== undefined && uid >= 0 && untrustedReason(known, uid) === undefined) {
+      module.enableCompileCache?.(known);
+      return;
+    }
+    const root = ownCompileCacheDir();
+    const dir = root === undefined ? undefined : buildCacheDir(root, build, process.geteuid?.() ?? -1);
     if (dir !== undefined) module.enableCompileCache?.(dir);
   } catch {
-    // A cache is only an optimisation.
+    // A cache is only an optimisation; no password entry for this uid ends here too.
   }
 }

@@ -3,12 +3,12 @@
 // and the cache must go to root's own proven folder instead. The check that proves a folder is unit-tested on
 // folders that fail each rule.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildCacheDir, buildId, ownCompileCacheDir, untrustedReason } from '../src/compile-cache.js';
+import { buildCacheDir, buildId, KEPT_BUILDS, ownCompileCacheDir, untrustedReason } from '../src/compile-cache.js';
 
 const bin = fileURLToPath(new URL('../bin/run.js', import.meta.url));
 const uid = process.getuid?.() ?? -1;
@@ -87,27 +87,35 @@ describe('ownCompileCacheDir', () => {
 });
 
 describe('one folder per build', () => {
-  it("a build's first start makes its folder 0700 and removes every other build's, following no symlink", () => {
+  it("a build's first start makes its folder 0700, keeps the two newest other builds and removes the rest, following no symlink", () => {
     const root = path.join(homeDir(), 'compile-cache');
     mkdirSync(root, { mode: 0o700 });
-    mkdirSync(path.join(root, 'build-1-2-3', `${process.version}-x64-0-0`), { recursive: true });
-    writeFileSync(path.join(root, 'build-1-2-3', `${process.version}-x64-0-0`, 'entry'), 'old cache');
-    // What versions before per-build folders left at the top, and a link out of the cache.
+    // Three older builds, the oldest first, each with an entry.
+    ['build-1-2-3', 'build-2-3-4', 'build-3-4-5'].forEach((build, i) => {
+      mkdirSync(path.join(root, build, `${process.version}-x64-0-0`), { recursive: true });
+      writeFileSync(path.join(root, build, `${process.version}-x64-0-0`, 'entry'), 'old cache');
+      utimesSync(path.join(root, build), 1_000 + i, 1_000 + i);
+    });
+    // What versions before per-build folders left at the top, and links out of the cache, one named as a build
+    // and newest of all: only a real folder counts as a build.
     mkdirSync(path.join(root, `${process.version}-x64-0-0`));
     const outside = homeDir();
     writeFileSync(path.join(outside, 'keep'), 'not the cache');
     symlinkSync(outside, path.join(root, 'link'));
+    symlinkSync(outside, path.join(root, 'build-9-9-9'));
 
     const dir = buildCacheDir(root, 'build-4-5-6', uid);
     expect(dir).toBe(path.join(root, 'build-4-5-6'));
     expect(statSync(dir as string).mode & 0o777).toBe(0o700);
-    expect(readdirSync(root)).toEqual(['build-4-5-6']);
+    expect(KEPT_BUILDS).toBe(2);
+    expect(readdirSync(root).sort()).toEqual(['build-2-3-4', 'build-3-4-5', 'build-4-5-6']);
+    expect(readdirSync(path.join(root, 'build-3-4-5', `${process.version}-x64-0-0`))).toEqual(['entry']);
     expect(readdirSync(outside)).toEqual(['keep']);
 
     // Later starts of the same build only use the folder: what is beside it by then stays.
     mkdirSync(path.join(root, 'build-7-8-9'));
     expect(buildCacheDir(root, 'build-4-5-6', uid)).toBe(dir);
-    expect(readdirSync(root).sort()).toEqual(['build-4-5-6', 'build-7-8-9']);
+    expect(readdirSync(root).sort()).toEqual(['build-2-3-4', 'build-3-4-5', 'build-4-5-6', 'build-7-8-9']);
   });
 
   it("a build folder the check refuses is not used, and nothing is removed for it", () => {
@@ -134,6 +142,33 @@ describe('one folder per build', () => {
     expect(buildId(new URL(`file://${file}`))).toBeUndefined();
     // The built CLI's own: dist/fast-run.js beside dist/compile-cache.js.
     expect(existsSync(fileURLToPath(new URL('../dist/fast-run.js', import.meta.url)))).toBe(true);
+  });
+});
+
+describe("the start's own build folder", () => {
+  it('is used only while it passes the check: made writable by others, the CLI starts without a cache and writes nothing there', () => {
+    const own = path.join(userInfo().homedir, '.cache', 'dockmirror', 'compile-cache');
+    const build = buildId(new URL('../dist/fast-run.js', import.meta.url)) as string;
+    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+    delete env.NODE_COMPILE_CACHE;
+    delete env.NODE_DISABLE_COMPILE_CACHE;
+    const start = () => spawnSync(process.execPath, [bin, '--version'], { env, encoding: 'utf8' });
+    expect(start().status).toBe(0);
+    const dir = path.join(own, build);
+    expect(readdirSync(dir).length).toBeGreaterThan(0);
+    rmSync(dir, { recursive: true });
+    mkdirSync(dir);
+    chmodSync(dir, 0o777);
+    try {
+      const run = start();
+      expect(run.status, run.stderr).toBe(0);
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      chmodSync(dir, 0o700);
+    }
+    // Proven again, the same build caches there on its next start.
+    expect(start().status).toBe(0);
+    expect(readdirSync(dir).some((name) => name.startsWith(`${process.version}-`))).toBe(true);
   });
 });
 

@@ -5,7 +5,7 @@
  * kernel shows it holding the socket the endpoint listens on. Only a trusted process ever names a file, a
  * folder or a signal target.
  */
-import { readdirSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
 import { basename, join, posix } from 'node:path';
 import { readBounded } from '../support/bounded-read.js';
 import { type EndpointSockets, endpointSockets, holdsSocket, processUids, readSmall, trustedUids, untrustedUids } from './socket-proof.js';
@@ -254,8 +254,36 @@ async function distrust(c: Candidate): Promise<string | undefined> {
 
 /** The argv head (first 4 KiB) when argv[0] is dockerd: another user's argv can be megabytes long. */
 export function dockerdArgvHead(procRoot: string, pid: number): string[] | undefined {
-  const argv = readSmall(join(procRoot, String(pid), 'cmdline'), 4096)?.split('\0');
+  const file = join(procRoot, String(pid), 'cmdline');
+  if (!argv0IsDockerd(file)) return undefined;
+  const argv = readSmall(file, ARGV_HEAD_BYTES)?.split('\0');
   return argv?.[0] !== undefined && basename(argv[0]) === 'dockerd' ? argv : undefined;
+}
+
+/** How much of an argv {@link dockerdArgvHead} reads. */
+const ARGV_HEAD_BYTES = 4096;
+/** One buffer for every {@link argv0IsDockerd}: the listing of /proc reads each process's argv head in turn. */
+const headBuffer = Buffer.allocUnsafe(ARGV_HEAD_BYTES);
+
+/**
+ * Whether the argv in `file` starts with a dockerd, from one read into a shared buffer. Every process on the
+ * machine is looked at, and almost none is dockerd: reading argv[0] alone (up to its NUL) is enough to pass it
+ * by, without a second read to the end, a copy or decoding the rest. When argv[0] does not end within the first
+ * read, the answer is yes, and {@link dockerdArgvHead} reads and decides as before.
+ */
+function argv0IsDockerd(file: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    const length = readSync(fd, headBuffer, 0, ARGV_HEAD_BYTES, null);
+    const end = headBuffer.indexOf(0);
+    if (end < 0 || end >= length) return length > 0;
+    return basename(headBuffer.toString('utf8', 0, end)) === 'dockerd';
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /** The argv of a trusted process whose argv[0] is dockerd; a real dockerd's fits well within 1 MiB. */

@@ -148,6 +148,21 @@ describe('one listing of /proc per call', () => {
     await fakeProcess(7, ['bash', '-c', 'dockerd'], [0, 0, 0, 0]);
     await fakeProcess(12, ['dockerd', '-H', 'unix:///tmp/q/docker.sock'], [0, 0, 0, 0]);
     await mkdir(join(proc, 'self'));
+    // Read one after another into one buffer: a kernel thread's empty argv after a long one sees none of its
+    // bytes, and neither does a short argv after a long dockerd's.
+    await fakeProcess(40, [`/opt/${'x'.repeat(5000)}/java`, '-jar'], [0, 0, 0, 0]);
+    await fakeProcess(41, [], [0, 0, 0, 0]);
+    await writeFile(join(proc, '41', 'cmdline'), '');
+    await fakeProcess(42, ['/usr/bin/dockerd', '--config-file', 'x'.repeat(5000)], [0, 0, 0, 0]);
+    await fakeProcess(43, ['sh'], [0, 0, 0, 0]);
+    // An argv[0] that fills the head is decided on the head, as before: exactly 4 KiB ends in /dockerd, one
+    // byte more is cut to /docker.
+    await fakeProcess(44, [`/${'y'.repeat(4087)}/dockerd`], [0, 0, 0, 0]);
+    await fakeProcess(47, [`/${'y'.repeat(4088)}/dockerd`], [0, 0, 0, 0]);
+    await fakeProcess(45, ['/usr/bin/dockerd-rootless.sh'], [0, 0, 0, 0]);
+    await fakeProcess(46, ['/usr/bin/dockerd/'], [0, 0, 0, 0]);
+    expect(dockerdCandidates(proc)).toEqual([12, 30, 42, 44, 46]);
+    for (const pid of [40, 41, 42, 43, 44, 45, 46, 47]) await rm(join(proc, String(pid)), { recursive: true });
     expect(dockerdCandidates(proc)).toEqual([12, 30]);
     expect(dockerdCandidates(join(proc, 'missing'))).toBeUndefined();
     // The same answer as listing /proc itself, from the list.
