@@ -58,6 +58,22 @@ export class HttpEngine implements Engine {
     private readonly signal?: AbortSignal,
   ) {}
 
+  /** The requests not yet written to their connections (see {@link written}). */
+  private readonly unsent = new Set<Promise<void>>();
+
+  written(): Promise<void> {
+    return Promise.all(this.unsent).then(() => undefined);
+  }
+
+  /** Counts one more request as not yet written; the function returned marks it written (see sendRequest's `sent`). */
+  private leaving(): () => void {
+    let sent = (): void => undefined;
+    const leaving = new Promise<void>((resolve) => (sent = resolve));
+    this.unsent.add(leaving);
+    void leaving.then(() => this.unsent.delete(leaving));
+    return sent;
+  }
+
   async ping(timeoutMs = this.limits.defaultTimeoutMs): Promise<boolean> {
     try {
       // `OK` is all a daemon answers; a few bytes more are someone else.
@@ -191,6 +207,7 @@ export class HttpEngine implements Engine {
         close,
       };
       closeConnection = sendRequest(this.address, 'GET', `/events?${new URLSearchParams({ filters })}`, {
+        sent: this.leaving(),
         head: (status) => {
           clearTimeout(headersTimer);
           if (status === 200) return resolve(watch);
@@ -313,6 +330,7 @@ export class HttpEngine implements Engine {
       };
       let status = 0;
       const closeConnection = sendRequest(this.address, method, path, {
+        sent: this.leaving(),
         head: (code) => {
           status = code;
         },

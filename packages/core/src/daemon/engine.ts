@@ -73,6 +73,12 @@ export interface Engine {
   version(timeoutMs?: number): Promise<EngineVersion>;
   /** `GET /info`. */
   info(timeoutMs?: number): Promise<EngineInfo>;
+  /**
+   * Resolves once every request asked so far is written to its connection, or has failed or been closed before
+   * it could be; never rejects. For a caller that asks ahead and then blocks the event loop: the daemon works on
+   * what it has meanwhile, while a request still waiting for its connect would wait for the caller too.
+   */
+  written(): Promise<void>;
   /** The registry settings the daemon really uses, from `GET /info`. */
   liveRegistry(timeoutMs?: number): Promise<LiveRegistry>;
   /** Pull an image; rejects with the daemon's message when the pull fails. */

@@ -20,6 +20,8 @@ export interface ResponseHandlers {
   end(): void;
   /** The connection failed (the error carries Node's `code`), or what came is not an HTTP/1.1 response. */
   fail(error: Error): void;
+  /** Once: the request is written to the connection, or the connection failed or was closed before it was. */
+  sent?(): void;
 }
 
 /** An answer that is not HTTP/1.1 as an Engine sends it; `code` is undefined, so callers show the message. */
@@ -212,6 +214,12 @@ export function sendRequest(address: EngineAddress, method: string, path: string
     end: () => closed || handlers.end(),
   });
   const socket: Socket = 'socketPath' in address ? net.connect(address.socketPath) : net.connect({ host: address.host, port: address.port });
+  let sent = false;
+  const leave = (): void => {
+    if (sent) return;
+    sent = true;
+    handlers.sent?.();
+  };
   const fail = (error: Error): void => {
     if (closed) return;
     close();
@@ -220,6 +228,7 @@ export function sendRequest(address: EngineAddress, method: string, path: string
   const close = (): void => {
     closed = true;
     socket.destroy();
+    leave();
   };
   socket.setNoDelay(true);
   socket.on('error', fail);
@@ -243,6 +252,6 @@ export function sendRequest(address: EngineAddress, method: string, path: string
   const length = method === 'GET' ? '' : 'Content-Length: 0\r\n';
   // Written, not ended: dockerd (Go's net/http) takes a half-closed connection for a client that went away, and
   // would end an /events stream at once.
-  socket.write(`${method} ${path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: dockmirror\r\nConnection: close\r\n${length}\r\n`);
+  socket.write(`${method} ${path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: dockmirror\r\nConnection: close\r\n${length}\r\n`, leave);
   return close;
 }

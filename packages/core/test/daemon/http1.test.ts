@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine } from '../../src/daemon/engine.js';
 import { MAX_HEAD_BYTES, NotHttpError, ResponseParser, sendRequest, type ResponseHandlers } from '../../src/daemon/http1.js';
 
 interface Seen {
@@ -267,8 +268,10 @@ describe('sendRequest', () => {
   }
 
   /** What one request saw: its handlers' calls in order. */
-  function run(socketPath: string, method = 'GET'): { calls: string[]; close: () => void; settled: Promise<void> } {
+  function run(socketPath: string, method = 'GET'): { calls: string[]; sent: string[]; close: () => void; settled: Promise<void> } {
     const calls: string[] = [];
+    // When the request left, by the calls seen then: kept apart, since a failure may come before or after it.
+    const sent: string[] = [];
     let settle = (): void => undefined;
     const settled = new Promise<void>((r) => (settle = r));
     const handlers: ResponseHandlers = {
@@ -282,8 +285,9 @@ describe('sendRequest', () => {
         calls.push(`fail ${(error as { code?: string }).code ?? error.message}`);
         settle();
       },
+      sent: () => sent.push(`after ${calls.length} calls`),
     };
-    return { calls, close: sendRequest({ socketPath }, method, '/x?y=1', handlers), settled };
+    return { calls, sent, close: sendRequest({ socketPath }, method, '/x?y=1', handlers), settled };
   }
 
   it('writes one bodiless request, keeps its side open (an Engine takes a half-close for a client gone), and reads the answer', async () => {
@@ -297,6 +301,8 @@ describe('sendRequest', () => {
     const get = run(at.socketPath);
     await get.settled;
     expect(get.calls).toEqual(['head 200', 'body OK', 'end']);
+    // Written before anything came back, and said once.
+    expect(get.sent).toEqual(['after 0 calls']);
     expect(halfClosed).toBe(false);
     const post = run(at.socketPath, 'POST');
     await post.settled;
@@ -340,6 +346,7 @@ describe('sendRequest', () => {
     r.close();
     await new Promise((done) => setTimeout(done, 200));
     expect(r.calls).toEqual([]);
+    expect(r.sent).toEqual(['after 0 calls']);
     expect(at.ended).toContain('closed');
   });
 
@@ -347,5 +354,52 @@ describe('sendRequest', () => {
     const r = run(path.join(dir, 'nobody.sock'));
     await r.settled;
     expect(r.calls).toEqual(['fail ENOENT']);
+    // Never written, and never will be: that counts as sent, so nobody waits for it.
+    expect(r.sent).toEqual(['after 0 calls']);
+  });
+
+  it('closed before it could connect, a request counts as sent, once', async () => {
+    const at = await serve('never-asked', () => undefined);
+    const r = run(at.socketPath);
+    r.close();
+    await new Promise((done) => setTimeout(done, 50));
+    expect(r.sent).toEqual(['after 0 calls']);
+    expect(r.calls).toEqual([]);
+  });
+});
+
+describe("an Engine's written()", () => {
+  it('resolves once every request asked is on its connection, long before an answer; failed ones count as written', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'dm-written-'));
+    const socketPath = path.join(dir, 'holds.sock');
+    const seen: string[] = [];
+    const held: Socket[] = [];
+    const server = createServer((socket) => {
+      held.push(socket);
+      socket.on('data', (d) => seen.push(d.toString('latin1').split(' ')[1] as string));
+    });
+    await new Promise<void>((r) => server.listen(socketPath, r));
+    try {
+      const engine = createEngine(`unix://${socketPath}`);
+      await engine.written();
+      let answered = false;
+      const ping = engine.ping(5_000).finally(() => (answered = true));
+      const info = engine.info(5_000).catch((error: unknown) => error);
+      await engine.written();
+      await new Promise((done) => setTimeout(done, 20));
+      expect(answered).toBe(false);
+      expect(seen.sort()).toEqual(['/_ping', '/info']);
+      // A request to nowhere fails, and is not waited for.
+      const nowhere = createEngine(`unix://${path.join(dir, 'nobody.sock')}`);
+      const lost = nowhere.version(5_000).catch((error: unknown) => error);
+      await nowhere.written();
+      expect(await lost).toBeInstanceOf(Error);
+      for (const socket of held) socket.destroy();
+      expect(await ping).toBe(false);
+      expect(await info).toBeInstanceOf(Error);
+    } finally {
+      server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -69,12 +69,13 @@ export interface FileDaemon {
  */
 export async function connectForFile(options: ConnectOptions, file: string, timeoutMs: number): Promise<FileDaemon> {
   const resolved = await resolveDockerHost(options);
-  // The endpoint already known is asked first, and /proc read while the daemon works out its /info (~10 ms on
-  // dockerd 20.10). Its ping is waited for, so that all three requests are out before the listing, which does
-  // not yield. A default endpoint is only a guess (the dockerd that reads the file may listen elsewhere, and
-  // then this greeting is dropped unread), so a daemon there that is slow to answer is not waited for.
+  // The endpoint already known is asked first, and /proc read while the daemon answers (its /info takes ~10 ms
+  // on dockerd 20.10). The listing does not yield, so the three requests are first seen written to their
+  // connections: waiting for the ping's answer as well would cost a round trip for nothing. A default endpoint
+  // is only a guess (the dockerd that reads the file may listen elsewhere, and then this greeting is dropped
+  // unread), so a connection there that is slow to take the requests is not waited for.
   const early = hello(resolved.endpoint, options, timeoutMs);
-  if (early) await settledWithin(early.answered, resolved.source === 'default' ? GUESS_WAIT_MS : undefined);
+  if (early) await settledWithin(early.engine.written(), resolved.source === 'default' ? GUESS_WAIT_MS : undefined);
   // One listing of /proc for the whole call: the file's reader and the setup behind the endpoint both use it,
   // and when they look at the same endpoint, the scan that proved it is the setup's too.
   const candidates = process.platform === 'linux' ? callCandidates(options) : undefined;
