@@ -43,8 +43,9 @@ export class Interactions {
       process.stderr.isTTY && spinner
         ? { onProgress: (message: string) => (spinner.running ? (spinner.status = toScreen(message)) : spinner.start(toScreen(message))) }
         : {};
+    // stdout first: process.stdin is made on first use (2 ms here), and a script's stdout is seldom a terminal.
     const prompt =
-      process.stdin.isTTY && process.stdout.isTTY
+      process.stdout.isTTY && process.stdin.isTTY
         ? {
             confirm: async (question: string) => {
               if (this.#running) spinner?.stop('waiting for you');

@@ -131,6 +131,25 @@ describe('the bundle', () => {
     expect(journal.match(/"type":"commit"/g)).toHaveLength(2);
   });
 
+  it('a change whose stdout is no terminal never makes process.stdin: it can ask nothing, and stdin costs 2 ms', () => {
+    const home = cliHome();
+    const file = path.join(home, 'daemon.json');
+    writeFileSync(file, '{}\n');
+    const report = path.join(home, 'stdin.txt');
+    const reporter = path.join(home, 'report-stdin.mjs');
+    // process.stdin is a lazy getter: made, it is a ReadStream of /dev/null, and node:fs's stream module comes with it.
+    // (The reporter takes node:fs without import: the ES module facade would load that module itself.)
+    writeFileSync(reporter, `process.on('exit', () => process.getBuiltinModule('node:fs').writeFileSync(${JSON.stringify(report)}, process.moduleLoadList.join('\\n')));\n`);
+    const run = spawnSync(process.execPath, ['--import', reporter, bin, 'mirror', 'add', 'https://mirror.gcr.io', '--apply', 'none', '--config-file', file, '--state-dir', path.join(home, 'state')], {
+      env: cliEnv({}),
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    expect(run.status, run.stderr).toBe(0);
+    expect(readFileSync(report, 'utf8').split('\n')).not.toContain('NativeModule internal/fs/streams');
+    expect(readFileSync(file, 'utf8')).toContain('https://mirror.gcr.io');
+  });
+
   it('loads the real `debug` only when DEBUG is set', () => {
     expect(dockmirror(['--version']).stderr).toBe('');
     const debug = dockmirror(['--version'], { DEBUG: 'oclif*' });

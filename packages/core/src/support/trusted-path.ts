@@ -5,8 +5,8 @@
  * when it too belongs to root or the caller. Only then can nobody swap a folder, plant a symlink or pre-create
  * a file between our checks and our writes.
  */
-import type { Stats } from 'node:fs';
-import { lstat, mkdir, readlink } from 'node:fs/promises';
+import { lstatSync, readlinkSync, type Stats } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { UnsafePathError } from '../errors.js';
 import { fsError, isCode } from './fs-errors.js';
@@ -53,11 +53,11 @@ export async function trustedFolder(dir: string, options: TrustedFolderOptions):
   const pending = target.split('/').filter(Boolean);
   let current = '/';
   let hops = 0;
-  await checkFolder(current, await lstatOf(current), options, false);
+  checkFolder(current, lstatOf(current), options, false);
   while (pending.length > 0) {
     const name = pending.shift() as string;
     const next = path.join(current, name);
-    let info = await lstatOf(next);
+    let info = lstatOf(next);
     if (info === undefined) {
       if (options.create === undefined) throw missing(next, options);
       try {
@@ -66,18 +66,18 @@ export async function trustedFolder(dir: string, options: TrustedFolderOptions):
         // Someone else made it in between: judge what is there now like anything else.
         if (!isCode(error, 'EEXIST')) throw fsError(error, next, 'write');
       }
-      info = await lstatOf(next);
+      info = lstatOf(next);
       if (info === undefined) throw missing(next, options);
     }
     if (info.isSymbolicLink()) {
       if (!isTrustedUid(info.uid)) throw unsafe(next, `is a symlink owned by uid ${info.uid}`, options);
       if (++hops > MAX_HOPS) throw unsafe(next, 'is part of a symlink loop', options);
-      const link = await readlink(next);
+      const link = readlinkSync(next);
       pending.unshift(...path.resolve(current, link).split('/').filter(Boolean));
       current = '/';
       continue;
     }
-    await checkFolder(next, info, options, pending.length === 0);
+    checkFolder(next, info, options, pending.length === 0);
     current = next;
   }
   return current;
@@ -93,15 +93,15 @@ export async function trustedPath(file: string, options: TrustedFolderOptions): 
   for (let hops = 0; ; hops++) {
     const dir = await trustedFolder(path.dirname(candidate), options);
     const full = path.join(dir, path.basename(candidate));
-    const info = await lstatOf(full);
+    const info = lstatOf(full);
     if (!info?.isSymbolicLink()) return { path: full, info };
     if (process.getuid !== undefined && !isTrustedUid(info.uid)) throw unsafe(full, `is a symlink owned by uid ${info.uid}`, options);
     if (hops >= MAX_HOPS) throw unsafe(full, 'is part of a symlink loop', options);
-    candidate = path.resolve(dir, await readlink(full));
+    candidate = path.resolve(dir, readlinkSync(full));
   }
 }
 
-async function checkFolder(dir: string, info: Stats | undefined, options: TrustedFolderOptions, last: boolean): Promise<void> {
+function checkFolder(dir: string, info: Stats | undefined, options: TrustedFolderOptions, last: boolean): void {
   if (info === undefined) throw missing(dir, options);
   if (!info.isDirectory()) throw unsafe(dir, 'is not a folder', options);
   if (!isTrustedUid(info.uid)) throw unsafe(dir, `belongs to uid ${info.uid}, not to root or to you`, options);
@@ -111,9 +111,11 @@ async function checkFolder(dir: string, info: Stats | undefined, options: Truste
   if (othersMayWrite(info)) throw unsafe(dir, `is writable by others and not sticky (mode ${(info.mode & 0o7777).toString(8)})`, options);
 }
 
-async function lstatOf(file: string): Promise<Stats | undefined> {
+// Synchronous on purpose: each folder on the way is one lstat of a local path, and a change proves half a dozen
+// paths; awaited one by one, the thread-pool round trips cost more than the calls themselves.
+function lstatOf(file: string): Stats | undefined {
   try {
-    return await lstat(file);
+    return lstatSync(file);
   } catch (error) {
     if (isCode(error, 'ENOENT')) return undefined;
     throw fsError(error, file, 'read');
