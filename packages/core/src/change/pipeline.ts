@@ -305,7 +305,7 @@ const SETTLE_MS = 1_000;
  */
 async function settledRead(file: string, journal: Journal, refuseEmptied: boolean): Promise<ConfigBytes> {
   let raw = await readConfigFile(file);
-  const empty = (r: ConfigBytes) => r.exists && r.bytes.toString('utf8').replace(/^\uFEFF/, '').trim() === '';
+  const empty = (r: ConfigBytes) => r.exists && blank(r.bytes);
   while (empty(raw)) {
     const info = await stat(file).catch(() => undefined);
     const age = info ? Date.now() - info.mtimeMs : Infinity;
@@ -325,6 +325,17 @@ async function settledRead(file: string, journal: Journal, refuseEmptied: boolea
     }
   }
   return raw;
+}
+
+/**
+ * Whether `bytes` hold nothing but whitespace (after a BOM) once decoded as UTF-8. Any printable ASCII byte
+ * decodes to itself and is no whitespace, so a file with content is told at its first such byte, without
+ * decoding a megabyte to find out; only a file with none is decoded and trimmed.
+ * @internal Exported for its test.
+ */
+export function blank(bytes: Buffer): boolean {
+  for (let i = 0; i < bytes.length; i++) if ((bytes[i] as number) > 0x20 && (bytes[i] as number) < 0x7f) return false;
+  return bytes.toString('utf8').replace(/^\uFEFF/, '').trim() === '';
 }
 
 /** The one line an interrupted change leaves: what the files and the engine hold, the backup, and what to run. */

@@ -1,4 +1,4 @@
-import { lstat, open, rm } from 'node:fs/promises';
+import { lstat, open, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -55,8 +55,18 @@ export async function withLock<T>(stateDir: string, work: () => Promise<T>, opti
   try {
     return await work();
   } finally {
-    await rm(lockFile, { force: true });
+    await removeFile(lockFile);
   }
+}
+
+/**
+ * Removes a lock file, if it is still there. unlink, not rm: a lock is a file, and fs.rm loads its whole
+ * recursive remover on first use (0.5 ms of every change here) to do what unlink does.
+ */
+async function removeFile(file: string): Promise<void> {
+  await unlink(file).catch((error: unknown) => {
+    if (!isCode(error, 'ENOENT')) throw error;
+  });
 }
 
 async function tryCreate(lockFile: string): Promise<boolean> {
@@ -76,8 +86,7 @@ async function tryCreate(lockFile: string): Promise<boolean> {
   } catch (error) {
     // A full disk: a lock without an owner would make every later run wait; take it back.
     await handle.close().catch(() => undefined);
-    // Stryker disable next-line ObjectLiteral,BooleanLiteral: this open (wx) just made the file and no one removes a fresh one, so it exists and force changes nothing
-    await rm(lockFile, { force: true });
+    await removeFile(lockFile);
     throw fsError(error, lockFile, 'write');
   }
 }
@@ -121,17 +130,15 @@ async function takeOver(lockFile: string, stale: Owner): Promise<boolean> {
   const guard = `${lockFile}.takeover`;
   if (!(await tryCreate(guard))) {
     const holder = await readOwner(guard);
-    if (holder && !isAlive(holder)) await rm(guard, { force: true });
+    if (holder && !isAlive(holder)) await removeFile(guard);
     return false;
   }
   try {
     const current = await readOwner(lockFile);
     if (!current || current.pid !== stale.pid || current.time !== stale.time) return true;
-    // Stryker disable next-line ObjectLiteral,BooleanLiteral: under the takeover guard the dead owner's lock was just read, and only a guard holder removes it, so it exists
-    await rm(lockFile, { force: true });
+    await removeFile(lockFile);
     return true;
   } finally {
-    // Stryker disable next-line ObjectLiteral,BooleanLiteral: this call made the guard and no one removes a live holder's, so it exists and force changes nothing
-    await rm(guard, { force: true });
+    await removeFile(guard);
   }
 }
