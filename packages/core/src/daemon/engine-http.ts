@@ -6,8 +6,8 @@
  */
 import { StringDecoder } from 'node:string_decoder';
 import { DaemonError, DaemonUnreachableError, DockmirrorError, PermissionDeniedError } from '../errors.js';
-import type { Engine, EngineInfo, EngineVersion, ImageSummary, ReloadWatch, RunningContainer } from './engine.js';
-import { sendRequest } from './http1.js';
+import type { Engine, EngineInfo, EngineVersion, Greeting, ImageSummary, ReloadWatch, RunningContainer } from './engine.js';
+import { sendGets, sendRequest, type ResponseHandlers } from './http1.js';
 import { pipeDenied, pipeErrorKind } from './pipe-errors.js';
 import { interrupted } from '../support/interrupt.js';
 import { type LiveRegistry, liveRegistryFromInfo, liveRegistryFromReloadEvent } from './registry-config.js';
@@ -74,10 +74,15 @@ export class HttpEngine implements Engine {
     return sent;
   }
 
-  async ping(timeoutMs = this.limits.defaultTimeoutMs): Promise<boolean> {
+  ping(timeoutMs = this.limits.defaultTimeoutMs): Promise<boolean> {
+    // `OK` is all a daemon answers; a few bytes more are someone else.
+    return this.pinged(this.exchange('GET /_ping', 'GET', '/_ping', timeoutMs, this.collect(64)));
+  }
+
+  /** What a `/_ping` exchange says: OK, or not (a failure too), or a PermissionDeniedError. */
+  private async pinged(exchange: Promise<{ status: number; text: string }>): Promise<boolean> {
     try {
-      // `OK` is all a daemon answers; a few bytes more are someone else.
-      const { status, text } = await this.exchange('GET /_ping', 'GET', '/_ping', timeoutMs, this.collect(64));
+      const { status, text } = await exchange;
       return status === 200 && text === 'OK';
     } catch (error) {
       // A pipe the caller may not open is a daemon that is there: "no daemon, takes effect later" would be false.
@@ -105,6 +110,23 @@ export class HttpEngine implements Engine {
 
   info(timeoutMs = this.limits.defaultTimeoutMs): Promise<EngineInfo> {
     return this.json<EngineInfo>('GET /info', 'GET', '/info', timeoutMs, isRecord);
+  }
+
+  greeting(pingMs: number, callMs: number): Greeting {
+    const ping = this.call('GET /_ping', pingMs, this.collect(64));
+    const version = this.call('GET /version', callMs, this.collect(this.limits.maxBodyBytes, 'GET /version'));
+    const info = this.call('GET /info', callMs, this.collect(this.limits.maxBodyBytes, 'GET /info'));
+    const closers = sendGets(this.address, [
+      { path: '/_ping', handlers: ping.handlers },
+      { path: '/version', handlers: version.handlers },
+      { path: '/info', handlers: info.handlers },
+    ]);
+    [ping, version, info].forEach((call, i) => call.attach(closers[i] as () => void));
+    return {
+      answered: this.pinged(ping.result),
+      version: this.jsonOf<EngineVersion>('GET /version', version.result, isRecord),
+      info: this.jsonOf<EngineInfo>('GET /info', info.result, isRecord),
+    };
   }
 
   async liveRegistry(timeoutMs = this.limits.defaultTimeoutMs): Promise<LiveRegistry> {
@@ -242,8 +264,13 @@ export class HttpEngine implements Engine {
   }
 
   /** A JSON call: a 2xx body of the expected shape, else a {@link DaemonError} carrying the status code. */
-  private async json<T>(what: string, method: string, path: string, timeoutMs: number, shape: (v: unknown) => boolean): Promise<T> {
-    const { status, text } = await this.exchange(what, method, path, timeoutMs, this.collect(this.limits.maxBodyBytes, what));
+  private json<T>(what: string, method: string, path: string, timeoutMs: number, shape: (v: unknown) => boolean): Promise<T> {
+    return this.jsonOf<T>(what, this.exchange(what, method, path, timeoutMs, this.collect(this.limits.maxBodyBytes, what)), shape);
+  }
+
+  /** What {@link json} makes of an exchange's answer. */
+  private async jsonOf<T>(what: string, exchange: Promise<{ status: number; text: string }>, shape: (v: unknown) => boolean): Promise<T> {
+    const { status, text } = await exchange;
     const body = parseJson(text);
     if (status < 200 || status > 299) throw httpError(this.endpoint, what, status, body, text);
     if (body === undefined || !shape(body.value)) {
@@ -317,44 +344,68 @@ export class HttpEngine implements Engine {
 
   /** One request with one deadline over connect, headers and body; failures become documented errors. */
   private exchange<T>(what: string, method: string, path: string, timeoutMs: number, reader: BodyReader<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const finish = (error: unknown, value?: T): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.signal?.removeEventListener('abort', onAbort);
-        closeConnection();
-        if (error === undefined) resolve(value as T);
-        else reject(this.failure(what, timeoutMs, error));
-      };
-      let status = 0;
-      const closeConnection = sendRequest(this.address, method, path, {
-        sent: this.leaving(),
-        head: (code) => {
-          status = code;
-        },
-        body: (data) => {
-          try {
-            reader.chunk(data, status);
-          } catch (error) {
-            finish(error);
-          }
-        },
-        end: () => {
-          try {
-            finish(undefined, reader.end(status));
-          } catch (error) {
-            finish(error);
-          }
-        },
-        fail: (error) => finish(error),
-      });
-      const timer = setTimeout(() => finish(TIMED_OUT), timeoutMs);
-      const onAbort = (): void => finish(ABORTED);
-      if (this.signal?.aborted) onAbort();
-      else this.signal?.addEventListener('abort', onAbort);
+    const call = this.call(what, timeoutMs, reader);
+    call.attach(sendRequest(this.address, method, path, call.handlers));
+    return call.result;
+  }
+
+  /**
+   * One request's side of an exchange, before it is sent: the handlers to send it with, its result, and `attach`
+   * for the function that closes its connection. Its deadline runs from now.
+   */
+  private call<T>(what: string, timeoutMs: number, reader: BodyReader<T>): { handlers: ResponseHandlers; result: Promise<T>; attach(close: () => void): void } {
+    let settled = false;
+    let closeConnection: (() => void) | undefined;
+    let status = 0;
+    let resolve = (_value: T): void => undefined;
+    let reject = (_error: unknown): void => undefined;
+    const result = new Promise<T>((yes, no) => {
+      resolve = yes;
+      reject = no;
     });
+    const finish = (error: unknown, value?: T): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      this.signal?.removeEventListener('abort', onAbort);
+      closeConnection?.();
+      if (error === undefined) resolve(value as T);
+      else reject(this.failure(what, timeoutMs, error));
+    };
+    const handlers: ResponseHandlers = {
+      sent: this.leaving(),
+      head: (code) => {
+        status = code;
+      },
+      body: (data) => {
+        try {
+          reader.chunk(data, status);
+        } catch (error) {
+          finish(error);
+        }
+      },
+      end: () => {
+        try {
+          finish(undefined, reader.end(status));
+        } catch (error) {
+          finish(error);
+        }
+      },
+      fail: (error) => finish(error),
+    };
+    const timer = setTimeout(() => finish(TIMED_OUT), timeoutMs);
+    const onAbort = (): void => finish(ABORTED);
+    this.signal?.addEventListener('abort', onAbort);
+    return {
+      handlers,
+      result,
+      attach: (close) => {
+        closeConnection = close;
+        // Aborted before it was sent: it goes at once.
+        if (this.signal?.aborted) onAbort();
+        if (settled) close();
+      },
+    };
   }
 
   /** Timeouts and connection failures are DaemonUnreachableError; anything that is not HTTP is a DaemonError. */

@@ -20,6 +20,16 @@ export interface EngineVersion {
   [key: string]: unknown;
 }
 
+/** What {@link Engine.greeting} asked, under way. */
+export interface Greeting {
+  /** Whether `/_ping` answered OK in time (as {@link Engine.ping}). */
+  answered: Promise<boolean>;
+  /** `GET /version`. */
+  version: Promise<EngineVersion>;
+  /** `GET /info`. */
+  info: Promise<EngineInfo>;
+}
+
 /** The subset of `GET /info` dockmirror reads; the rest is passed through. */
 export interface EngineInfo {
   /** e.g. `Debian GNU/Linux 12 (bookworm)` or `Docker Desktop`. */
@@ -73,6 +83,12 @@ export interface Engine {
   version(timeoutMs?: number): Promise<EngineVersion>;
   /** `GET /info`. */
   info(timeoutMs?: number): Promise<EngineInfo>;
+  /**
+   * `/_ping`, `/version` and `/info` asked at once, on one connection: what a greeting needs, for the price of
+   * one connection instead of three. The ping has `pingMs` to answer, the others `callMs` each; each result is
+   * what {@link Engine.ping}, {@link Engine.version} and {@link Engine.info} would give.
+   */
+  greeting(pingMs: number, callMs: number): Greeting;
   /**
    * Resolves once every request asked so far is written to its connection, or has failed or been closed before
    * it could be; never rejects. For a caller that asks ahead and then blocks the event loop: the daemon works on

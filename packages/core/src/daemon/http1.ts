@@ -56,6 +56,8 @@ export class ResponseParser {
   private pending: Buffer = Buffer.alloc(0);
   private remaining = 0;
   private trailerBytes = 0;
+  /** Whether an interim answer (1xx) came: the response has begun. */
+  private interim = false;
 
   constructor(private readonly on: Pick<ResponseHandlers, 'head' | 'body' | 'end'>) {}
 
@@ -64,11 +66,20 @@ export class ResponseParser {
     return this.state === 'done';
   }
 
-  /** Takes the next bytes from the connection. */
-  push(data: Buffer): void {
+  /** True while not one byte of the response has come. */
+  get untouched(): boolean {
+    return this.state === 'head' && this.pending.length === 0 && !this.interim;
+  }
+
+  /**
+   * Takes the next bytes from the connection; returns those after the end of the response (the start of the
+   * next one, on a connection that carries several), and nothing while the response goes on.
+   */
+  push(data: Buffer): Buffer {
     let input = this.pending.length > 0 ? Buffer.concat([this.pending, data]) : data;
     this.pending = Buffer.alloc(0);
     while (input.length > 0 && this.state !== 'done') input = this.step(input);
+    return input;
   }
 
   /**
@@ -123,6 +134,7 @@ export class ResponseParser {
     // An interim answer (100 Continue and friends) is followed by the real one; an upgrade is not the Engine API.
     if (status < 200) {
       if (status === 101) throw new NotHttpError('a protocol switch (101)');
+      this.interim = true;
       return rest;
     }
     this.on.head(status, headers);
@@ -200,20 +212,32 @@ function closedEarly(): Error {
 
 let net: typeof import('node:net') | undefined;
 
+/** A connection to `address`; only here is node:net's connection code loaded (a command that asks no daemon never needs it). */
+function connect(address: EngineAddress): Socket {
+  net ??= process.getBuiltinModule('node:net');
+  const socket: Socket = 'socketPath' in address ? net.connect(address.socketPath) : net.connect({ host: address.host, port: address.port });
+  socket.setNoDelay(true);
+  return socket;
+}
+
+/** A bodiless request as it is written; `last` asks the endpoint to close the connection after answering it. */
+function requestText(method: string, path: string, last: boolean): string {
+  const length = method === 'GET' ? '' : 'Content-Length: 0\r\n';
+  return `${method} ${path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: dockmirror\r\n${last ? 'Connection: close\r\n' : ''}${length}\r\n`;
+}
+
 /**
  * Sends a bodiless `method path` to `address` and reports its response to `handlers`. Returns the function that
  * closes the connection: call it once the answer is used, or to give up. After it no handler is called.
  */
 export function sendRequest(address: EngineAddress, method: string, path: string, handlers: ResponseHandlers): () => void {
-  // Only here is a connection made, so only a command that asks the daemon loads node:net's connection code.
-  net ??= process.getBuiltinModule('node:net');
   let closed = false;
   const parser = new ResponseParser({
     head: (status, headers) => closed || handlers.head(status, headers),
     body: (data) => closed || handlers.body(data),
     end: () => closed || handlers.end(),
   });
-  const socket: Socket = 'socketPath' in address ? net.connect(address.socketPath) : net.connect({ host: address.host, port: address.port });
+  const socket = connect(address);
   let sent = false;
   const leave = (): void => {
     if (sent) return;
@@ -230,7 +254,6 @@ export function sendRequest(address: EngineAddress, method: string, path: string
     socket.destroy();
     leave();
   };
-  socket.setNoDelay(true);
   socket.on('error', fail);
   socket.on('data', (data: Buffer) => {
     try {
@@ -249,9 +272,112 @@ export function sendRequest(address: EngineAddress, method: string, path: string
   socket.on('close', () => {
     if (!parser.done) fail(closedEarly());
   });
-  const length = method === 'GET' ? '' : 'Content-Length: 0\r\n';
   // Written, not ended: dockerd (Go's net/http) takes a half-closed connection for a client that went away, and
   // would end an /events stream at once.
-  socket.write(`${method} ${path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: dockmirror\r\nConnection: close\r\n${length}\r\n`, leave);
+  socket.write(requestText(method, path, true), leave);
   return close;
+}
+
+/** One GET of those {@link sendGets} asks at once. */
+export interface PipelinedGet {
+  path: string;
+  handlers: ResponseHandlers;
+}
+
+/**
+ * Sends bodiless GETs on one connection at once (HTTP/1.1 pipelining; an Engine, Go's net/http, answers them
+ * one after another, in order) and reports each response to its own handlers, as {@link sendRequest} does for
+ * one. A connection costs more here than the requests it carries, and this is how a greeting asks three. Returns
+ * one close function per GET: closing one silences its handlers (its answer is still read past, for the next
+ * one's sake), and the connection goes when every GET is closed or done.
+ *
+ * An endpoint that ends the connection after some of the answers (one that does not keep connections alive) is
+ * asked the unanswered GETs again, on a connection of their own: only GETs are ever pipelined, so asking twice
+ * changes nothing. One that answers none of them fails them all, as a single request would.
+ */
+export function sendGets(address: EngineAddress, gets: readonly PipelinedGet[]): (() => void)[] {
+  const socket = connect(address);
+  // Per GET: closed by its caller; answered or failed (reported, or silenced); asked again elsewhere (its close).
+  const closed = gets.map(() => false);
+  const settled = gets.map(() => false);
+  const retried = new Map<number, () => void>();
+  const parsers = gets.map(
+    ({ handlers }, i) =>
+      new ResponseParser({
+        head: (status, headers) => closed[i] || handlers.head(status, headers),
+        body: (data) => closed[i] || handlers.body(data),
+        end: () => {
+          settled[i] = true;
+          if (!closed[i]) handlers.end();
+        },
+      }),
+  );
+  // The GET whose answer comes next; every one before it was answered.
+  let current = 0;
+  let sent = false;
+  const leave = (): void => {
+    if (sent) return;
+    sent = true;
+    for (const get of gets) get.handlers.sent?.();
+  };
+  const waiting = (i: number): boolean => !closed[i] && !settled[i] && !retried.has(i);
+  const release = (): void => {
+    if (gets.some((_, i) => waiting(i))) return;
+    socket.destroy();
+    leave();
+  };
+  const failWaiting = (error: Error): void => {
+    socket.destroy();
+    leave();
+    gets.forEach((get, i) => {
+      if (!waiting(i)) return;
+      settled[i] = true;
+      get.handlers.fail(error);
+    });
+  };
+  socket.on('error', failWaiting);
+  socket.on('data', (data: Buffer) => {
+    let input = data;
+    try {
+      while (current < gets.length) {
+        const parser = parsers[current] as ResponseParser;
+        input = parser.push(input);
+        if (!parser.done) break;
+        current += 1;
+        if (input.length === 0) break;
+      }
+    } catch (error) {
+      failWaiting(error as Error);
+      return;
+    }
+    release();
+  });
+  socket.on('end', () => {
+    const parser = parsers[current];
+    if (parser) {
+      const untouched = parser.untouched;
+      try {
+        // A body that runs to the close ends here.
+        parser.close();
+        current += 1;
+      } catch (error) {
+        // Cut short in the middle of an answer, or closed before answering any: every GET still waiting fails.
+        if (!untouched || current === 0) return failWaiting(error as Error);
+      }
+    }
+    // Answered some, then closed before the next began: the rest are asked again, each on a connection of its own.
+    gets.forEach((get, i) => {
+      if (!waiting(i)) return;
+      const { sent: _sent, ...handlers } = get.handlers;
+      retried.set(i, sendRequest(address, 'GET', get.path, handlers));
+    });
+    release();
+  });
+  socket.on('close', () => failWaiting(closedEarly()));
+  socket.write(gets.map((get, i) => requestText('GET', get.path, i === gets.length - 1)).join(''), leave);
+  return gets.map((_, i) => () => {
+    closed[i] = true;
+    retried.get(i)?.();
+    release();
+  });
 }

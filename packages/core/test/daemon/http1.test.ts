@@ -10,7 +10,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/daemon/engine.js';
-import { MAX_HEAD_BYTES, NotHttpError, ResponseParser, sendRequest, type ResponseHandlers } from '../../src/daemon/http1.js';
+import { MAX_HEAD_BYTES, NotHttpError, ResponseParser, sendGets, sendRequest, type ResponseHandlers } from '../../src/daemon/http1.js';
 
 interface Seen {
   status?: number;
@@ -401,5 +401,163 @@ describe("an Engine's written()", () => {
       server.close();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('sendGets: several GETs on one connection', () => {
+  let dir: string;
+  const servers: Server[] = [];
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'dm-pipeline-'));
+  });
+  afterAll(async () => {
+    for (const server of servers) server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /**
+   * A unix socket whose server calls `behave` once per connection, when the whole of what the client wrote is
+   * in (`count` requests); each connection's requests are kept, in order.
+   */
+  let serversMade = 0;
+  async function serve(name: string, count: (connection: number) => number, behave: (socket: Socket, paths: string[], connection: number) => void) {
+    const socketPath = path.join(dir, `${name}-${(serversMade += 1)}.sock`);
+    const connections: string[][] = [];
+    const server = createServer((socket) => {
+      const n = connections.length;
+      const paths: string[] = [];
+      connections.push(paths);
+      let text = '';
+      socket.on('error', () => undefined);
+      socket.on('data', (d) => {
+        text += d.toString('latin1');
+        const heads = text.split('\r\n\r\n').slice(0, -1);
+        if (heads.length < count(n) || paths.length > 0) return;
+        for (const head of heads) paths.push(`${head.split(' ')[1]}${/Connection: close/.test(head) ? ' (close)' : ''}`);
+        behave(socket, paths, n);
+      });
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(socketPath, r));
+    return { socketPath, connections };
+  }
+
+  /** What each GET saw, and a promise for all of them to be reported. */
+  function ask(socketPath: string, paths: string[]) {
+    const calls = paths.map(() => [] as string[]);
+    const sent = paths.map(() => 0);
+    const done = paths.map(() => {
+      let settle = (): void => undefined;
+      return { promise: new Promise<void>((r) => (settle = r)), settle: () => settle() };
+    });
+    const closers = sendGets(
+      { socketPath },
+      paths.map((p, i) => ({
+        path: p,
+        handlers: {
+          head: (status) => calls[i]?.push(`head ${status}`),
+          body: (data) => calls[i]?.push(`body ${data.toString()}`),
+          end: () => {
+            calls[i]?.push('end');
+            done[i]?.settle();
+          },
+          fail: (error) => {
+            calls[i]?.push(`fail ${(error as { code?: string }).code ?? error.message}`);
+            done[i]?.settle();
+          },
+          sent: () => (sent[i] = (sent[i] ?? 0) + 1),
+        },
+      })),
+    );
+    return { calls, sent, closers, all: Promise.all(done.map((d) => d.promise)) };
+  }
+
+  const answer = (body: string, extra = '') => `HTTP/1.1 200 OK\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`;
+  const chunked = (parts: string[]) => `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${parts.map((p) => `${Buffer.byteLength(p).toString(16)}\r\n${p}\r\n`).join('')}0\r\n\r\n`;
+
+  it('writes every GET at once, the last asking for the close, and hands each answer to its own GET, however the bytes are cut', async () => {
+    const responses = [answer('OK'), 'HTTP/1.1 204 No Content\r\n\r\n', chunked(['{"a":', '1}']), `HTTP/1.1 200 OK\r\n\r\nto the close`];
+    const wire = Buffer.from(responses.join(''));
+    await fc.assert(
+      fc.asyncProperty(fc.uniqueArray(fc.integer({ min: 1, max: wire.length - 1 }), { maxLength: 6 }), async (cuts) => {
+        const at = await serve('cut-up', () => 4, (socket) => {
+          const edges = [0, ...[...cuts].sort((a, b) => a - b), wire.length];
+          const pieces = edges.slice(1).map((end, i) => wire.subarray(edges[i], end));
+          const next = (): void => {
+            const piece = pieces.shift();
+            if (piece === undefined) return void socket.end();
+            socket.write(piece);
+            setImmediate(next);
+          };
+          next();
+        });
+        const run = ask(at.socketPath, ['/_ping', '/a', '/b', '/c']);
+        await run.all;
+        expect(at.connections).toEqual([['/_ping', '/a', '/b', '/c (close)']]);
+        expect(run.calls.map((c) => [c[0], c.filter((x) => x.startsWith('body')).map((x) => x.slice(5)).join(''), c.at(-1)])).toEqual([
+          ['head 200', 'OK', 'end'],
+          ['head 204', '', 'end'],
+          ['head 200', '{"a":1}', 'end'],
+          ['head 200', 'to the close', 'end'],
+        ]);
+        expect(run.sent).toEqual([1, 1, 1, 1]);
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('an endpoint that closes after the first answer is asked the rest again, each on a connection of its own', async () => {
+    const at = await serve('one-each', (n) => (n === 0 ? 3 : 1), (socket, paths) => socket.end(answer(`for ${paths[0]?.split(' ')[0]}`, 'Connection: close\r\n')));
+    const run = ask(at.socketPath, ['/_ping', '/version', '/info']);
+    await run.all;
+    expect(run.calls).toEqual([
+      ['head 200', 'body for /_ping', 'end'],
+      ['head 200', 'body for /version', 'end'],
+      ['head 200', 'body for /info', 'end'],
+    ]);
+    expect(at.connections[0]).toEqual(['/_ping', '/version', '/info (close)']);
+    expect(at.connections.slice(1).map((c) => c.join()).sort()).toEqual(['/info (close)', '/version (close)']);
+    expect(run.sent).toEqual([1, 1, 1]);
+  });
+
+  it('a connection closed before any answer, or in the middle of one, fails every GET still waiting, once', async () => {
+    const none = await serve('none', () => 2, (socket) => socket.end());
+    const first = ask(none.socketPath, ['/a', '/b']);
+    await first.all;
+    expect(first.calls).toEqual([['fail ECONNRESET'], ['fail ECONNRESET']]);
+    const cut = await serve('cut', () => 3, (socket) => socket.end(`${answer('one')}HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\ntw`));
+    const second = ask(cut.socketPath, ['/a', '/b', '/c']);
+    await second.all;
+    await new Promise((done) => setTimeout(done, 30));
+    expect(second.calls).toEqual([['head 200', 'body one', 'end'], ['head 200', 'body tw', 'fail ECONNRESET'], ['fail ECONNRESET']]);
+    // Nothing was asked again: an answer cut short is a dropped connection.
+    expect(cut.connections).toHaveLength(1);
+  });
+
+  it('what is not HTTP fails every GET once; a refused connection fails them with its code', async () => {
+    const garbage = await serve('garbage', () => 2, (socket) => socket.write('SSH-2.0-x\r\n\r\nmore'));
+    const run = ask(garbage.socketPath, ['/a', '/b']);
+    await run.all;
+    expect(run.calls).toEqual([['fail no HTTP/1.1 status line'], ['fail no HTTP/1.1 status line']]);
+    const refused = ask(path.join(dir, 'nobody.sock'), ['/a', '/b']);
+    await refused.all;
+    expect(refused.calls).toEqual([['fail ENOENT'], ['fail ENOENT']]);
+    expect(refused.sent).toEqual([1, 1]);
+  });
+
+  it('a GET closed by its caller hears nothing more; the others still get their answers, and the connection goes with the last', async () => {
+    let closedByClient = false;
+    const at = await serve('slow-first', () => 2, (socket) => {
+      socket.on('close', () => (closedByClient = true));
+      setTimeout(() => socket.write(answer('late')), 60);
+      setTimeout(() => socket.writable && socket.write(answer('second')), 80);
+    });
+    const run = ask(at.socketPath, ['/slow', '/b']);
+    await new Promise((done) => setTimeout(done, 20));
+    run.closers[0]?.();
+    await new Promise((done) => setTimeout(done, 120));
+    expect(run.calls).toEqual([[], ['head 200', 'body second', 'end']]);
+    await new Promise((done) => setTimeout(done, 20));
+    expect(closedByClient).toBe(true);
   });
 });

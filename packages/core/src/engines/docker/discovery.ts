@@ -145,9 +145,8 @@ function hello(endpoint: string, options: ConnectOptions, pingMs: number): Hello
   const own = new AbortController();
   const signal = options.abandon ? AbortSignal.any([options.abandon, own.signal]) : own.signal;
   const engine = createEngine(endpoint, { signal });
-  const callMs = Math.max(pingMs, 3_000);
-  const answered = engine.ping(pingMs);
-  const facts = Promise.all([engine.version(callMs), engine.info(callMs)]);
+  const { answered, version, info } = engine.greeting(pingMs, Math.max(pingMs, 3_000));
+  const facts = Promise.all([version, info]);
   // Read only after an OK ping; a daemon that is not there fails these too, and that is no news.
   facts.catch(() => undefined);
   return { endpoint, engine, answered, facts, drop: () => own.abort() };
