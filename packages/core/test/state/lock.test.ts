@@ -5,10 +5,11 @@ import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LockTimeoutError } from '../../src/errors.js';
+import { DockmirrorError, LockTimeoutError } from '../../src/errors.js';
 import { addMirror } from '../../src/operations/mirrors.js';
 import { withLock } from '../../src/state/lock.js';
 import { isolated } from '../support/hermetic.js';
+import { mountTinyDisk } from '../support/tiny-disk.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -172,4 +173,26 @@ describe('withLock', () => {
       expect(await readdir(stateDir)).toEqual([]);
     }
   }, 60_000);
+});
+
+describe('the lock on a full disk', () => {
+  it('is refused with WRITE_FAILED before any work runs, and no owner-less lock is left to hold up later runs', async () => {
+    const disk = await mountTinyDisk();
+    try {
+      const state = path.join(disk.dir, 'state');
+      // Filled to the last block; a file name still fits (tmpfs counts inodes apart), its content no longer does.
+      await writeFile(path.join(disk.dir, 'filler'), Buffer.alloc(256 * 1024)).catch(() => undefined);
+      let ran = false;
+      const error = await withLock(state, async () => {
+        ran = true;
+      }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DockmirrorError);
+      expect((error as DockmirrorError).code).toBe('WRITE_FAILED');
+      expect((error as Error).message).toContain(path.join(state, 'lock'));
+      expect(ran).toBe(false);
+      expect(await readdir(state)).toEqual([]);
+    } finally {
+      await disk.unmount();
+    }
+  });
 });
