@@ -127,19 +127,27 @@ Module._load = function traced(request, ...rest) {
   }
 };
 
-// When the runner asks for the command's module: the end of oclif's own start-up, or of the fast path's decision
-// (apps/cli/src/fast.ts), which loads the command bodies through dist/fast-run.js (its own build).
+// When the runner asks for the command's code: the end of oclif's own start-up (a command module), or of the
+// fast path's decision (apps/cli/src/fast.ts), which reads the command bodies' script, dist/fast-run.js.
 let commandAt;
 let commandCpu;
+const commandAsked = () => {
+  if (commandAt !== undefined) return;
+  commandAt = now();
+  commandCpu = process.cpuUsage();
+};
 Module.registerHooks?.({
   load(url, context, nextLoad) {
-    if (commandAt === undefined && /\/dist\/(commands\/|fast-run\.js$)/.test(url)) {
-      commandAt = now();
-      commandCpu = process.cpuUsage();
-    }
+    if (/\/dist\/commands\//.test(url)) commandAsked();
     return nextLoad(url, context);
   },
 });
+const readFileSync = fs.readFileSync;
+fs.readFileSync = function traced(file, ...rest) {
+  if (/\/dist\/fast-run\.js$/.test(file instanceof URL ? file.pathname : String(file))) commandAsked();
+  return readFileSync.call(this, file, ...rest);
+};
+syncBuiltinESMExports();
 
 const kill = process.kill;
 process.kill = function traced(pid, signal) {
@@ -158,7 +166,8 @@ net.connect = function traced(...args) {
   let label;
   const write = socket.write;
   socket.write = function tracedWrite(chunk, ...rest) {
-    label ??= /^([A-Z]+ [^ ?]*)/.exec(String(chunk))?.[1];
+    // A greeting writes several requests at once, on one connection (sendGets): each is named.
+    label ??= [...String(chunk).matchAll(/^([A-Z]+ [^ ?\r\n]*)[^\r\n]* HTTP\/1\.1\r$/gm)].map((m) => m[1]).join(' + ') || undefined;
     return write.call(this, chunk, ...rest);
   };
   socket.once('data', () => {

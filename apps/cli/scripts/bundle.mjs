@@ -3,9 +3,8 @@
 // instead of ~250. Commands stay real oclif command modules under dist/commands, found through the manifest.
 // Type checking stays with tsc; this only transpiles and links.
 //
-// The fast path's body (src/fast-run.ts, what the hot commands run) is a second build of its own: dist/fast-run.js
-// and one chunk with all of core. A hot command then resolves, links and reads three modules instead of some
-// twenty, about a sixth of `mirror list`'s time here. The main build leaves fast.ts's import of it as it is.
+// The fast path's body (src/fast-run.ts, what the hot commands run) is a second build of its own: dist/fast-run.js,
+// one script with all of core, which src/fast-script.ts compiles with a code cache made after a run.
 import { rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -174,17 +173,42 @@ function patchOclif() {
   };
 }
 
-/** The fast path's body: built on its own (below), so the main build leaves fast.ts's import of it alone. */
-const FAST_RUN = './fast-run.js';
 /** oclif's ux, the one part of oclif the fast path may load (a spinner on a terminal): a main-build entry of its own. */
 const UX = '@oclif/core/ux';
 
-/** The main build keeps `import("./fast-run.js")` in fast.ts as it is: dist/fast-run.js is the second build's. */
-function leaveFastRunOut() {
+/** The fast-run build's one chunk ends by exporting this, and nothing else. */
+const FAST_RUN_EXPORT = /\nexport \{ runPlan \};\s*$/;
+
+/**
+ * The fast-run build as one script rather than a module, for src/fast-script.ts to compile with a V8 code cache
+ * of its own: `(function (__import, __importMeta) { ...; return { runPlan }; })`. Only the module forms the
+ * chunk has are rewritten: the createRequire import require-builtins adds, `import.meta`, the dynamic import of
+ * the main build's oclif ux, the export. Any other import or export fails the build, never slips through.
+ */
+function asScript() {
   return {
-    name: 'leave-fast-run-out',
-    resolveId: (source, importer) => (source === FAST_RUN && importer?.endsWith(`${path.sep}fast.ts`) ? { id: FAST_RUN, external: true } : null),
+    name: 'as-script',
+    // After rendering, when nothing is left to drop the function expression as unused (rolldown's dead-code pass
+    // would, from renderChunk's output).
+    generateBundle(_options, bundle) {
+      const chunks = Object.values(bundle).filter((file) => file.type === 'chunk');
+      if (chunks.length !== 1) throw new Error(`as-script: the fast-run build made ${chunks.length} chunks, not one`);
+      const [chunk] = chunks;
+      chunk.code = scriptOf(chunk.code);
+    },
   };
+}
+
+/** The body of {@link asScript}: the fast-run chunk's module text as a script's. */
+function scriptOf(code) {
+  const header = 'import { createRequire as __createRequire } from "node:module";\n';
+  let body = code.startsWith(header) ? `const { createRequire: __createRequire } = process.getBuiltinModule("node:module");\n${code.slice(header.length)}` : code;
+  body = body.replaceAll('import.meta', '__importMeta').replaceAll('import("./oclif-ux.js")', '__import("./oclif-ux.js")');
+  if (!FAST_RUN_EXPORT.test(body)) throw new Error('as-script: the fast-run chunk no longer ends with `export { runPlan };`');
+  body = body.replace(FAST_RUN_EXPORT, '\nreturn { runPlan };\n');
+  const left = /^\s*(?:import|export)\b.*$/m.exec(body) ?? /\bimport\(.*$/m.exec(body);
+  if (left) throw new Error(`as-script: cannot make a script of ${left[0].slice(0, 120)}`);
+  return `(function (__import, __importMeta) {\n${body}})\n`;
 }
 
 /** The fast-run build takes oclif's ux from the main build's dist/oclif-ux.js rather than a copy of oclif. */
@@ -228,7 +252,7 @@ await rm(path.join(cliDir, 'dist'), { recursive: true, force: true });
 await build({
   ...common,
   input: { ...input, 'oclif-ux': '\0oclif-ux' },
-  plugins: [uxEntry(), lazyDebug(), patchOclif(), requireBuiltins(), leaveFastRunOut()],
+  plugins: [uxEntry(), lazyDebug(), patchOclif(), requireBuiltins()],
   output: {
     ...commonOutput,
     dir: path.join(cliDir, 'dist'),
@@ -240,19 +264,16 @@ await build({
 await build({
   ...common,
   input: { 'fast-run': path.join(cliDir, 'src', 'fast-run.ts') },
-  plugins: [requireBuiltins(), uxFromMainBuild()],
-  // Putting core in one chunk is what makes its lazy imports "ineffective": that is the point here.
+  plugins: [requireBuiltins(), uxFromMainBuild(), asScript()],
+  // One script with all of core and what it loads lazily (the prompts, `diff` for a dry run's diff, the TOML
+  // reader of a Pyrsia node's config): rolldown wraps each of those so it runs only when first asked for, and an
+  // unused function costs a start nothing once the code cache holds the script (src/fast-script.ts).
   onLog: (level, log, handler) => (log.code === 'INEFFECTIVE_DYNAMIC_IMPORT' ? undefined : handler(level, log)),
-  // Besides core's chunk, split only at the lazy imports of packages: the prompts, and `diff` for a dry run's
-  // diff. Those stay out of a start.
   output: {
     ...commonOutput,
     dir: path.join(cliDir, 'dist'),
     format: 'esm',
     entryFileNames: '[name].js',
-    chunkFileNames: 'fast-chunks/[name]-[hash].js',
-    // All of core and the parsers it reads files with in one chunk: core's own lazy imports (index.ts loads each
-    // operation lazily, for library users) would otherwise split the hot path into some ten chunks again.
-    codeSplitting: { groups: [{ name: 'core', test: /packages[\\/]core[\\/]|[\\/]node_modules[\\/](jsonc-parser|toml-eslint-parser)[\\/]/ }] },
+    codeSplitting: false,
   },
 });

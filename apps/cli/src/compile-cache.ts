@@ -106,6 +106,8 @@ export function buildCacheDir(root: string, build: string, uid: number): string 
 /**
  * Which build of the CLI this is, as a folder name: the inode, size and mtime of `file` (dist/fast-run.js). A new
  * install or build writes new files, so the name changes with each; `undefined` when the file cannot be seen.
+ * The fast path's code cache (src/fast-script.ts) is only valid for the bytes it was made from, and V8 checks
+ * no more than their length: this name is what ties each cache to one fast-run.js.
  */
 export function buildId(file: URL = new URL('./fast-run.js', import.meta.url)): string | undefined {
   try {
@@ -114,6 +116,17 @@ export function buildId(file: URL = new URL('./fast-run.js', import.meta.url)): 
   } catch {
     return undefined;
   }
+}
+
+/** The build folder {@link enableOwnCompileCache} proved, for the fast path's own cache (src/fast-script.ts). */
+let provenBuildDir: string | undefined;
+
+/**
+ * The folder of this build's compile cache, once {@link enableOwnCompileCache} proved it (every folder from `/`
+ * is this user's or root's, none writable by others), or `undefined`: no cache may then be read or written.
+ */
+export function ownBuildCacheDir(): string | undefined {
+  return provenBuildDir;
 }
 
 /**
@@ -129,12 +142,12 @@ export function enableOwnCompileCache(): void {
     const { homedir: home, uid } = userInfo();
     const known = path.isAbsolute(home) ? path.join(home, ...CACHE_PATH, build) : undefined;
     if (known !== undefined && uid >= 0 && untrustedReason(known, uid) === undefined) {
-      module.enableCompileCache?.(known);
-      return;
+      provenBuildDir = known;
+    } else {
+      const root = ownCompileCacheDir();
+      provenBuildDir = root === undefined ? undefined : buildCacheDir(root, build, process.geteuid?.() ?? -1);
     }
-    const root = ownCompileCacheDir();
-    const dir = root === undefined ? undefined : buildCacheDir(root, build, process.geteuid?.() ?? -1);
-    if (dir !== undefined) module.enableCompileCache?.(dir);
+    if (provenBuildDir !== undefined) module.enableCompileCache?.(provenBuildDir);
   } catch {
     // A cache is only an optimisation; no password entry for this uid ends here too.
   }

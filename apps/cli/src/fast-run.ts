@@ -23,8 +23,11 @@ const BODIES: Record<HotId, (parsed: never, io: CommandIo) => Promise<unknown>> 
   status,
 };
 
-/** Runs `plan`; a failure exits the process with its code. */
-export async function runPlan(plan: FastPlan, env: NodeJS.ProcessEnv): Promise<void> {
+/**
+ * Runs `plan`; a failure exits the process with its code. Resolves whether the command went the whole way (a
+ * change written and applied; a listing always), for the code cache to know what this run covered.
+ */
+export async function runPlan(plan: FastPlan, env: NodeJS.ProcessEnv): Promise<boolean> {
   quietOnClosedPipe();
   for (const note of plan.parsed.notes) process.stderr.write(`${toScreen(note)}\n`);
   // oclif's Command removes this variable before every run, so the programs core starts never see it.
@@ -44,4 +47,6 @@ export async function runPlan(plan: FastPlan, env: NodeJS.ProcessEnv): Promise<v
   }
   interactions.finish(undefined);
   if (result && json) io.logJson(result);
+  const change = result as { changed?: boolean; dryRun?: boolean; apply?: { method?: string } } | undefined;
+  return change?.changed === undefined || (change.changed && !change.dryRun && change.apply?.method !== 'none');
 }

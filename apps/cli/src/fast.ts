@@ -2,13 +2,14 @@
  * The fast path: `mirror add`, `mirror remove`, `mirror list` (and their aliases `add`, `remove`, `list`) and
  * `status` run without loading oclif at all: about 55 ms of CPU saved on every start here, of ~145 for a whole
  * `mirror list --no-live`. This module only decides, from the specs and the parser (a few KB, no core, no
- * oclif); the command itself is loaded afterwards (src/fast-run.ts). Everything it is not sure of goes to oclif
- * exactly as before: help, --version, every other command, a typo, any token the parser does not fully
- * understand (src/fast-parse.ts), `DEBUG` or `DOCKMIRROR_DEBUG` (oclif's own debug output, and stacks), and
- * `DOCKMIRROR_NO_FAST_PATH` set (how the tests run the oclif path to compare). Nothing is read from disk to
- * decide: no manifest, no plugin folder, nothing from the cwd.
+ * oclif); the command itself is loaded afterwards (src/fast-run.ts, by src/fast-script.ts). Everything it is not
+ * sure of goes to oclif exactly as before: help, --version, every other command, a typo, any token the parser
+ * does not fully understand (src/fast-parse.ts), `DEBUG` or `DOCKMIRROR_DEBUG` (oclif's own debug output, and
+ * stacks), and `DOCKMIRROR_NO_FAST_PATH` set (how the tests run the oclif path to compare). Nothing is read from
+ * disk to decide: no manifest, no plugin folder, nothing from the cwd.
  */
 import { parseFast, type FastParse } from './fast-parse.js';
+import { loadFastRun } from './fast-script.js';
 import { mirrorAddSpec, mirrorListSpec, mirrorRemoveSpec, statusSpec, type CommandSpec } from './flag-specs.js';
 
 /** The hot commands: their words on the command line (the oclif id and its alias) and their specs. */
@@ -48,7 +49,7 @@ export function planFast(argv: readonly string[], env: NodeJS.ProcessEnv): FastP
 export async function runFast(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
   const plan = planFast(argv, env);
   if (!plan) return false;
-  const { runPlan } = await import('./fast-run.js');
-  await runPlan(plan, env);
+  const body = loadFastRun(plan);
+  body.keepCache(await body.runPlan(plan, env));
   return true;
 }
