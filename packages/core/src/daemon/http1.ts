@@ -359,7 +359,6 @@ export function sendGets(address: EngineAddress, gets: readonly PipelinedGet[]):
       try {
         // A body that runs to the close ends here.
         parser.close();
-        current += 1;
       } catch (error) {
         // Cut short in the middle of an answer, or closed before answering any: every GET still waiting fails.
         if (!untouched || current === 0) return failWaiting(error as Error);

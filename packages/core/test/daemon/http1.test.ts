@@ -433,7 +433,12 @@ describe('sendGets: several GETs on one connection', () => {
         text += d.toString('latin1');
         const heads = text.split('\r\n\r\n').slice(0, -1);
         if (heads.length < count(n) || paths.length > 0) return;
-        for (const head of heads) paths.push(`${head.split(' ')[1]}${/Connection: close/.test(head) ? ' (close)' : ''}`);
+        // Only a well-formed GET request line is named by its path; anything else shows as what it is.
+        for (const head of heads) {
+          const line = head.split('\r\n')[0] as string;
+          const get = /^GET (\/\S*) HTTP\/1\.1$/.exec(line)?.[1];
+          paths.push(`${get ?? `bad: ${line}`}${/Connection: close/.test(head) ? ' (close)' : ''}`);
+        }
         behave(socket, paths, n);
       });
     });
@@ -472,6 +477,10 @@ describe('sendGets: several GETs on one connection', () => {
     return { calls, sent, closers, all: Promise.all(done.map((d) => d.promise)) };
   }
 
+  /** `promise`, or a failure after `ms`: a GET left waiting fails its test at once rather than hanging it. */
+  const within = <T,>(promise: Promise<T>, ms = 3_000): Promise<T> =>
+    Promise.race([promise, new Promise<never>((_, no) => setTimeout(() => no(new Error(`still waiting after ${ms} ms`)), ms).unref())]);
+
   const answer = (body: string, extra = '') => `HTTP/1.1 200 OK\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`;
   const chunked = (parts: string[]) => `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${parts.map((p) => `${Buffer.byteLength(p).toString(16)}\r\n${p}\r\n`).join('')}0\r\n\r\n`;
 
@@ -509,7 +518,7 @@ describe('sendGets: several GETs on one connection', () => {
   it('an endpoint that closes after the first answer is asked the rest again, each on a connection of its own', async () => {
     const at = await serve('one-each', (n) => (n === 0 ? 3 : 1), (socket, paths) => socket.end(answer(`for ${paths[0]?.split(' ')[0]}`, 'Connection: close\r\n')));
     const run = ask(at.socketPath, ['/_ping', '/version', '/info']);
-    await run.all;
+    await within(run.all);
     expect(run.calls).toEqual([
       ['head 200', 'body for /_ping', 'end'],
       ['head 200', 'body for /version', 'end'],
@@ -523,22 +532,29 @@ describe('sendGets: several GETs on one connection', () => {
   it('a connection closed before any answer, or in the middle of one, fails every GET still waiting, once', async () => {
     const none = await serve('none', () => 2, (socket) => socket.end());
     const first = ask(none.socketPath, ['/a', '/b']);
-    await first.all;
+    await within(first.all);
     expect(first.calls).toEqual([['fail ECONNRESET'], ['fail ECONNRESET']]);
     const cut = await serve('cut', () => 3, (socket) => socket.end(`${answer('one')}HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\ntw`));
     const second = ask(cut.socketPath, ['/a', '/b', '/c']);
-    await second.all;
+    await within(second.all);
     await new Promise((done) => setTimeout(done, 30));
     expect(second.calls).toEqual([['head 200', 'body one', 'end'], ['head 200', 'body tw', 'fail ECONNRESET'], ['fail ECONNRESET']]);
     // Nothing was asked again: an answer cut short is a dropped connection.
     expect(cut.connections).toHaveLength(1);
   });
 
-  it('what is not HTTP fails every GET once; a refused connection fails them with its code', async () => {
-    const garbage = await serve('garbage', () => 2, (socket) => socket.write('SSH-2.0-x\r\n\r\nmore'));
+  it('what is not HTTP fails every GET once and closes the connection; a refused connection fails them with its code', async () => {
+    let closed = false;
+    const garbage = await serve('garbage', () => 2, (socket) => {
+      socket.on('close', () => (closed = true));
+      socket.write('SSH-2.0-x\r\n\r\nmore');
+    });
     const run = ask(garbage.socketPath, ['/a', '/b']);
-    await run.all;
+    await within(run.all);
     expect(run.calls).toEqual([['fail no HTTP/1.1 status line'], ['fail no HTTP/1.1 status line']]);
+    await new Promise((done) => setTimeout(done, 30));
+    // The endpoint keeps its side open: only the client's close ends the connection.
+    expect(closed).toBe(true);
     const refused = ask(path.join(dir, 'nobody.sock'), ['/a', '/b']);
     await refused.all;
     expect(refused.calls).toEqual([['fail ENOENT'], ['fail ENOENT']]);
@@ -559,5 +575,20 @@ describe('sendGets: several GETs on one connection', () => {
     expect(run.calls).toEqual([[], ['head 200', 'body second', 'end']]);
     await new Promise((done) => setTimeout(done, 20));
     expect(closedByClient).toBe(true);
+  });
+
+  it('every GET closed by its caller before any answer ends the connection at once', async () => {
+    let closedAt: number | undefined;
+    const at = await serve('all-closed', () => 2, (socket) => {
+      socket.on('close', () => (closedAt = Date.now()));
+      setTimeout(() => socket.writable && socket.end(answer('late') + answer('later')), 500);
+    });
+    const run = ask(at.socketPath, ['/a', '/b']);
+    await new Promise((done) => setTimeout(done, 30));
+    for (const close of run.closers) close();
+    // Well before the endpoint would answer (and then close): the client closed it.
+    await new Promise((done) => setTimeout(done, 100));
+    expect(closedAt).toBeDefined();
+    expect(run.calls).toEqual([[], []]);
   });
 });
