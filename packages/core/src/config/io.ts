@@ -1,10 +1,10 @@
 import type { Stats } from 'node:fs';
 import path from 'node:path';
-import { lstat, unlink } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import { DriftError, InvalidConfigError } from '../errors.js';
 import { writeAtomic } from '../support/atomic-write.js';
 import { BoundedReadError, readBoundedWithStat } from '../support/bounded-read.js';
-import { fsError, isCode } from '../support/fs-errors.js';
+import { fsError, isCode, unlinkIfPresent } from '../support/fs-errors.js';
 import { trustedPath } from '../support/trusted-path.js';
 import { parseDaemonConfig, type DaemonConfigDocument } from './document.js';
 
@@ -148,9 +148,7 @@ export async function writeConfigFile(file: string, bytes: Buffer | undefined, o
   try {
     if (bytes === undefined) {
       await unchanged();
-      await unlink(target).catch((error: unknown) => {
-        if (!isCode(error, 'ENOENT')) throw error;
-      });
+      await unlinkIfPresent(target);
       return;
     }
     const current = await lstat(target).catch((error: unknown) => {

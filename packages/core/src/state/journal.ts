@@ -1,11 +1,11 @@
 import { constants } from 'node:fs';
-import { lstat, open, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { lstat, open, readdir, rename, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { MAX_CONFIG_BYTES, resolveWriteTarget, writeConfigFile } from '../config/io.js';
 import { UnsafePathError } from '../errors.js';
 import { writeAtomic } from '../support/atomic-write.js';
 import { BoundedReadError, readBounded } from '../support/bounded-read.js';
-import { fsError, isCode } from '../support/fs-errors.js';
+import { fsError, isCode, unlinkIfPresent } from '../support/fs-errors.js';
 import { pathKey, samePath } from '../support/same-path.js';
 import { sha256Hex } from '../support/sha256.js';
 import { stateFolder, stateSubfolder } from './state-folder.js';
@@ -197,8 +197,7 @@ export class Journal {
   private async dropBackups(id: string): Promise<void> {
     const names = await readdir(this.backupsDir).catch(() => [] as string[]);
     const mine = names.filter((name) => name === `${id}.bak` || new RegExp(`^${id}\\.\\d+\\.bak$`).test(name));
-    // Stryker disable next-line BooleanLiteral,ObjectLiteral: readdir just listed these names under the lock, so each file exists and force changes nothing
-    await Promise.all(mine.map((name) => rm(path.join(this.backupsDir, name), { force: true })));
+    await Promise.all(mine.map((name) => unlinkIfPresent(path.join(this.backupsDir, name))));
   }
 
   /**
@@ -606,7 +605,6 @@ async function removeTempFiles(dir: string, base: string, sinceMs: number, patte
   const names = await readdir(dir).catch(() => [] as string[]);
   for (const name of names.filter((n) => match.test(n))) {
     const info = await lstat(path.join(dir, name)).catch(() => undefined);
-    // Stryker disable next-line ObjectLiteral,BooleanLiteral: lstat just found a regular file there, under the lock; force only matters for a missing one
-    if (info?.isFile() && info.mtimeMs >= sinceMs) await rm(path.join(dir, name), { force: true });
+    if (info?.isFile() && info.mtimeMs >= sinceMs) await unlinkIfPresent(path.join(dir, name));
   }
 }

@@ -1,12 +1,12 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { lstat, unlink } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LockTimeoutError, UnsafePathError } from '../errors.js';
 import { interrupted } from '../support/interrupt.js';
 import { readBounded } from '../support/bounded-read.js';
-import { fsError, isCode } from '../support/fs-errors.js';
+import { fsError, isCode, unlinkIfPresent } from '../support/fs-errors.js';
 import { stateFolder } from './state-folder.js';
 
 /** Options for {@link withLock}. */
@@ -56,18 +56,8 @@ export async function withLock<T>(stateDir: string, work: () => Promise<T>, opti
   try {
     return await work();
   } finally {
-    await removeFile(lockFile);
+    await unlinkIfPresent(lockFile);
   }
-}
-
-/**
- * Removes a lock file, if it is still there. unlink, not rm: a lock is a file, and fs.rm loads its whole
- * recursive remover on first use (0.5 ms of every change here) to do what unlink does.
- */
-async function removeFile(file: string): Promise<void> {
-  await unlink(file).catch((error: unknown) => {
-    if (!isCode(error, 'ENOENT')) throw error;
-  });
 }
 
 async function tryCreate(lockFile: string): Promise<boolean> {
@@ -96,7 +86,7 @@ async function tryCreate(lockFile: string): Promise<boolean> {
     } catch {
       // closed already, or the close failed too: the lock goes either way
     }
-    await removeFile(lockFile);
+    await unlinkIfPresent(lockFile);
     throw fsError(error, lockFile, 'write');
   }
 }
@@ -140,15 +130,15 @@ async function takeOver(lockFile: string, stale: Owner): Promise<boolean> {
   const guard = `${lockFile}.takeover`;
   if (!(await tryCreate(guard))) {
     const holder = await readOwner(guard);
-    if (holder && !isAlive(holder)) await removeFile(guard);
+    if (holder && !isAlive(holder)) await unlinkIfPresent(guard);
     return false;
   }
   try {
     const current = await readOwner(lockFile);
     if (!current || current.pid !== stale.pid || current.time !== stale.time) return true;
-    await removeFile(lockFile);
+    await unlinkIfPresent(lockFile);
     return true;
   } finally {
-    await removeFile(guard);
+    await unlinkIfPresent(guard);
   }
 }

@@ -3,6 +3,7 @@
  * the core ends up here, so each errno gets one message and one exit code.
  */
 import { existsSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
 import { homedir, userInfo } from 'node:os';
 import path from 'node:path';
 import { DockmirrorError, PermissionDeniedError, UnsafePathError, WriteFailedError } from '../errors.js';
@@ -10,6 +11,17 @@ import { DockmirrorError, PermissionDeniedError, UnsafePathError, WriteFailedErr
 /** Whether an error is a Node system error with the given code. */
 export function isCode(error: unknown, code: string): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
+}
+
+/**
+ * Removes the file `file` if it is there; a missing one is no error, and a folder (or anything else unlink
+ * refuses) is. unlink rather than `fs.rm(file, { force: true })`, which does the same for a file but loads its
+ * whole recursive remover on first use: 0.5 ms of every change.
+ */
+export async function unlinkIfPresent(file: string): Promise<void> {
+  await unlink(file).catch((error: unknown) => {
+    if (!isCode(error, 'ENOENT')) throw error;
+  });
 }
 
 /** errnos that mean the disk could not take the bytes: the write is refused and nothing changes. */
