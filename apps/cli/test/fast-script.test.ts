@@ -43,6 +43,14 @@ function files(dir: string): string[] {
     });
 }
 
+/** A script of the fast-run shape, and an empty folder for its caches beside it. */
+function withCacheFolder(): { file: URL; caches: string } {
+  const dir = scratch();
+  const caches = path.join(dir, 'build');
+  mkdirSync(caches);
+  return { file: script(dir), caches };
+}
+
 let copies = 0;
 /**
  * One start's worth: `file` loaded (from a copy under a name of its own: V8 keeps what one process compiled, by
@@ -59,10 +67,7 @@ async function run(dir: string | undefined, file: URL, whole: boolean): Promise<
 
 describe('the fast path code cache', () => {
   it('is written once per command, 0600, and read as it is afterwards', async () => {
-    const dir = scratch();
-    const file = script(dir);
-    const caches = path.join(dir, 'build');
-    mkdirSync(caches);
+    const { file, caches } = withCacheFolder();
     expect(await run(caches, file, true)).toBe(true);
     const first = files(caches);
     expect(first).toEqual([expect.stringMatching(/^fast-mirror-add\.v8 384 /)]);
@@ -71,10 +76,7 @@ describe('the fast path code cache', () => {
   });
 
   it('a cache V8 refuses is replaced by a good one, and the run goes on', async () => {
-    const dir = scratch();
-    const file = script(dir);
-    const caches = path.join(dir, 'build');
-    mkdirSync(caches);
+    const { file, caches } = withCacheFolder();
     writeFileSync(path.join(caches, 'fast-mirror-add.v8'), 'not a code cache');
     expect(await run(caches, file, true)).toBe(true);
     const written = readFileSync(path.join(caches, 'fast-mirror-add.v8'));
@@ -89,10 +91,7 @@ describe('the fast path code cache', () => {
   });
 
   it('a run that did not go the whole way leaves a partial cache, which the first whole run replaces, and never a whole one', async () => {
-    const dir = scratch();
-    const file = script(dir);
-    const caches = path.join(dir, 'build');
-    mkdirSync(caches);
+    const { file, caches } = withCacheFolder();
     expect(await run(caches, file, false)).toBe(false);
     const partial = files(caches);
     expect(partial).toEqual([expect.stringMatching(/^fast-mirror-add\.partial\.v8 384 /)]);

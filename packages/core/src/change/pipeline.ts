@@ -16,6 +16,7 @@ import { Journal, hashBytes, newEntryId, removeEmptyFolders, type JournalFile } 
 import { withLock } from '../state/lock.js';
 import { keepBackups, lockTimeoutMs, type MutationOptions } from '../operations/options.js';
 import { isCode } from '../support/fs-errors.js';
+import { blank } from '../support/text.js';
 import { readableState } from '../state/read-only.js';
 
 /** What a planned change wants written. */
@@ -325,17 +326,6 @@ async function settledRead(file: string, journal: Journal, refuseEmptied: boolea
     }
   }
   return raw;
-}
-
-/**
- * Whether `bytes` hold nothing but whitespace (after a BOM) once decoded as UTF-8. Any printable ASCII byte
- * decodes to itself and is no whitespace, so a file with content is told at its first such byte, without
- * decoding a megabyte to find out; only a file with none is decoded and trimmed.
- * @internal Exported for its test.
- */
-export function blank(bytes: Buffer): boolean {
-  for (let i = 0; i < bytes.length; i++) if ((bytes[i] as number) > 0x20 && (bytes[i] as number) < 0x7f) return false;
-  return bytes.toString('utf8').replace(/^\uFEFF/, '').trim() === '';
 }
 
 /** The one line an interrupted change leaves: what the files and the engine hold, the backup, and what to run. */

@@ -1,4 +1,4 @@
-/** Text helpers shared by the config readers: strict UTF-8 and line endings. */
+/** Text helpers shared by the config readers: strict UTF-8, line endings, and whether a file holds anything. */
 
 /** The line ending a file uses: CRLF when its first line ends with one, else LF. */
 export function detectEol(text: string): '\n' | '\r\n' {
@@ -49,4 +49,14 @@ export function decodeConfigText(bytes: Buffer): { ok: true; text: string; bom: 
   }
   const bom = decoded.startsWith('\uFEFF');
   return { ok: true, text: bom ? decoded.slice(1) : decoded, bom };
+}
+
+/**
+ * Whether `bytes` hold nothing but whitespace (after a BOM) once decoded as UTF-8, as a file caught mid-write
+ * does. Any printable ASCII byte decodes to itself and is no whitespace, so a file with content is told at its
+ * first such byte, without decoding a megabyte to find out; only a file with none is decoded and trimmed.
+ */
+export function blank(bytes: Buffer): boolean {
+  for (let i = 0; i < bytes.length; i++) if ((bytes[i] as number) > 0x20 && (bytes[i] as number) < 0x7f) return false;
+  return bytes.toString('utf8').replace(/^\uFEFF/, '').trim() === '';
 }

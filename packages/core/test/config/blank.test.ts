@@ -1,9 +1,9 @@
 // An emptied config file is waited for and refused rather than edited as empty (change/pipeline.ts). Whether a
-// file is empty is told from its bytes at the first printable ASCII byte, without decoding it: that must agree
-// with decoding and trimming for every input, Unicode spaces, a BOM and broken UTF-8 included.
+// file is empty is told from its bytes (support/text.ts) at the first printable ASCII byte, without decoding it:
+// that must agree with decoding and trimming for every input, Unicode spaces, a BOM and broken UTF-8 included.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { blank } from '../../src/change/pipeline.js';
+import { blank } from '../../src/support/text.js';
 
 /** What "empty" meant before: the file decoded, its BOM dropped and trimmed. */
 const decodedBlank = (bytes: Buffer): boolean => bytes.toString('utf8').replace(/^\uFEFF/, '').trim() === '';
